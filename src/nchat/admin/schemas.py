@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from nchat.users.schemas import StrictModel
+
+JsonObject = dict[str, Any]
+
+
+class ConfigOut(BaseModel):
+    setup: JsonObject
+    owner: JsonObject
+    branding: JsonObject
+    theme: JsonObject
+    features: JsonObject
+    integrations: JsonObject
+    mobile: JsonObject
+
+
+class ConfigPatch(StrictModel):
+    """Sections to deep-merge; `setup` and `owner` are written by setup only."""
+
+    branding: JsonObject | None = None
+    theme: JsonObject | None = None
+    features: JsonObject | None = None
+    integrations: JsonObject | None = None
+    mobile: JsonObject | None = None
+
+
+class PublicConfig(BaseModel):
+    app_name: str
+    signup_open: bool
+    setup_completed: bool
+    theme: JsonObject
+
+
+class AuditEntry(BaseModel):
+    id: int
+    actor_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    details: JsonObject
+    created_at: datetime
+
+
+class AuditList(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
+
+class AuditQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: int | None = Field(default=None, ge=1)

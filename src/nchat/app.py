@@ -1,0 +1,101 @@
+"""create_app(settings): routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nchat import __version__
+from nchat.admin.api import router as admin_router
+from nchat.auth.api import router as auth_router
+from nchat.config import Settings
+from nchat.db.engine import create_engine
+from nchat.errors import NchatError, error_body
+from nchat.health.api import metrics_router
+from nchat.health.api import router as health_router
+from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
+from nchat.setup.api import router as setup_router
+from nchat.users.api import router as users_router
+
+log = structlog.get_logger("nchat.app")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url (the CLI resolves it)")
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="nchat",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+    for router in (health_router, setup_router, auth_router, users_router, admin_router):
+        app.include_router(router, prefix="/api")
+    app.include_router(metrics_router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` workers: settings (and the resolved URL) from env."""
+    return create_app(Settings())
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NchatError)
+    async def nchat_error(_: Request, exc: NchatError) -> JSONResponse:
+        return JSONResponse(exc.envelope(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_clean_error(e) for e in exc.errors()]
+        if any(e["type"] == "json_invalid" for e in errors):
+            body = error_body("invalid_json", "The request body is not valid JSON")
+            return JSONResponse(body, status_code=400)
+        body = error_body("validation_error", "The request is not valid", {"errors": errors})
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        return JSONResponse(
+            error_body(code, message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            error_body("internal_error", "Something went wrong on our side"), status_code=500
+        )
+
+
+def _clean_error(error: Any) -> dict[str, Any]:
+    """Pydantic's error minus `input` and `ctx`: they may echo secrets or not serialise."""
+    loc = [str(part) for part in error.get("loc", ())]
+    return {"loc": loc, "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}

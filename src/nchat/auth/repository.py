@@ -1,0 +1,101 @@
+"""All SQL of sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.auth.models import sessions
+from nchat.users.models import users
+
+
+async def insert_session(
+    conn: AsyncConnection,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    refresh_hash: str,
+    expires_at: datetime,
+    user_agent: str | None,
+    ip: str | None,
+) -> None:
+    await conn.execute(
+        sa.insert(sessions).values(
+            id=session_id,
+            user_id=user_id,
+            refresh_hash=refresh_hash,
+            expires_at=expires_at,
+            user_agent=user_agent,
+            ip=ip,
+        )
+    )
+
+
+async def get_session_for_update(conn: AsyncConnection, session_id: uuid.UUID) -> RowMapping | None:
+    result = await conn.execute(
+        sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
+    )
+    return result.mappings().first()
+
+
+async def rotate(
+    conn: AsyncConnection, session_id: uuid.UUID, *, refresh_hash: str, expires_at: datetime
+) -> None:
+    await conn.execute(
+        sa.update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(
+            refresh_hash=refresh_hash,
+            generation=sessions.c.generation + 1,
+            last_used_at=sa.func.now(),
+            expires_at=expires_at,
+        )
+    )
+
+
+async def revoke(
+    conn: AsyncConnection, session_id: uuid.UUID, *, reason: str, user_id: uuid.UUID | None = None
+) -> bool:
+    query = sa.update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+    if user_id is not None:
+        query = query.where(sessions.c.user_id == user_id)
+    result = await conn.execute(
+        query.values(revoked_at=sa.func.now(), revoked_reason=reason).returning(sessions.c.id)
+    )
+    return result.first() is not None
+
+
+async def user_for_live_session(
+    conn: AsyncConnection, *, user_id: uuid.UUID, session_id: uuid.UUID
+) -> RowMapping | None:
+    """The user behind an access token, in one round trip, if the session is still live."""
+    result = await conn.execute(
+        sa.select(users)
+        .join(sessions, sessions.c.user_id == users.c.id)
+        .where(
+            sessions.c.id == session_id,
+            users.c.id == user_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > sa.func.now(),
+            users.c.deleted_at.is_(None),
+            users.c.is_active,
+        )
+    )
+    return result.mappings().first()
+
+
+async def list_live_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> list[RowMapping]:
+    result = await conn.execute(
+        sa.select(sessions)
+        .where(
+            sessions.c.user_id == user_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > sa.func.now(),
+        )
+        .order_by(sessions.c.last_used_at.desc())
+    )
+    return list(result.mappings().all())

@@ -1,0 +1,62 @@
+"""Engine creation and the transaction boundary of a request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from nchat.errors import NchatError
+
+
+def async_url(url: str) -> str:
+    """`postgresql://...` as operators write it -> the asyncpg dialect SQLAlchemy needs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The plain `postgresql://` form that psql, pg_dump and pg_restore understand."""
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=lambda obj: orjson.dumps(obj).decode(),
+        json_deserializer=orjson.loads,
+    )
+
+
+async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Scope "function" runs the commit before the response is sent, so a client never sees a
+    success for a write that then failed to commit.
+    """
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as conn:
+        tx = await conn.begin()
+        try:
+            yield conn
+        except NchatError as exc:
+            await (tx.commit() if exc.keep_writes else tx.rollback())
+            raise
+        except BaseException:
+            await tx.rollback()
+            raise
+        else:
+            await tx.commit()
+
+
+Conn = Annotated[AsyncConnection, Depends(request_connection, scope="function")]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat import __version__
+
+router = APIRouter(prefix="/health", tags=["health"])
+metrics_router = APIRouter(tags=["health"])
+
+DB_CHECK_TIMEOUT_S = 3.0
+
+
+async def _database_ok(request: Request) -> str | None:
+    """None when the database answers, else the reason it does not."""
+    engine: AsyncEngine = request.app.state.engine
+    try:
+        async with asyncio.timeout(DB_CHECK_TIMEOUT_S), engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except TimeoutError:
+        return "database did not answer within 3 s"
+    except Exception as exc:
+        return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
+@router.get("")
+async def health(request: Request) -> JSONResponse:
+    problem = await _database_ok(request)
+    body: dict[str, Any] = {
+        "status": "ok" if problem is None else "error",
+        "version": __version__,
+        "database": "ok" if problem is None else "unreachable",
+    }
+    if problem is not None:
+        body["reason"] = problem
+    return JSONResponse(body, status_code=200 if problem is None else 503)
+
+
+@router.get("/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    problem = await _database_ok(request)
+    if problem is None:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -1,0 +1,86 @@
+"""Alembic environment: one transaction under an advisory lock; history mirrored in
+schema_migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from nchat.db.engine import async_url
+from nchat.db.migrate import MIGRATION_LOCK_KEY
+from nchat.db.tables import metadata
+
+MIRROR_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def _mirror(
+    ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+) -> None:
+    """Keep schema_migrations equal to the applied revisions after every step."""
+    conn = ctx.connection
+    assert conn is not None
+    if step.is_upgrade:
+        revision = step.up_revision
+        assert isinstance(revision, Script)
+        conn.execute(
+            sa.text(
+                "INSERT INTO schema_migrations (version, name) VALUES (:v, :n) "
+                "ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, applied_at = now()"
+            ),
+            {"v": revision.revision, "n": (revision.doc or "").strip()},
+        )
+    else:
+        conn.execute(
+            sa.text("DELETE FROM schema_migrations WHERE version = :v"),
+            {"v": step.up_revision_id},
+        )
+
+
+def _is_nchat_table(name: str | None, type_: str, _parents: Any) -> bool:
+    return type_ != "table" or (name or "").startswith("nchat_")
+
+
+def _run(connection: Connection) -> None:
+    # Transaction-scoped lock: nodes starting together queue here; the later ones find
+    # nothing pending once the first commits.
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    connection.execute(sa.text(MIRROR_DDL))
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        on_version_apply=_mirror,
+        include_name=_is_nchat_table,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(async_url(url), poolclass=sa.pool.NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+existing: Connection | None = context.config.attributes.get("connection")
+if existing is not None:
+    _run(existing)
+else:
+    asyncio.run(_run_async(context.config.attributes["url"]))

@@ -1,0 +1,193 @@
+"""Users: creation, profile and role changes, soft deletion. Permission checks via rbac."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.admin.service import audit
+from nchat.auth import rbac
+from nchat.auth.deps import Principal
+from nchat.auth.passwords import hash_password
+from nchat.db.ids import uuid7
+from nchat.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from nchat.users import repository
+from nchat.users.schemas import ListQuery, UserList, UserOut, UserUpdate
+
+PROFILE_FIELDS = ("display_name", "avatar_url", "timezone", "locale", "status_text")
+
+
+def to_out(row: RowMapping, *, viewer: Principal | None) -> UserOut:
+    shows_email = (
+        viewer is None
+        or viewer.id == row["id"]
+        or rbac.has_permission(viewer.role, "user:read_email")
+    )
+    return UserOut(
+        id=row["id"],
+        username=row["username"],
+        name=row["display_name"] or row["username"],
+        email=row["email"] if shows_email else None,
+        role=row["role"],
+        avatar_url=row["avatar_url"],
+        timezone=row["timezone"],
+        locale=row["locale"],
+        status_text=row["status_text"],
+        is_active=row["is_active"],
+        created_at=row["created_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+def check_password_strength(password: str, *, min_length: int) -> None:
+    if len(password) < min_length:
+        raise ValidationFailed(
+            f"The password must have at least {min_length} characters",
+            code="password_too_short",
+            details={"min_length": min_length},
+        )
+
+
+async def do_create_user(
+    conn: AsyncConnection,
+    *,
+    email: str,
+    username: str,
+    password: str,
+    display_name: str | None,
+    role: str,
+    min_password_length: int,
+) -> RowMapping:
+    check_password_strength(password, min_length=min_password_length)
+    taken = await repository.exists_username_or_email(conn, username, email)
+    if taken is not None:
+        raise Conflict(f"That {taken} is already taken", code=f"{taken}_taken")
+    values = {
+        "id": uuid7(),
+        "email": email,
+        "username": username,
+        "display_name": display_name or username,
+        "password_hash": await hash_password(password),
+        "role": role,
+    }
+    try:
+        async with conn.begin_nested():
+            return await repository.insert(conn, values)
+    except IntegrityError as exc:  # lost a race with a concurrent signup of the same name
+        raise Conflict("That username or email is already taken", code="username_taken") from exc
+
+
+async def get_visible_user(
+    conn: AsyncConnection, user_id: uuid.UUID, viewer: Principal
+) -> RowMapping:
+    rbac.check_permission(viewer.role, "user:read")
+    row = await repository.get_by_id(conn, user_id)
+    if row is None or (
+        row["deleted_at"] is not None and not rbac.has_permission(viewer.role, "user:delete")
+    ):
+        raise NotFound(code="user_not_found", message="No such user")
+    return row
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(code="invalid_cursor", message="The cursor is not valid") from exc
+
+
+async def list_users(conn: AsyncConnection, query: ListQuery, viewer: Principal) -> UserList:
+    rbac.check_permission(viewer.role, "user:read")
+    after = _decode_cursor(query.cursor) if query.cursor else None
+    rows = await repository.search(conn, q=query.q, after=after, limit=query.limit + 1)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = _encode_cursor(rows[-1]["username"].lower()) if more and rows else None
+    return UserList(users=[to_out(r, viewer=viewer) for r in rows], next_cursor=next_cursor)
+
+
+async def _guard_last_owner(conn: AsyncConnection, target: RowMapping) -> None:
+    if target["role"] == "owner" and await repository.count_active_owners(conn, lock=True) <= 1:
+        raise Conflict(
+            "The last owner cannot be removed, demoted or deactivated", code="last_owner"
+        )
+
+
+async def do_update_user(
+    conn: AsyncConnection, user_id: uuid.UUID, changes: UserUpdate, actor: Principal
+) -> RowMapping:
+    target = await get_visible_user(conn, user_id, actor)
+    if target["deleted_at"] is not None:
+        raise NotFound(code="user_not_found", message="No such user")
+    fields = changes.model_dump(exclude_unset=True)
+    is_self = target["id"] == actor.id
+    profile = {k: v for k, v in fields.items() if k in PROFILE_FIELDS}
+    if profile:
+        if is_self:
+            rbac.check_permission(actor.role, "user:update_self")
+        else:
+            rbac.check_permission(actor.role, "user:update_any")
+            _check_manages(actor, target)
+    values: dict[str, Any] = dict(profile)
+    if "display_name" in values and not values["display_name"]:
+        values["display_name"] = target["username"]
+    for key in ("role", "is_active"):
+        if key in fields and fields[key] is None:
+            raise ValidationFailed(f"{key} cannot be null", code="validation_error")
+    if "role" in fields and fields["role"] != target["role"]:
+        rbac.check_permission(actor.role, "user:set_role")
+        _check_manages(actor, target)
+        if not rbac.can_assign(actor.role, fields["role"]):
+            raise rbac.role_not_assignable(fields["role"])
+        await _guard_last_owner(conn, target)
+        values["role"] = fields["role"]
+    if "is_active" in fields and fields["is_active"] != target["is_active"]:
+        rbac.check_permission(actor.role, "user:set_active")
+        _check_manages(actor, target)
+        if not fields["is_active"]:
+            await _guard_last_owner(conn, target)
+            await repository.revoke_all_sessions(conn, target["id"], "deactivated")
+        values["is_active"] = fields["is_active"]
+    if not values:
+        return target
+    row = await repository.update(conn, target["id"], values)
+    if {"role", "is_active"} & values.keys():
+        await audit(
+            conn,
+            "user.updated",
+            actor_id=actor.id,
+            target_type="user",
+            target_id=str(target["id"]),
+            details={k: values[k] for k in ("role", "is_active") if k in values},
+        )
+    return row
+
+
+def _check_manages(actor: Principal, target: RowMapping) -> None:
+    if target["id"] != actor.id and not rbac.can_manage(actor.role, target["role"]):
+        raise Forbidden(code="forbidden", message="You cannot change this user")
+
+
+async def do_delete_user(conn: AsyncConnection, user_id: uuid.UUID, actor: Principal) -> None:
+    rbac.check_permission(actor.role, "user:delete")
+    target = await get_visible_user(conn, user_id, actor)
+    if target["deleted_at"] is not None:
+        raise NotFound(code="user_not_found", message="No such user")
+    _check_manages(actor, target)
+    await _guard_last_owner(conn, target)
+    await repository.update(conn, target["id"], {"deleted_at": sa.func.now(), "is_active": False})
+    await repository.revoke_all_sessions(conn, target["id"], "user_deleted")
+    await audit(
+        conn, "user.deleted", actor_id=actor.id, target_type="user", target_id=str(target["id"])
+    )
