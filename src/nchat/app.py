@@ -54,9 +54,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _install_error_handlers(app)
-    for router in (health_router, setup_router, auth_router, users_router, admin_router):
-        app.include_router(router, prefix="/api")
-    app.include_router(metrics_router)
+    # Each router carries its full prefix so route templates (metrics labels) are whole paths.
+    for router in (
+        health_router,
+        setup_router,
+        auth_router,
+        users_router,
+        admin_router,
+        metrics_router,
+    ):
+        app.include_router(router)
     return app
 
 

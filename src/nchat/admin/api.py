@@ -19,7 +19,7 @@ from nchat.auth.deps import CurrentUser
 from nchat.db.engine import Conn
 from nchat.errors import ValidationFailed
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(prefix="/api", tags=["admin"])
 
 MAX_CONFIG_BYTES = 64 * 1024
 

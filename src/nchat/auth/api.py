@@ -9,7 +9,7 @@ from nchat.auth.deps import AppSettings, CurrentUser, client_ip
 from nchat.auth.schemas import RefreshIn, SessionList, SigninIn, SignupIn, TokenOut
 from nchat.db.engine import Conn
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/signup", status_code=201)

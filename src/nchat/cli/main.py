@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -43,6 +45,9 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     settings.jwt_secret  # noqa: B018 - create the key file once, before workers race for it
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
+    # the embedded PostgreSQL be stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with open_database(settings) as (url, embedded):
         if not no_migrate:
             migrations.upgrade(url)
@@ -71,6 +76,10 @@ def serve(
                 port=port,
                 log_level="warning",
             )
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

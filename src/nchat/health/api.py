@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat import __version__
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix="/api/health", tags=["health"])
 metrics_router = APIRouter(tags=["health"])
 
 DB_CHECK_TIMEOUT_S = 3.0

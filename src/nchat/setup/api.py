@@ -8,7 +8,7 @@ from nchat.db.engine import Conn
 from nchat.setup import service
 from nchat.setup.schemas import SetupIn, SetupStatus
 
-router = APIRouter(prefix="/setup", tags=["setup"])
+router = APIRouter(prefix="/api/setup", tags=["setup"])
 
 
 @router.get("/status")

@@ -11,7 +11,7 @@ from nchat.db.engine import Conn
 from nchat.users import service
 from nchat.users.schemas import ListQuery, UserCreate, UserList, UserOut, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 @router.get("/me")

@@ -1,0 +1,120 @@
+"""Test harness: real PostgreSQL (embedded by default, NCHAT_TEST_DATABASE_URL for an external
+server), one database per xdist worker, tables emptied between tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat.app import create_app
+from nchat.config import Settings
+from nchat.db import migrate
+from nchat.db.embedded import EmbeddedPostgres
+from nchat.db.engine import create_engine
+from nchat.db.tables import metadata
+from tests.fixtures.factories import UserFactory
+from tests.fixtures.databases import create_database, drop_database, with_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_ENV = "NCHAT_TEST_DATABASE_URL"
+
+_embedded: EmbeddedPostgres | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller only: start the embedded server the workers will share."""
+    global _embedded
+    if hasattr(config, "workerinput") or os.environ.get(SERVER_ENV):
+        return
+    _embedded = EmbeddedPostgres(ROOT / ".nchat-test", database="postgres")
+    os.environ[SERVER_ENV] = _embedded.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _embedded is not None:
+        _embedded.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    kind = "embedded" if _embedded is not None else "external"
+    return f"nchat test database server: {kind} ({os.environ.get(SERVER_ENV, '?')})"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """URL of the test server's maintenance database (used to create and drop databases)."""
+    return os.environ[SERVER_ENV]
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """This worker's database, migrated to head once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"nchat_test_{worker}_{os.getpid()}"
+    create_database(server_url, name)
+    url = with_database(server_url, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+TRUNCATED = [t.name for t in metadata.sorted_tables if t.name != "nchat_app_config"]
+
+
+@pytest.fixture
+async def clean_db(engine: AsyncEngine) -> None:
+    """Every test starts from an empty, migrated database with default configuration."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {', '.join(TRUNCATED)} RESTART IDENTITY CASCADE"))
+        await conn.execute(
+            sa.text(
+                "UPDATE nchat_app_config SET setup = '{}', owner = '{}', branding = '{}', "
+                "theme = '{}', features = '{}', integrations = '{}', mobile = NULL"
+            )
+        )
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FastAPI]:
+    application = create_app(make_settings(database_url, tmp_path_factory.mktemp("data")))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def make_user(app: FastAPI, engine: AsyncEngine, clean_db: None) -> UserFactory:
+    return UserFactory(engine, app.state.settings)
