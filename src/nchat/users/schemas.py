@@ -6,16 +6,29 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{1,31}$"
 Role = Literal["owner", "admin", "moderator", "member", "guest"]
 
+
+def _fold(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Folded before the pattern is checked: "Alice" signs up as "alice".
 Username = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=2, max_length=32, pattern=USERNAME_RE
-    ),
+    BeforeValidator(_fold),
+    StringConstraints(min_length=2, max_length=32, pattern=USERNAME_RE),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

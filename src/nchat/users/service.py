@@ -102,9 +102,12 @@ def _encode_cursor(key: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(code="invalid_cursor", message="The cursor is not valid") from exc
+    if not key:
+        raise BadRequest(code="invalid_cursor", message="The cursor is not valid")
+    return key
 
 
 async def list_users(conn: AsyncConnection, query: ListQuery, viewer: Principal) -> UserList:
