@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from nchat.users.schemas import StrictModel
+from nchat.users.schemas import CleanModel, StrictModel
 
 JsonObject = dict[str, Any]
 
@@ -53,6 +53,6 @@ class AuditList(BaseModel):
     next_cursor: str | None
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(CleanModel):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: int | None = Field(default=None, ge=1)

@@ -3,17 +3,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{1,31}$"
@@ -59,7 +60,30 @@ AvatarUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_c
 StatusText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=140)]
 
 
-class StrictModel(BaseModel):
+def _reject_nul(value: object) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_nul(item)
+
+
+class CleanModel(BaseModel):
+    """Input model: PostgreSQL cannot store NUL in text or JSONB, so it is refused up front."""
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        for name in type(self).model_fields:
+            _reject_nul(getattr(self, name))
+        return self
+
+
+class StrictModel(CleanModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -101,7 +125,7 @@ class UserCreate(StrictModel):
     role: Role = "member"
 
 
-class ListQuery(BaseModel):
+class ListQuery(CleanModel):
     q: str | None = Field(default=None, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=200)
