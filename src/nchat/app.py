@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nchat import __version__
+from nchat import __version__, housekeeping
 from nchat.admin.api import router as admin_router
 from nchat.auth.api import router as auth_router
 from nchat.config import Settings
@@ -37,9 +39,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
         app.state.engine = engine
+        cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
         try:
             yield
         finally:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
             await engine.dispose()
 
     app = FastAPI(

@@ -31,7 +31,8 @@ def configure_logging(level: str, fmt: str) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        cache_logger_on_first_use=True,
+        # Not cached: tests and `create_app` may reconfigure the format at run time.
+        cache_logger_on_first_use=False,
     )
 
 

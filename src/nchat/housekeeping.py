@@ -1,0 +1,30 @@
+"""Periodic cleanup every process runs; each step is idempotent, so several workers and nodes
+running it at once only repeat harmless deletes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat.auth import ratelimit
+from nchat.config import Settings
+
+INTERVAL_S = 300.0
+log = structlog.get_logger("nchat.housekeeping")
+
+
+async def run_once(engine: AsyncEngine, settings: Settings) -> None:
+    async with engine.begin() as conn:
+        await ratelimit.prune(conn, older_than_s=settings.login_window_s)
+
+
+async def run_forever(engine: AsyncEngine, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(INTERVAL_S)
+        try:
+            await run_once(engine, settings)
+        except (SQLAlchemyError, OSError) as exc:  # the database may be briefly away
+            log.warning("housekeeping failed", error=str(exc))
