@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from nchat.admin.models import app_config, audit_log
 from nchat.auth.models import login_failures, sessions
+from nchat.channels.models import channel_members, channels
 from nchat.db.meta import metadata
+from nchat.messages.models import (
+    bookmarks,
+    mentions,
+    message_edits,
+    messages,
+    pinned_messages,
+    reactions,
+    thread_followers,
+)
 from nchat.users.models import users
 
-__all__ = ["app_config", "audit_log", "login_failures", "metadata", "sessions", "users"]
+__all__ = [
+    "app_config",
+    "audit_log",
+    "bookmarks",
+    "channel_members",
+    "channels",
+    "login_failures",
+    "mentions",
+    "message_edits",
+    "messages",
+    "metadata",
+    "pinned_messages",
+    "reactions",
+    "sessions",
+    "thread_followers",
+    "users",
+]

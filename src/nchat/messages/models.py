@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from nchat.db.meta import created_at, metadata, uuid_pk
+
+
+def _fk(
+    column: str,
+    target: str,
+    *,
+    nullable: bool = False,
+    primary_key: bool = False,
+    ondelete: str = "CASCADE",
+) -> sa.Column[object]:
+    return sa.Column(
+        column,
+        UUID(as_uuid=True),
+        sa.ForeignKey(target, ondelete=ondelete),
+        nullable=nullable,
+        primary_key=primary_key,
+    )
+
+
+messages = sa.Table(
+    "nchat_messages",
+    metadata,
+    uuid_pk(),
+    _fk("channel_id", "nchat_channels.id"),
+    _fk("user_id", "nchat_users.id"),
+    sa.Column("text", sa.Text, nullable=False),
+    # The root of the thread this message replies in; NULL for channel-level messages.
+    _fk("thread_id", "nchat_messages.id", nullable=True),
+    sa.Column("client_id", sa.Text),
+    sa.Column("mentions", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("reply_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_reply_at", sa.DateTime(timezone=True)),
+    created_at(),
+    sa.Column("edited_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("reply_count >= 0", name="reply_count_nonnegative"),
+    sa.CheckConstraint("length(text) <= 40000", name="text_length"),
+    # History pages and unread counts walk this index backwards from a point.
+    sa.Index(
+        "ix_nchat_messages_channel_root",
+        "channel_id",
+        "id",
+        postgresql_where=sa.text("thread_id IS NULL"),
+    ),
+    sa.Index(
+        "ix_nchat_messages_thread",
+        "thread_id",
+        "id",
+        postgresql_where=sa.text("thread_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_nchat_messages_user_client_id",
+        "user_id",
+        "client_id",
+        unique=True,
+        postgresql_where=sa.text("client_id IS NOT NULL"),
+    ),
+)
+
+message_edits = sa.Table(
+    "nchat_message_edits",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    _fk("message_id", "nchat_messages.id"),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column(
+        "edited_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Index("ix_nchat_message_edits_message_id", "message_id", "id"),
+)
+
+reactions = sa.Table(
+    "nchat_reactions",
+    metadata,
+    _fk("message_id", "nchat_messages.id", primary_key=True),
+    _fk("user_id", "nchat_users.id", primary_key=True),
+    sa.Column("emoji", sa.Text, primary_key=True),
+    created_at(),
+)
+
+pinned_messages = sa.Table(
+    "nchat_pinned_messages",
+    metadata,
+    _fk("message_id", "nchat_messages.id", primary_key=True),
+    _fk("channel_id", "nchat_channels.id"),
+    _fk("pinned_by", "nchat_users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column(
+        "pinned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Index("ix_nchat_pinned_messages_channel_id", "channel_id", "pinned_at"),
+)
+
+bookmarks = sa.Table(
+    "nchat_bookmarks",
+    metadata,
+    _fk("user_id", "nchat_users.id", primary_key=True),
+    _fk("message_id", "nchat_messages.id", primary_key=True),
+    created_at(),
+    sa.Index("ix_nchat_bookmarks_user_created", "user_id", "created_at"),
+)
+
+mentions = sa.Table(
+    "nchat_mentions",
+    metadata,
+    _fk("message_id", "nchat_messages.id", primary_key=True),
+    _fk("user_id", "nchat_users.id", primary_key=True),
+    _fk("channel_id", "nchat_channels.id"),
+    created_at(),
+    # Mention counts per channel since the read marker, and "my recent mentions".
+    sa.Index("ix_nchat_mentions_user_channel_message", "user_id", "channel_id", "message_id"),
+    sa.Index("ix_nchat_mentions_user_message", "user_id", "message_id"),
+)
+
+thread_followers = sa.Table(
+    "nchat_thread_followers",
+    metadata,
+    _fk("message_id", "nchat_messages.id", primary_key=True),
+    _fk("user_id", "nchat_users.id", primary_key=True),
+    created_at(),
+    sa.Index("ix_nchat_thread_followers_user_id", "user_id"),
+)
