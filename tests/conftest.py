@@ -20,6 +20,7 @@ from nchat.db.embedded import EmbeddedPostgres
 from nchat.db.engine import create_engine
 from nchat.db.tables import metadata
 from tests.fixtures.factories import UserFactory
+from tests.messaging.helpers import Api
 from tests.fixtures.databases import create_database, drop_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +119,8 @@ async def client(app: FastAPI, clean_db: None) -> AsyncIterator[httpx.AsyncClien
 @pytest.fixture
 async def make_user(app: FastAPI, engine: AsyncEngine, clean_db: None) -> UserFactory:
     return UserFactory(engine, app.state.settings)
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nchat import __version__, housekeeping
 from nchat.admin.api import router as admin_router
 from nchat.auth.api import router as auth_router
+from nchat.channels.api import router as channels_router
 from nchat.config import Settings
 from nchat.db.engine import create_engine
 from nchat.errors import NchatError, error_body
 from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
+from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
 from nchat.setup.api import router as setup_router
 from nchat.users.api import router as users_router
@@ -67,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         auth_router,
         users_router,
         admin_router,
+        channels_router,
+        messages_router,
         metrics_router,
     ):
         app.include_router(router)

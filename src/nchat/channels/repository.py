@@ -1,0 +1,303 @@
+"""All SQL of channels and their members."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.channels.models import channel_members, channels
+from nchat.messages.models import mentions, messages
+from nchat.users.models import users
+
+c = channels.c
+m = channel_members.c
+
+
+async def get(conn: AsyncConnection, channel_id: uuid.UUID) -> RowMapping | None:
+    return (await conn.execute(sa.select(channels).where(c.id == channel_id))).mappings().first()
+
+
+async def get_membership(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID
+) -> RowMapping | None:
+    query = sa.select(channel_members).where(m.channel_id == channel_id, m.user_id == user_id)
+    return (await conn.execute(query)).mappings().first()
+
+
+async def get_with_membership(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[RowMapping, dict[str, Any] | None] | None:
+    """The channel and the caller's membership row, in one round trip."""
+    query = (
+        sa.select(
+            channels,
+            m.role.label("m_role"),
+            m.last_read_id.label("m_last_read_id"),
+            m.user_id.label("m_user_id"),
+            m.joined_at.label("m_joined_at"),
+        )
+        .select_from(
+            channels.outerjoin(channel_members, sa.and_(m.channel_id == c.id, m.user_id == user_id))
+        )
+        .where(c.id == channel_id)
+    )
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        return None
+    membership: dict[str, Any] | None = None
+    if row["m_user_id"] is not None:
+        membership = {
+            "channel_id": channel_id,
+            "user_id": user_id,
+            "role": row["m_role"],
+            "last_read_id": row["m_last_read_id"],
+            "joined_at": row["m_joined_at"],
+        }
+    return row, membership
+
+
+async def insert_channel(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    row: RowMapping = (
+        (await conn.execute(sa.insert(channels).values(**values).returning(channels)))
+        .mappings()
+        .one()
+    )
+    return row
+
+
+async def insert_dm(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping | None:
+    """Insert a DM unless one with the same member set exists (then None)."""
+    query = (
+        pg_insert(channels)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dm_key"], index_where=c.dm_key.isnot(None))
+        .returning(channels)
+    )
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def get_by_dm_key(conn: AsyncConnection, dm_key: str) -> RowMapping | None:
+    return (await conn.execute(sa.select(channels).where(c.dm_key == dm_key))).mappings().first()
+
+
+async def name_taken(conn: AsyncConnection, name: str, *, except_id: uuid.UUID | None) -> bool:
+    query = sa.select(c.id).where(c.name == name)
+    if except_id is not None:
+        query = query.where(c.id != except_id)
+    return (await conn.execute(query)).first() is not None
+
+
+async def update_channel(
+    conn: AsyncConnection, channel_id: uuid.UUID, values: dict[str, Any]
+) -> RowMapping:
+    row: RowMapping = (
+        (
+            await conn.execute(
+                sa.update(channels)
+                .where(c.id == channel_id)
+                .values(**values, updated_at=sa.func.now())
+                .returning(channels)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return row
+
+
+async def add_members(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_ids: list[uuid.UUID], *, role: str = "member"
+) -> list[uuid.UUID]:
+    """Add members (existing ones untouched); returns the ids actually added."""
+    if not user_ids:
+        return []
+    query = (
+        pg_insert(channel_members)
+        .values([{"channel_id": channel_id, "user_id": u, "role": role} for u in user_ids])
+        .on_conflict_do_nothing()
+        .returning(m.user_id)
+    )
+    return [r[0] for r in (await conn.execute(query)).all()]
+
+
+async def remove_member(conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    result = await conn.execute(
+        sa.delete(channel_members)
+        .where(m.channel_id == channel_id, m.user_id == user_id)
+        .returning(m.user_id)
+    )
+    return result.first() is not None
+
+
+async def set_member_role(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> bool:
+    result = await conn.execute(
+        sa.update(channel_members)
+        .where(m.channel_id == channel_id, m.user_id == user_id)
+        .values(role=role)
+        .returning(m.user_id)
+    )
+    return result.first() is not None
+
+
+async def live_user_ids(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    query = sa.select(users.c.id).where(
+        users.c.id.in_(user_ids), users.c.deleted_at.is_(None), users.c.is_active
+    )
+    return {r[0] for r in (await conn.execute(query)).all()}
+
+
+async def list_members(
+    conn: AsyncConnection, channel_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> list[RowMapping]:
+    query = (
+        sa.select(m.user_id, m.role, m.joined_at, users.c.username, users.c.display_name)
+        .join(users, users.c.id == m.user_id)
+        .where(m.channel_id == channel_id)
+        .order_by(m.user_id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(m.user_id > after)
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def dm_members(
+    conn: AsyncConnection, channel_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[RowMapping]]:
+    if not channel_ids:
+        return {}
+    query = (
+        sa.select(m.channel_id, users.c.id, users.c.username, users.c.display_name)
+        .join(users, users.c.id == m.user_id)
+        .where(m.channel_id.in_(channel_ids))
+        .order_by(m.channel_id, users.c.username)
+    )
+    out: dict[uuid.UUID, list[RowMapping]] = {}
+    for row in (await conn.execute(query)).mappings():
+        out.setdefault(row["channel_id"], []).append(row)
+    return out
+
+
+def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any, Any]:
+    """Correlated subqueries for one channel row: member count, unread, mentions, last message.
+
+    Each is an index range scan from the read marker forward, so a user in 500 channels pays
+    for their unread messages, not for the channels' history."""
+    x = messages.alias("x")
+    after_marker = sa.or_(m.last_read_id.is_(None), x.c.id > m.last_read_id)
+    unread = (
+        sa.select(sa.func.count())
+        .where(
+            x.c.channel_id == c.id,
+            x.c.thread_id.is_(None),
+            x.c.deleted_at.is_(None),
+            x.c.user_id != me,
+            after_marker,
+        )
+        .scalar_subquery()
+    )
+    mn = mentions.alias("mn")
+    mention_count = (
+        sa.select(sa.func.count())
+        .where(
+            mn.c.user_id == me,
+            mn.c.channel_id == c.id,
+            sa.or_(m.last_read_id.is_(None), mn.c.message_id > m.last_read_id),
+        )
+        .scalar_subquery()
+    )
+    y = messages.alias("y")
+    last_at = (
+        sa.select(y.c.created_at)
+        .where(y.c.channel_id == c.id, y.c.thread_id.is_(None), y.c.deleted_at.is_(None))
+        .order_by(y.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    cm = channel_members.alias("cm")
+    member_count = sa.select(sa.func.count()).where(cm.c.channel_id == c.id).scalar_subquery()
+    return member_count, unread, mention_count, last_at
+
+
+def _view_query(me: uuid.UUID, *, see_public: bool) -> sa.Select[Any]:
+    member_count, unread, mention_count, last_at = _unread_counts(me)
+    is_member = m.user_id.isnot(None)
+    return (
+        sa.select(
+            channels,
+            is_member.label("is_member"),
+            m.role.label("channel_role"),
+            m.last_read_id.label("last_read_id"),
+            member_count.label("member_count"),
+            sa.case((is_member, unread)).label("unread_count"),
+            sa.case((is_member, mention_count)).label("mention_count"),
+            last_at.label("last_message_at"),
+        )
+        .select_from(
+            channels.outerjoin(channel_members, sa.and_(m.channel_id == c.id, m.user_id == me))
+        )
+        .where(sa.or_(is_member, c.type == "public") if see_public else is_member)
+    )
+
+
+async def channel_view(
+    conn: AsyncConnection, channel_id: uuid.UUID, me: uuid.UUID, *, see_public: bool
+) -> RowMapping | None:
+    query = _view_query(me, see_public=see_public).where(c.id == channel_id)
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def list_view(
+    conn: AsyncConnection,
+    me: uuid.UUID,
+    *,
+    see_public: bool,
+    type_: str | None,
+    q: str | None,
+    member: bool | None,
+    archived: bool | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[RowMapping]:
+    query = _view_query(me, see_public=see_public)
+    if type_ is not None:
+        query = query.where(c.type == type_)
+    if q:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(c.name.like(f"%{escaped}%"))
+    if member is True:
+        query = query.where(m.user_id.isnot(None))
+    elif member is False:
+        query = query.where(m.user_id.is_(None))
+    if archived is True:
+        query = query.where(c.archived_at.isnot(None))
+    elif archived is False:
+        query = query.where(c.archived_at.is_(None))
+    if after is not None:
+        query = query.where(c.id > after)
+    return list((await conn.execute(query.order_by(c.id).limit(limit))).mappings().all())
+
+
+async def set_read_marker(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID, message_id: uuid.UUID
+) -> uuid.UUID | None:
+    """Move the marker forward only; returns the marker after the update."""
+    result = await conn.execute(
+        sa.update(channel_members)
+        .where(m.channel_id == channel_id, m.user_id == user_id)
+        .values(
+            last_read_id=sa.func.greatest(sa.func.coalesce(m.last_read_id, message_id), message_id)
+        )
+        .returning(m.last_read_id)
+    )
+    row = result.first()
+    return row[0] if row else None

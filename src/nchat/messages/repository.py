@@ -1,0 +1,322 @@
+"""All SQL of messages, edits, reactions, pins, bookmarks, mentions and thread followers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.channels.models import channel_members
+from nchat.messages.models import (
+    bookmarks,
+    mentions,
+    message_edits,
+    messages,
+    pinned_messages,
+    reactions,
+    thread_followers,
+)
+from nchat.users.models import users
+
+msg = messages.c
+
+
+def _base() -> sa.Select[Any]:
+    """Messages with their author and pin state: one row per message, ready to render."""
+    return sa.select(
+        messages,
+        users.c.username.label("author_username"),
+        users.c.display_name.label("author_name"),
+        pinned_messages.c.message_id.isnot(None).label("pinned"),
+    ).select_from(
+        messages.join(users, users.c.id == msg.user_id).outerjoin(
+            pinned_messages, pinned_messages.c.message_id == msg.id
+        )
+    )
+
+
+async def get(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
+    row: RowMapping | None = (
+        (await conn.execute(_base().where(msg.id == message_id))).mappings().first()
+    )
+    return row
+
+
+async def get_for_update(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
+    query = sa.select(messages).where(msg.id == message_id).with_for_update()
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def by_client_id(
+    conn: AsyncConnection, user_id: uuid.UUID, client_id: str
+) -> RowMapping | None:
+    query = _base().where(msg.user_id == user_id, msg.client_id == client_id)
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Insert unless (user, client_id) exists already; True when inserted."""
+    query = pg_insert(messages).values(**values)
+    if values.get("client_id") is not None:
+        query = query.on_conflict_do_nothing(
+            index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
+        )
+    return (await conn.execute(query.returning(msg.id))).first() is not None
+
+
+async def bump_thread(conn: AsyncConnection, root_id: uuid.UUID, delta: int) -> None:
+    # One atomic UPDATE: concurrent replies queue on the root's row lock, none is lost.
+    values: dict[str, Any] = {"reply_count": msg.reply_count + delta}
+    if delta > 0:
+        values["last_reply_at"] = sa.func.now()
+    await conn.execute(sa.update(messages).where(msg.id == root_id).values(**values))
+
+
+async def follow(conn: AsyncConnection, root_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+    await conn.execute(
+        pg_insert(thread_followers)
+        .values([{"message_id": root_id, "user_id": u} for u in user_ids])
+        .on_conflict_do_nothing()
+    )
+
+
+async def update(conn: AsyncConnection, message_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(sa.update(messages).where(msg.id == message_id).values(**values))
+
+
+async def hard_delete(conn: AsyncConnection, message_id: uuid.UUID) -> None:
+    await conn.execute(sa.delete(messages).where(msg.id == message_id))
+
+
+async def add_edit(conn: AsyncConnection, message_id: uuid.UUID, old_text: str) -> None:
+    await conn.execute(sa.insert(message_edits).values(message_id=message_id, text=old_text))
+
+
+async def edits(conn: AsyncConnection, message_id: uuid.UUID) -> list[RowMapping]:
+    query = (
+        sa.select(message_edits.c.text, message_edits.c.edited_at)
+        .where(message_edits.c.message_id == message_id)
+        .order_by(message_edits.c.id)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+# -- pages -----------------------------------------------------------------
+
+
+async def channel_page(
+    conn: AsyncConnection,
+    channel_id: uuid.UUID,
+    *,
+    before: uuid.UUID | None = None,
+    after: uuid.UUID | None = None,
+    at_or_after: uuid.UUID | None = None,
+    limit: int,
+) -> list[RowMapping]:
+    """Channel-level messages; newest first, or oldest first when reading forward."""
+    query = _base().where(msg.channel_id == channel_id, msg.thread_id.is_(None))
+    forward = after is not None or at_or_after is not None
+    if before is not None:
+        query = query.where(msg.id < before)
+    if after is not None:
+        query = query.where(msg.id > after)
+    if at_or_after is not None:
+        query = query.where(msg.id >= at_or_after)
+    query = query.order_by(msg.id.asc() if forward else msg.id.desc()).limit(limit)
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def thread_page(
+    conn: AsyncConnection, root_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> list[RowMapping]:
+    query = _base().where(msg.thread_id == root_id)
+    if after is not None:
+        query = query.where(msg.id > after)
+    return list((await conn.execute(query.order_by(msg.id).limit(limit))).mappings().all())
+
+
+async def reactions_for(
+    conn: AsyncConnection, message_ids: list[uuid.UUID], viewer: uuid.UUID
+) -> dict[uuid.UUID, list[tuple[str, int, bool]]]:
+    if not message_ids:
+        return {}
+    r = reactions.c
+    query = (
+        sa.select(r.message_id, r.emoji, sa.func.count(), sa.func.bool_or(r.user_id == viewer))
+        .where(r.message_id.in_(message_ids))
+        .group_by(r.message_id, r.emoji)
+        .order_by(r.message_id, sa.func.min(r.created_at), r.emoji)
+    )
+    out: dict[uuid.UUID, list[tuple[str, int, bool]]] = {}
+    for message_id, emoji, count, me in (await conn.execute(query)).all():
+        out.setdefault(message_id, []).append((emoji, int(count), bool(me)))
+    return out
+
+
+async def participants_for(
+    conn: AsyncConnection, root_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    if not root_ids:
+        return {}
+    f = thread_followers.c
+    query = (
+        sa.select(f.message_id, f.user_id)
+        .where(f.message_id.in_(root_ids))
+        .order_by(f.message_id, f.created_at, f.user_id)
+    )
+    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for root, user in (await conn.execute(query)).all():
+        out.setdefault(root, []).append(user)
+    return out
+
+
+# -- reactions, pins, bookmarks, mentions ----------------------------------
+
+
+async def add_reaction(
+    conn: AsyncConnection, message_id: uuid.UUID, user_id: uuid.UUID, emoji: str
+) -> bool:
+    query = (
+        pg_insert(reactions)
+        .values(message_id=message_id, user_id=user_id, emoji=emoji)
+        .on_conflict_do_nothing()
+        .returning(reactions.c.emoji)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def remove_reaction(
+    conn: AsyncConnection, message_id: uuid.UUID, user_id: uuid.UUID, emoji: str
+) -> bool:
+    r = reactions.c
+    query = (
+        sa.delete(reactions)
+        .where(r.message_id == message_id, r.user_id == user_id, r.emoji == emoji)
+        .returning(r.emoji)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def pin(
+    conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    query = (
+        pg_insert(pinned_messages)
+        .values(message_id=message_id, channel_id=channel_id, pinned_by=user_id)
+        .on_conflict_do_nothing()
+        .returning(pinned_messages.c.message_id)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def unpin(conn: AsyncConnection, message_id: uuid.UUID) -> bool:
+    p = pinned_messages.c
+    query = sa.delete(pinned_messages).where(p.message_id == message_id).returning(p.message_id)
+    return (await conn.execute(query)).first() is not None
+
+
+async def pinned_page(conn: AsyncConnection, channel_id: uuid.UUID) -> list[RowMapping]:
+    query = (
+        _base()
+        .where(pinned_messages.c.channel_id == channel_id)
+        .order_by(pinned_messages.c.pinned_at.desc())
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def bookmark(conn: AsyncConnection, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        pg_insert(bookmarks).values(user_id=user_id, message_id=message_id).on_conflict_do_nothing()
+    )
+
+
+async def unbookmark(conn: AsyncConnection, message_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    b = bookmarks.c
+    query = (
+        sa.delete(bookmarks)
+        .where(b.user_id == user_id, b.message_id == message_id)
+        .returning(b.message_id)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+def _still_member(user_id: uuid.UUID) -> Any:
+    cm = channel_members.c
+    return sa.exists().where(cm.channel_id == msg.channel_id, cm.user_id == user_id)
+
+
+async def bookmarked_page(
+    conn: AsyncConnection, user_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+) -> list[RowMapping]:
+    """Saved messages, newest saved first, skipping those the user can no longer see."""
+    b = bookmarks.c
+    query = (
+        _base()
+        .join(bookmarks, sa.and_(b.message_id == msg.id, b.user_id == user_id))
+        .where(msg.deleted_at.is_(None), _still_member(user_id))
+    )
+    if before is not None:
+        query = query.where(msg.id < before)
+    query = query.order_by(msg.id.desc()).limit(limit)
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def mentioned_page(
+    conn: AsyncConnection, user_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+) -> list[RowMapping]:
+    mn = mentions.c
+    query = (
+        _base()
+        .join(mentions, sa.and_(mn.message_id == msg.id, mn.user_id == user_id))
+        .where(msg.deleted_at.is_(None), _still_member(user_id))
+    )
+    if before is not None:
+        query = query.where(msg.id < before)
+    query = query.order_by(msg.id.desc()).limit(limit)
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def replace_mentions(
+    conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> None:
+    await conn.execute(sa.delete(mentions).where(mentions.c.message_id == message_id))
+    if user_ids:
+        await conn.execute(
+            sa.insert(mentions).values(
+                [
+                    {"message_id": message_id, "user_id": u, "channel_id": channel_id}
+                    for u in user_ids
+                ]
+            )
+        )
+
+
+async def member_ids_by_username(
+    conn: AsyncConnection, channel_id: uuid.UUID, usernames: list[str]
+) -> dict[str, uuid.UUID]:
+    if not usernames:
+        return {}
+    cm = channel_members.c
+    query = (
+        sa.select(users.c.username, users.c.id)
+        .join(channel_members, sa.and_(cm.user_id == users.c.id, cm.channel_id == channel_id))
+        .where(users.c.username.in_(usernames), users.c.deleted_at.is_(None))
+    )
+    return {name: uid for name, uid in (await conn.execute(query)).all()}
+
+
+async def member_ids(conn: AsyncConnection, channel_id: uuid.UUID) -> list[uuid.UUID]:
+    cm = channel_members.c
+    query = sa.select(cm.user_id).where(cm.channel_id == channel_id)
+    return [r[0] for r in (await conn.execute(query)).all()]
+
+
+async def in_channel(conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID) -> bool:
+    query = sa.select(msg.id).where(msg.id == message_id, msg.channel_id == channel_id)
+    return (await conn.execute(query)).first() is not None

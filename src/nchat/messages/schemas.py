@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from nchat.users.schemas import CleanModel, StrictModel
+
+MAX_TEXT = 40_000
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _check_emoji(value: str) -> str:
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("an emoji has no spaces or control characters")
+    return value
+
+
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class MessageCreate(StrictModel):
+    channel_id: uuid.UUID
+    text: Text
+    thread_id: uuid.UUID | None = None
+    client_id: ClientId | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+class MessageEdit(StrictModel):
+    text: Text
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+class ReactionIn(StrictModel):
+    emoji: Emoji
+
+    @field_validator("emoji")
+    @classmethod
+    def _emoji(cls, value: str) -> str:
+        return _check_emoji(value)
+
+
+class ReadIn(StrictModel):
+    message_id: uuid.UUID
+
+
+class HistoryQuery(CleanModel):
+    before: uuid.UUID | None = None
+    after: uuid.UUID | None = None
+    around: uuid.UUID | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class PageQuery(CleanModel):
+    before: uuid.UUID | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ThreadQuery(CleanModel):
+    after: uuid.UUID | None = None
+    limit: int = Field(default=100, ge=1, le=200)
+
+
+class DeleteQuery(CleanModel):
+    hard: bool = False
+
+
+class UserBrief(BaseModel):
+    id: uuid.UUID
+    username: str
+    name: str
+
+
+class ReactionOut(BaseModel):
+    emoji: str
+    count: int
+    me: bool
+
+
+class Mentions(BaseModel):
+    user_ids: list[uuid.UUID] = Field(default_factory=list)
+    channel: bool = False
+    here: bool = False
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    user: UserBrief
+    # None once deleted: a deleted message stays in history as a placeholder without text.
+    text: str | None
+    thread_id: uuid.UUID | None
+    reply_count: int
+    last_reply_at: datetime | None
+    participants: list[uuid.UUID]
+    reactions: list[ReactionOut]
+    mentions: Mentions
+    pinned: bool
+    client_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class ThreadOut(BaseModel):
+    root: MessageOut
+    replies: list[MessageOut]
+    has_more: bool
+
+
+class Version(BaseModel):
+    text: str
+    at: datetime
+
+
+class HistoryOut(BaseModel):
+    """Every version of the text, oldest first; the last is the current text."""
+
+    versions: list[Version]
+
+
+class ReadOut(BaseModel):
+    channel_id: uuid.UUID
+    last_read_id: uuid.UUID | None
+    unread_count: int
+    mention_count: int

@@ -1,0 +1,375 @@
+"""Messages: send (idempotent), read, edit, delete, threads, reactions, pins, bookmarks,
+mentions and read markers. Channel visibility and posting rules come from channels.service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.auth import rbac
+from nchat.auth.deps import Principal
+from nchat.channels import repository as channels_repo
+from nchat.channels import service as channels
+from nchat.channels.service import ChannelAccess
+from nchat.db.ids import uuid7
+from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
+from nchat.messages import mentions as mention_parser
+from nchat.messages import repository as repo
+from nchat.messages.schemas import (
+    HistoryOut,
+    HistoryQuery,
+    Mentions,
+    MessageCreate,
+    MessageList,
+    MessageOut,
+    ReactionOut,
+    ReadOut,
+    ThreadOut,
+    UserBrief,
+    Version,
+)
+
+
+def message_not_found() -> NotFound:
+    return NotFound("No such message", code="message_not_found")
+
+
+async def render(
+    conn: AsyncConnection, rows: list[RowMapping], viewer: Principal
+) -> list[MessageOut]:
+    """Rows from repository pages -> message JSON, with two batched lookups for the page."""
+    ids = [r["id"] for r in rows]
+    reactions = await repo.reactions_for(conn, ids, viewer.id)
+    roots = [r["id"] for r in rows if r["reply_count"] > 0]
+    participants = await repo.participants_for(conn, roots)
+    return [_to_out(r, reactions.get(r["id"], []), participants.get(r["id"], [])) for r in rows]
+
+
+def _to_out(
+    row: RowMapping, reactions: list[tuple[str, int, bool]], participants: list[uuid.UUID]
+) -> MessageOut:
+    deleted = row["deleted_at"] is not None
+    return MessageOut(
+        id=row["id"],
+        channel_id=row["channel_id"],
+        user=UserBrief(
+            id=row["user_id"],
+            username=row["author_username"],
+            name=row["author_name"] or row["author_username"],
+        ),
+        text=None if deleted else row["text"],
+        thread_id=row["thread_id"],
+        reply_count=row["reply_count"],
+        last_reply_at=row["last_reply_at"],
+        participants=participants,
+        reactions=[]
+        if deleted
+        else [ReactionOut(emoji=e, count=n, me=me) for e, n, me in reactions],
+        mentions=Mentions() if deleted else Mentions(**row["mentions"]),
+        pinned=row["pinned"],
+        client_id=row["client_id"],
+        created_at=row["created_at"],
+        edited_at=row["edited_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+async def message_out(
+    conn: AsyncConnection, message_id: uuid.UUID, viewer: Principal
+) -> MessageOut:
+    row = await repo.get(conn, message_id)
+    if row is None:
+        raise message_not_found()
+    return (await render(conn, [row], viewer))[0]
+
+
+async def get_visible(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal
+) -> tuple[RowMapping, ChannelAccess]:
+    """The message and its channel as the caller sees them; 404 for anything invisible."""
+    row = await repo.get(conn, message_id)
+    if row is None:
+        raise message_not_found()
+    try:
+        access = await channels.get_access(conn, row["channel_id"], principal)
+    except NotFound as exc:
+        raise message_not_found() from exc
+    return row, access
+
+
+# -- send ------------------------------------------------------------------
+
+
+async def _resolve_mentions(
+    conn: AsyncConnection, channel_id: uuid.UUID, text: str, author: uuid.UUID
+) -> tuple[dict[str, Any], list[uuid.UUID]]:
+    """(the message's `mentions` JSON, the members whose mention count it raises)."""
+    parsed = mention_parser.parse(text)
+    named = await repo.member_ids_by_username(conn, channel_id, list(parsed.usernames))
+    user_ids = [named[n] for n in parsed.usernames if n in named]
+    notified = set(user_ids)
+    if parsed.channel or parsed.here:
+        # @here reaches every member until presence exists to tell who is around.
+        notified |= set(await repo.member_ids(conn, channel_id))
+    notified.discard(author)
+    payload = {
+        "user_ids": [str(u) for u in user_ids],
+        "channel": parsed.channel,
+        "here": parsed.here,
+    }
+    return payload, sorted(notified)
+
+
+async def do_send(
+    conn: AsyncConnection, body: MessageCreate, principal: Principal
+) -> tuple[uuid.UUID, bool]:
+    """Returns (message id, created). A repeated client_id returns the first message."""
+    if body.client_id is not None:
+        existing = await repo.by_client_id(conn, principal.id, body.client_id)
+        if existing is not None:
+            return existing["id"], False
+    access = await channels.get_access(conn, body.channel_id, principal)
+    channels.check_can_post(access, principal)
+    root = None
+    if body.thread_id is not None:
+        root = await repo.get_for_update(conn, body.thread_id)
+        if root is None or root["channel_id"] != access.id:
+            raise NotFound("No such thread in this channel", code="thread_not_found")
+        if root["thread_id"] is not None:
+            raise BadRequest("Reply to the thread's root message", code="thread_not_root")
+        if root["deleted_at"] is not None:
+            raise Conflict("The thread's root message was deleted", code="thread_deleted")
+    payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
+    message_id = uuid7()
+    inserted = await repo.insert(
+        conn,
+        {
+            "id": message_id,
+            "channel_id": access.id,
+            "user_id": principal.id,
+            "text": body.text,
+            "thread_id": body.thread_id,
+            "client_id": body.client_id,
+            "mentions": payload,
+        },
+    )
+    if not inserted:  # a concurrent send with the same client_id won
+        assert body.client_id is not None
+        existing = await repo.by_client_id(conn, principal.id, body.client_id)
+        assert existing is not None
+        return existing["id"], False
+    await repo.replace_mentions(conn, message_id, access.id, notified)
+    if root is not None:
+        await repo.bump_thread(conn, root["id"], +1)
+        await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
+    return message_id, True
+
+
+# -- edit, delete ----------------------------------------------------------
+
+
+async def do_edit(
+    conn: AsyncConnection, message_id: uuid.UUID, text: str, principal: Principal
+) -> None:
+    row, access = await get_visible(conn, message_id, principal)
+    if row["user_id"] != principal.id:
+        raise Forbidden("Only the author can edit a message", code="not_message_author")
+    rbac.check_permission(principal.role, "message:edit_own")
+    channels.check_active(access)
+    locked = await repo.get_for_update(conn, message_id)
+    assert locked is not None
+    if locked["deleted_at"] is not None:
+        raise Conflict("The message was deleted", code="message_deleted")
+    if locked["text"] == text:
+        return
+    payload, notified = await _resolve_mentions(conn, access.id, text, principal.id)
+    await repo.add_edit(conn, message_id, locked["text"])
+    await repo.update(
+        conn, message_id, {"text": text, "mentions": payload, "edited_at": sa.func.now()}
+    )
+    await repo.replace_mentions(conn, message_id, access.id, notified)
+
+
+async def do_delete(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal, *, hard: bool
+) -> None:
+    row, _ = await get_visible(conn, message_id, principal)
+    if hard:
+        rbac.check_permission(principal.role, "message:hard_delete")
+    elif row["user_id"] == principal.id:
+        rbac.check_permission(principal.role, "message:delete_own")
+    else:
+        rbac.check_permission(principal.role, "message:delete_any")
+    locked = await repo.get_for_update(conn, message_id)
+    assert locked is not None
+    was_live = locked["deleted_at"] is None
+    if not hard and not was_live:
+        raise NotFound("The message is already deleted", code="message_not_found")
+    if locked["thread_id"] is not None and was_live:
+        await repo.bump_thread(conn, locked["thread_id"], -1)
+    if hard:
+        await repo.hard_delete(conn, message_id)
+        return
+    # The placeholder keeps its place in history; what made it count anywhere goes.
+    await repo.update(conn, message_id, {"deleted_at": sa.func.now()})
+    await repo.replace_mentions(conn, message_id, locked["channel_id"], [])
+    await repo.unpin(conn, message_id)
+
+
+async def edit_history(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal
+) -> HistoryOut:
+    row, _ = await get_visible(conn, message_id, principal)
+    if row["deleted_at"] is not None:
+        return HistoryOut(versions=[])
+    edits = await repo.edits(conn, message_id)
+    starts = [row["created_at"], *(e["edited_at"] for e in edits)]
+    texts = [*(e["text"] for e in edits), row["text"]]
+    return HistoryOut(versions=[Version(text=t, at=a) for t, a in zip(texts, starts, strict=True)])
+
+
+# -- reads -----------------------------------------------------------------
+
+
+async def history(
+    conn: AsyncConnection, channel_id: uuid.UUID, query: HistoryQuery, principal: Principal
+) -> MessageList:
+    given = [q for q in (query.before, query.after, query.around) if q is not None]
+    if len(given) > 1:
+        raise BadRequest("Use one of before, after and around", code="invalid_page")
+    access = await channels.get_access(conn, channel_id, principal)
+    limit = query.limit
+    if query.around is not None:
+        older = await repo.channel_page(conn, access.id, before=query.around, limit=limit // 2)
+        newer = await repo.channel_page(
+            conn, access.id, at_or_after=query.around, limit=limit - len(older) + 1
+        )
+        has_more = len(newer) > limit - len(older)
+        rows = list(reversed(newer[: limit - len(older)])) + older
+        return MessageList(messages=await render(conn, rows, principal), has_more=has_more)
+    rows = await repo.channel_page(
+        conn, access.id, before=query.before, after=query.after, limit=limit + 1
+    )
+    has_more = len(rows) > limit
+    return MessageList(messages=await render(conn, rows[:limit], principal), has_more=has_more)
+
+
+async def thread(
+    conn: AsyncConnection,
+    message_id: uuid.UUID,
+    principal: Principal,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+) -> ThreadOut:
+    row, _ = await get_visible(conn, message_id, principal)
+    if row["thread_id"] is not None:
+        raise BadRequest(
+            "That message is a reply; ask for its root",
+            code="thread_not_root",
+            details={"root_id": str(row["thread_id"])},
+        )
+    replies = await repo.thread_page(conn, message_id, after=after, limit=limit + 1)
+    rendered = await render(conn, [row, *replies[:limit]], principal)
+    return ThreadOut(root=rendered[0], replies=rendered[1:], has_more=len(replies) > limit)
+
+
+async def mentions_page(
+    conn: AsyncConnection, principal: Principal, *, before: uuid.UUID | None, limit: int
+) -> MessageList:
+    rows = await repo.mentioned_page(conn, principal.id, before=before, limit=limit + 1)
+    return MessageList(
+        messages=await render(conn, rows[:limit], principal), has_more=len(rows) > limit
+    )
+
+
+async def bookmarks_page(
+    conn: AsyncConnection, principal: Principal, *, before: uuid.UUID | None, limit: int
+) -> MessageList:
+    rows = await repo.bookmarked_page(conn, principal.id, before=before, limit=limit + 1)
+    return MessageList(
+        messages=await render(conn, rows[:limit], principal), has_more=len(rows) > limit
+    )
+
+
+async def pins_page(
+    conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal
+) -> MessageList:
+    access = await channels.get_access(conn, channel_id, principal)
+    rows = await repo.pinned_page(conn, access.id)
+    return MessageList(messages=await render(conn, rows, principal), has_more=False)
+
+
+# -- reactions, pins, bookmarks, read markers ------------------------------
+
+
+async def _live_for_member(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal
+) -> tuple[RowMapping, ChannelAccess]:
+    row, access = await get_visible(conn, message_id, principal)
+    if row["deleted_at"] is not None:
+        raise Conflict("The message was deleted", code="message_deleted")
+    if not access.is_member:
+        raise Forbidden("Join the channel first", code="not_channel_member")
+    channels.check_active(access)
+    return row, access
+
+
+async def do_react(
+    conn: AsyncConnection, message_id: uuid.UUID, emoji: str, principal: Principal, *, add: bool
+) -> None:
+    await _live_for_member(conn, message_id, principal)
+    rbac.check_permission(principal.role, "reaction:add")
+    if add:
+        await repo.add_reaction(conn, message_id, principal.id, emoji)
+    elif not await repo.remove_reaction(conn, message_id, principal.id, emoji):
+        raise NotFound("You have not reacted with that emoji", code="reaction_not_found")
+
+
+async def do_pin(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal, *, pin: bool
+) -> None:
+    _, access = await _live_for_member(conn, message_id, principal)
+    rbac.check_permission(principal.role, "pin:manage")
+    if pin:
+        await repo.pin(conn, message_id, access.id, principal.id)
+    elif not await repo.unpin(conn, message_id):
+        raise NotFound("The message is not pinned", code="pin_not_found")
+
+
+async def do_bookmark(
+    conn: AsyncConnection, message_id: uuid.UUID, principal: Principal, *, save: bool
+) -> None:
+    row, access = await get_visible(conn, message_id, principal)
+    rbac.check_permission(principal.role, "bookmark:manage_own")
+    if save:
+        if row["deleted_at"] is not None:
+            raise Conflict("The message was deleted", code="message_deleted")
+        if not access.is_member:
+            raise Forbidden("Join the channel first", code="not_channel_member")
+        await repo.bookmark(conn, message_id, principal.id)
+    elif not await repo.unbookmark(conn, message_id, principal.id):
+        raise NotFound("The message is not saved", code="bookmark_not_found")
+
+
+async def do_mark_read(
+    conn: AsyncConnection, channel_id: uuid.UUID, message_id: uuid.UUID, principal: Principal
+) -> ReadOut:
+    access = await channels.get_access(conn, channel_id, principal)
+    if not access.is_member:
+        raise Forbidden("Join the channel first", code="not_channel_member")
+    if not await repo.in_channel(conn, message_id, access.id):
+        raise NotFound("No such message in this channel", code="message_not_found")
+    marker = await channels_repo.set_read_marker(conn, access.id, principal.id, message_id)
+    view = await channels_repo.channel_view(conn, access.id, principal.id, see_public=False)
+    assert view is not None
+    return ReadOut(
+        channel_id=access.id,
+        last_read_id=marker,
+        unread_count=view["unread_count"] or 0,
+        mention_count=view["mention_count"] or 0,
+    )
