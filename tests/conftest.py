@@ -19,32 +19,33 @@ from nchat.db import migrate
 from nchat.db.embedded import EmbeddedPostgres
 from nchat.db.engine import create_engine
 from nchat.db.tables import metadata
+from tests.fixtures.databases import create_database, drop_database, with_database
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
-from tests.fixtures.databases import create_database, drop_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_ENV = "NCHAT_TEST_DATABASE_URL"
 
-_embedded: EmbeddedPostgres | None = None
+# The embedded server this run started (on the controller process only), if any.
+_started: list[EmbeddedPostgres] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """On the controller only: start the embedded server the workers will share."""
-    global _embedded
     if hasattr(config, "workerinput") or os.environ.get(SERVER_ENV):
         return
-    _embedded = EmbeddedPostgres(ROOT / ".nchat-test", database="postgres")
-    os.environ[SERVER_ENV] = _embedded.start()
+    embedded = EmbeddedPostgres(ROOT / ".nchat-test", database="postgres")
+    os.environ[SERVER_ENV] = embedded.start()
+    _started.append(embedded)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _embedded is not None:
-        _embedded.stop()
+    while _started:
+        _started.pop().stop()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    kind = "embedded" if _embedded is not None else "external"
+    kind = "embedded" if _started else "external"
     return f"nchat test database server: {kind} ({os.environ.get(SERVER_ENV, '?')})"
 
 
