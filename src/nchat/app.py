@@ -21,6 +21,7 @@ from nchat.channels.api import router as channels_router
 from nchat.config import Settings
 from nchat.db.engine import create_engine
 from nchat.errors import NchatError, error_body
+from nchat.graphql.api import make_router as make_graphql_router
 from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
 from nchat.messages.api import router as messages_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         metrics_router,
     ):
         app.include_router(router)
+    app.include_router(make_graphql_router(graphiql=settings.environment == "development"))
     return app
 
 
