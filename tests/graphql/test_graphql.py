@@ -50,7 +50,8 @@ async def test_mutations_and_queries_round_trip(
         client,
         ada,
         """
-        mutation { createChannel(name: "dev", topic: "code") { id name topic isMember channelRole } }
+        mutation { createChannel(name: "dev", topic: "code") {
+            id name topic isMember channelRole } }
     """,
     )
     channel = created["data"]["createChannel"]
@@ -84,7 +85,8 @@ async def test_mutations_and_queries_round_trip(
         client,
         bob,
         """
-        mutation($m: ID!) { addReaction(messageId: $m, emoji: ":+1:") { reactions { emoji count me } } }
+        mutation($m: ID!) { addReaction(messageId: $m, emoji: ":+1:") {
+            reactions { emoji count me } } }
     """,
         m=message["id"],
     )
@@ -95,7 +97,8 @@ async def test_mutations_and_queries_round_trip(
         client,
         ada,
         """
-        query($m: ID!) { thread(messageId: $m) { root { replyCount } replies { text user { name } } } }
+        query($m: ID!) { thread(messageId: $m) {
+            root { replyCount } replies { text user { name } } } }
     """,
         m=message["id"],
     )
