@@ -36,6 +36,7 @@ _GRANTS: Final[dict[str, frozenset[str]]] = {
             "channel:read_public",
             "message:post_public",
             "direct:create",
+            "channel:add_members",
             "pin:manage",
         }
     ),

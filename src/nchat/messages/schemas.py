@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -14,7 +15,8 @@ ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 def _check_emoji(value: str) -> str:
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
+    # Format characters (Cf) stay allowed: zero-width joiners build family and flag emoji.
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
         raise ValueError("an emoji has no spaces or control characters")
     return value
 

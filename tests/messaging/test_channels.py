@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.fixtures.factories import UserFactory
+from tests.messaging.helpers import Api
+
+
+@pytest.mark.parametrize("name", ["UPPER", "with space", "dot.name", "x" * 81, "", "ümlaut"])
+async def test_channel_name_rules(
+    client: httpx.AsyncClient, make_user: UserFactory, name: str
+) -> None:
+    ada = await make_user()
+    r = await client.post("/api/channels", headers=ada.headers, json={"name": name})
+    assert r.status_code == 422
+    assert (await client.get("/api/channels", headers=ada.headers)).json()["channels"] == []
+
+
+async def test_names_are_unique_and_dm_types_need_the_dm_endpoint(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    await api.create_channel(ada, "dev-team_1")
+    r = await client.post("/api/channels", headers=ada.headers, json={"name": "dev-team_1"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "channel_name_taken"
+    r = await client.post(
+        "/api/channels", headers=ada.headers, json={"name": "dm", "type": "direct"}
+    )
+    assert r.status_code == 422
+
+
+async def test_group_dm_size_limit_and_unknown_users(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    others = [await make_user() for _ in range(8)]
+    r = await client.post(
+        "/api/channels/direct", headers=ada.headers, json={"user_ids": [str(o.id) for o in others]}
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "too_many_members"
+    r = await client.post(
+        "/api/channels/direct",
+        headers=ada.headers,
+        json={"user_ids": ["01a21496-2bae-71f5-95d2-b19f8c740328"]},
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "user_not_found"
+    r = await client.post(
+        "/api/channels/direct",
+        headers=ada.headers,
+        json={"user_ids": [str(o.id) for o in others[:7]]},
+    )
+    assert r.status_code == 201
+    assert r.json()["type"] == "group" and r.json()["member_count"] == 8
+    assert len(r.json()["dm_members"]) == 8
+
+
+async def test_list_filters_and_pagination(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    for i in range(5):
+        await api.create_channel(ada, f"pub-{i}")
+    mine = await api.create_channel(bob, "bobs-private", type_="private", members=(ada,))
+    await api.create_channel(bob, "bobs-secret", type_="private")
+    archived = await api.create_channel(ada, "old-stuff")
+    assert (await client.delete(f"/api/channels/{archived['id']}", headers=ada.headers)).json()[
+        "archived"
+    ] is True
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/channels", params=params, headers=ada.headers)).json()
+        seen += [c["name"] for c in page["channels"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted([f"pub-{i}" for i in range(5)] + ["bobs-private"])
+
+    def names(resp: httpx.Response) -> list[str]:
+        return sorted(c["name"] for c in resp.json()["channels"])
+
+    assert names(
+        await client.get("/api/channels", params={"type": "private"}, headers=ada.headers)
+    ) == ["bobs-private"]
+    assert names(await client.get("/api/channels", params={"q": "pub-3"}, headers=ada.headers)) == [
+        "pub-3"
+    ]
+    assert names(
+        await client.get("/api/channels", params={"archived": "true"}, headers=ada.headers)
+    ) == ["old-stuff"]
+    member_of = names(
+        await client.get("/api/channels", params={"member": "true"}, headers=bob.headers)
+    )
+    assert member_of == ["bobs-private", "bobs-secret"]
+    assert mine["member_count"] == 2
+
+
+async def test_settings_archive_and_read_only(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "news", members=(bob,))
+    cid = channel["id"]
+    r = await client.patch(f"/api/channels/{cid}", headers=bob.headers, json={"topic": "x"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_channel_admin"
+    r = await client.patch(
+        f"/api/channels/{cid}",
+        headers=ada.headers,
+        json={"topic": "Daily news", "name": "daily-news", "read_only": True},
+    )
+    assert r.status_code == 200
+    assert (r.json()["topic"], r.json()["name"], r.json()["read_only"]) == (
+        "Daily news",
+        "daily-news",
+        True,
+    )
+    r = await client.post(
+        "/api/messages", headers=bob.headers, json={"channel_id": cid, "text": "hi"}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "channel_read_only"
+    await client.patch(f"/api/channels/{cid}", headers=ada.headers, json={"read_only": False})
+    await api.send(bob, cid, "now I can")
+    assert (await client.delete(f"/api/channels/{cid}", headers=bob.headers)).status_code == 403
+    assert (await client.delete(f"/api/channels/{cid}", headers=ada.headers)).status_code == 200
+    r = await client.post(
+        "/api/messages", headers=bob.headers, json={"channel_id": cid, "text": "hi"}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "channel_archived"
+    history = await api.history(bob, cid)
+    assert [m["text"] for m in history["messages"]] == ["now I can"]
+    r = await client.patch(f"/api/channels/{cid}", headers=ada.headers, json={"archived": False})
+    assert r.json()["archived"] is False
+
+
+async def test_membership_management(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    cy = await make_user()
+    mod = await make_user("moderator")
+    channel = await api.create_channel(ada, "team", type_="private", members=(bob,))
+    cid = channel["id"]
+    # Any member adds people; only channel admins and moderators remove them.
+    r = await client.post(
+        f"/api/channels/{cid}/members", headers=bob.headers, json={"user_ids": [str(cy.id)]}
+    )
+    assert r.status_code == 200 and len(r.json()["members"]) == 3
+    r = await client.delete(f"/api/channels/{cid}/members/{cy.id}", headers=bob.headers)
+    assert r.status_code == 403
+    r = await client.delete(f"/api/channels/{cid}/members/{cy.id}", headers=mod.headers)
+    assert r.status_code == 404  # a moderator outside a private channel does not see it
+    r = await client.put(
+        f"/api/channels/{cid}/members/{bob.id}", headers=ada.headers, json={"role": "admin"}
+    )
+    assert r.status_code == 204
+    r = await client.delete(f"/api/channels/{cid}/members/{cy.id}", headers=bob.headers)
+    assert r.status_code == 204
+    # A removed member no longer sees the private channel or its messages.
+    assert (await client.get(f"/api/channels/{cid}", headers=cy.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/channels/{cid}/messages", headers=cy.headers)
+    ).status_code == 404
+    r = await client.post(f"/api/channels/{cid}/leave", headers=bob.headers)
+    assert r.status_code == 204
+    r = await client.post(f"/api/channels/{cid}/join", headers=bob.headers)
+    assert r.status_code == 404  # private: no joining without an invitation
+    members = (await client.get(f"/api/channels/{cid}/members", headers=ada.headers)).json()
+    assert [m["user"]["id"] for m in members["members"]] == [str(ada.id)]
+
+
+async def test_direct_messages_cannot_be_left_or_extended(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    cy = await make_user()
+    dm = (
+        await client.post(
+            "/api/channels/direct", headers=ada.headers, json={"user_ids": [str(bob.id)]}
+        )
+    ).json()
+    r = await client.post(f"/api/channels/{dm['id']}/leave", headers=ada.headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "channel_is_dm"
+    r = await client.post(
+        f"/api/channels/{dm['id']}/members", headers=ada.headers, json={"user_ids": [str(cy.id)]}
+    )
+    assert r.status_code == 409
+    r = await client.get(f"/api/channels/{dm['id']}", headers=cy.headers)
+    assert r.status_code == 404

@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fixtures.factories import UserFactory
+from tests.messaging.helpers import Api
+
+UNKNOWN = "01a21496-2bae-71f5-95d2-b19f8c740328"
+
+
+async def test_history_pages_before_after_around(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    channel = await api.create_channel(ada, "log")
+    sent = [await api.send(ada, channel["id"], f"m{i}") for i in range(12)]
+    ids = [m["id"] for m in sent]
+
+    newest = await api.history(ada, channel["id"], limit=5)
+    assert [m["id"] for m in newest["messages"]] == ids[::-1][:5] and newest["has_more"]
+    older = await api.history(ada, channel["id"], limit=5, before=ids[7])
+    assert [m["id"] for m in older["messages"]] == ids[2:7][::-1]
+    forward = await api.history(ada, channel["id"], limit=5, after=ids[2])
+    assert [m["id"] for m in forward["messages"]] == ids[3:8]
+    around = await api.history(ada, channel["id"], limit=5, around=ids[6])
+    assert [m["id"] for m in around["messages"]] == ids[4:9][::-1]
+    r = await client.get(
+        f"/api/channels/{channel['id']}/messages",
+        headers=ada.headers,
+        params={"before": ids[3], "after": ids[1]},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_page"
+    r = await client.get(
+        f"/api/channels/{channel['id']}/messages", headers=ada.headers, params={"limit": 201}
+    )
+    assert r.status_code == 422
+
+
+async def test_paging_back_is_stable_while_others_post(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "busy", members=(bob,))
+    original = [(await api.send(ada, channel["id"], f"old {i}"))["id"] for i in range(30)]
+
+    async def chatter() -> None:
+        for i in range(20):
+            await api.send(bob, channel["id"], f"new {i}")
+
+    async def page_back() -> list[str]:
+        seen: list[str] = []
+        before = original[-1]
+        seen.append(before)
+        while True:
+            page = await api.history(ada, channel["id"], before=before, limit=7)
+            seen += [m["id"] for m in page["messages"]]
+            if not page["has_more"]:
+                return seen
+            before = page["messages"][-1]["id"]
+
+    _, seen = await asyncio.gather(chatter(), page_back())
+    assert seen == original[::-1]
+
+
+async def test_idempotent_send_returns_the_first_message(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    channel = await api.create_channel(ada, "idem")
+    first = await client.post(
+        "/api/messages",
+        headers=ada.headers,
+        json={"channel_id": channel["id"], "text": "hello", "client_id": "abc"},
+    )
+    again = await client.post(
+        "/api/messages",
+        headers=ada.headers,
+        json={"channel_id": channel["id"], "text": "hello (retry)", "client_id": "abc"},
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    # The same client_id from another user is another message.
+    bob = await make_user()
+    await client.post(f"/api/channels/{channel['id']}/join", headers=bob.headers)
+    other = await client.post(
+        "/api/messages",
+        headers=bob.headers,
+        json={"channel_id": channel["id"], "text": "hi", "client_id": "abc"},
+    )
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+async def test_read_marker_never_moves_back_and_counts_are_exact(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user(username="ada")
+    bob = await make_user(username="bob")
+    channel = await api.create_channel(ada, "counts", members=(bob,))
+    cid = channel["id"]
+    plain = [await api.send(ada, cid, f"plain {i}") for i in range(3)]
+    mention = await api.send(ada, cid, "hey @bob")
+    await api.send(ada, cid, "everyone: @channel")
+    await api.send(bob, cid, "my own message is never unread")
+    view = await api.channel(bob, cid)
+    assert (view["unread_count"], view["mention_count"]) == (5, 2)
+
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": mention["id"]}
+    )
+    assert (r.json()["unread_count"], r.json()["mention_count"]) == (1, 1)
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": plain[0]["id"]}
+    )
+    assert r.json()["last_read_id"] == mention["id"]  # never backwards
+    # A deleted unread message stops counting.
+    latest = (await api.history(ada, cid, limit=2))["messages"][1]
+    await client.delete(f"/api/messages/{latest['id']}", headers=ada.headers)
+    view = await api.channel(bob, cid)
+    assert (view["unread_count"], view["mention_count"]) == (0, 0)
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": UNKNOWN}
+    )
+    assert r.status_code == 404
+
+
+async def test_delete_rules_and_soft_delete_placeholder(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    mod = await make_user("moderator")
+    admin = await make_user("admin")
+    channel = await api.create_channel(ada, "rules", members=(bob, mod, admin))
+    by_ada = await api.send(ada, channel["id"], "ada's")
+    by_bob = await api.send(bob, channel["id"], "bob's")
+    assert (
+        await client.delete(f"/api/messages/{by_ada['id']}", headers=bob.headers)
+    ).status_code == 403
+    assert (
+        await client.delete(f"/api/messages/{by_ada['id']}", headers=mod.headers)
+    ).status_code == 204
+    assert (
+        await client.delete(f"/api/messages/{by_ada['id']}", headers=mod.headers)
+    ).status_code == 404
+    placeholder = (await client.get(f"/api/messages/{by_ada['id']}", headers=bob.headers)).json()
+    assert placeholder["text"] is None and placeholder["deleted_at"] is not None
+    r = await client.put(
+        f"/api/messages/{by_ada['id']}", headers=ada.headers, json={"text": "resurrect"}
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "message_deleted"
+    assert (
+        await client.delete(f"/api/messages/{by_bob['id']}?hard=true", headers=mod.headers)
+    ).status_code == 403
+    assert (
+        await client.delete(f"/api/messages/{by_bob['id']}?hard=true", headers=admin.headers)
+    ).status_code == 204
+    assert (
+        await client.get(f"/api/messages/{by_bob['id']}", headers=ada.headers)
+    ).status_code == 404
+    async with engine.connect() as conn:
+        soft = await conn.scalar(
+            sa.text("SELECT count(*) FROM nchat_messages WHERE deleted_at IS NOT NULL")
+        )
+        total = await conn.scalar(sa.text("SELECT count(*) FROM nchat_messages"))
+    assert (soft, total) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"text": ""}, 422, "validation_error"),
+        ({"text": "   "}, 422, "validation_error"),
+        ({"text": "x" * 40_001}, 422, "validation_error"),
+        ({"text": "ok", "thread_id": UNKNOWN}, 404, "thread_not_found"),
+        ({"text": "ok", "channel_id": UNKNOWN}, 404, "channel_not_found"),
+        ({"text": "ok", "channel_id": "not-a-uuid"}, 422, "validation_error"),
+        ({"text": "ok", "client_id": "x" * 129}, 422, "validation_error"),
+        ({"text": 5}, 422, "validation_error"),
+    ],
+)
+async def test_bad_sends_change_nothing(
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    payload: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    ada = await make_user()
+    channel = await api.create_channel(ada, "strict")
+    body = {"channel_id": channel["id"], **payload}
+    r = await client.post("/api/messages", headers=ada.headers, json=body)
+    assert r.status_code == status and r.json()["error"]["code"] == code
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM nchat_messages")) == 0
+
+
+async def test_longest_text_is_stored_as_sent(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    channel = await api.create_channel(ada, "long")
+    text = "# Title\n\n" + "é" * 39_991
+    sent = await api.send(ada, channel["id"], text)
+    assert sent["text"] == text
+
+
+async def test_reply_rules_and_emoji_limits(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    channel = await api.create_channel(ada, "replies")
+    other = await api.create_channel(ada, "elsewhere")
+    root = await api.send(ada, channel["id"], "root")
+    reply = await api.send(ada, channel["id"], "reply", thread_id=root["id"])
+    r = await client.post(
+        "/api/messages",
+        headers=ada.headers,
+        json={"channel_id": channel["id"], "text": "nested", "thread_id": reply["id"]},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "thread_not_root"
+    r = await client.post(
+        "/api/messages",
+        headers=ada.headers,
+        json={"channel_id": other["id"], "text": "cross", "thread_id": root["id"]},
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "thread_not_found"
+    url = f"/api/messages/{root['id']}/reactions"
+    for emoji in ["", "x" * 65, "two words", "\u0007"]:
+        r = await client.post(url, headers=ada.headers, json={"emoji": emoji})
+        assert r.status_code == 422, emoji
+    r = await client.request("DELETE", url, headers=ada.headers, json={"emoji": ":nope:"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "reaction_not_found"
+    for emoji in ["👍🏽", ":+1:", "👨‍👩‍👧"]:
+        r = await client.post(url, headers=ada.headers, json={"emoji": emoji})
+        assert r.status_code == 200, emoji
+    assert [x["emoji"] for x in r.json()["reactions"]] == ["👍🏽", ":+1:", "👨‍👩‍👧"]
+
+
+async def test_mentions_list_and_bookmarks_follow_visibility(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user(username="ada")
+    bob = await make_user(username="bob")
+    channel = await api.create_channel(ada, "private-talk", type_="private", members=(bob,))
+    note = await api.send(ada, channel["id"], "@bob look at this, not @nobody or a@bob.com")
+    assert note["mentions"]["user_ids"] == [str(bob.id)]
+    await client.post(f"/api/messages/{note['id']}/bookmark", headers=bob.headers)
+    assert len((await client.get("/api/mentions", headers=bob.headers)).json()["messages"]) == 1
+    await client.delete(f"/api/channels/{channel['id']}/members/{bob.id}", headers=ada.headers)
+    assert (await client.get("/api/mentions", headers=bob.headers)).json()["messages"] == []
+    assert (await client.get("/api/bookmarks", headers=bob.headers)).json()["messages"] == []
+    assert (await client.get(f"/api/messages/{note['id']}", headers=bob.headers)).status_code == 404
