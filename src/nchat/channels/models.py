@@ -18,6 +18,8 @@ channels = sa.Table(
     sa.Column("topic", sa.Text, nullable=False, server_default=""),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("read_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Kept by the membership writes (rare), so channel lists need not count members.
+    sa.Column("member_count", sa.Integer, nullable=False, server_default="0"),
     # Sorted member ids of a DM: the unique index makes find-or-create race-free.
     sa.Column("dm_key", sa.Text),
     sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("nchat_users.id")),
@@ -29,6 +31,7 @@ channels = sa.Table(
     sa.CheckConstraint(
         "type IN ('public', 'private', 'direct', 'group', 'announcement')", name="type_valid"
     ),
+    sa.CheckConstraint("member_count >= 0", name="member_count_nonnegative"),
     sa.CheckConstraint(
         "(type IN ('direct', 'group')) = (name IS NULL AND dm_key IS NOT NULL)",
         name="dm_shape",

@@ -123,7 +123,18 @@ async def add_members(
         .on_conflict_do_nothing()
         .returning(m.user_id)
     )
-    return [r[0] for r in (await conn.execute(query)).all()]
+    added = [r[0] for r in (await conn.execute(query)).all()]
+    await _count_members(conn, channel_id, len(added))
+    return added
+
+
+async def _count_members(conn: AsyncConnection, channel_id: uuid.UUID, delta: int) -> None:
+    if delta:
+        await conn.execute(
+            sa.update(channels)
+            .where(c.id == channel_id)
+            .values(member_count=c.member_count + delta)
+        )
 
 
 async def remove_member(conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -132,7 +143,9 @@ async def remove_member(conn: AsyncConnection, channel_id: uuid.UUID, user_id: u
         .where(m.channel_id == channel_id, m.user_id == user_id)
         .returning(m.user_id)
     )
-    return result.first() is not None
+    removed = result.first() is not None
+    await _count_members(conn, channel_id, -1 if removed else 0)
+    return removed
 
 
 async def set_member_role(
@@ -186,32 +199,32 @@ async def dm_members(
     return out
 
 
-def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any, Any]:
-    """Correlated subqueries for one channel row: member count, unread, mentions, last message.
+NO_MARKER = uuid.UUID(int=0)
 
-    Each is an index range scan from the read marker forward, so a user in 500 channels pays
-    for their unread messages, not for the channels' history."""
+
+def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any]:
+    """Correlated subqueries for one channel row: unread, mentions, last message.
+
+    Each is an index range scan from the read marker forward (a missing marker reads as the
+    smallest id, keeping the condition a plain range the index can seek), so a user in 500
+    channels pays for their unread messages, not for the channels' history."""
+    marker = sa.func.coalesce(m.last_read_id, NO_MARKER)
     x = messages.alias("x")
-    after_marker = sa.or_(m.last_read_id.is_(None), x.c.id > m.last_read_id)
     unread = (
         sa.select(sa.func.count())
         .where(
             x.c.channel_id == c.id,
             x.c.thread_id.is_(None),
+            x.c.id > marker,
             x.c.deleted_at.is_(None),
             x.c.user_id != me,
-            after_marker,
         )
         .scalar_subquery()
     )
     mn = mentions.alias("mn")
     mention_count = (
         sa.select(sa.func.count())
-        .where(
-            mn.c.user_id == me,
-            mn.c.channel_id == c.id,
-            sa.or_(m.last_read_id.is_(None), mn.c.message_id > m.last_read_id),
-        )
+        .where(mn.c.user_id == me, mn.c.channel_id == c.id, mn.c.message_id > marker)
         .scalar_subquery()
     )
     y = messages.alias("y")
@@ -222,29 +235,32 @@ def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any, Any]:
         .limit(1)
         .scalar_subquery()
     )
-    cm = channel_members.alias("cm")
-    member_count = sa.select(sa.func.count()).where(cm.c.channel_id == c.id).scalar_subquery()
-    return member_count, unread, mention_count, last_at
+    return unread, mention_count, last_at
 
 
-def _view_query(me: uuid.UUID, *, see_public: bool) -> sa.Select[Any]:
-    member_count, unread, mention_count, last_at = _unread_counts(me)
+def _view_query(me: uuid.UUID, *, see_public: bool, members_only: bool = False) -> sa.Select[Any]:
+    unread, mention_count, last_at = _unread_counts(me)
     is_member = m.user_id.isnot(None)
+    mine = sa.and_(m.channel_id == c.id, m.user_id == me)
+    if members_only or not see_public:
+        # Start from the caller's memberships: an index lookup, not a scan of all channels.
+        source = channels.join(channel_members, mine)
+        visible: Any = sa.true()
+    else:
+        source = channels.outerjoin(channel_members, mine)
+        visible = sa.or_(is_member, c.type == "public")
     return (
         sa.select(
             channels,
             is_member.label("is_member"),
             m.role.label("channel_role"),
             m.last_read_id.label("last_read_id"),
-            member_count.label("member_count"),
             sa.case((is_member, unread)).label("unread_count"),
             sa.case((is_member, mention_count)).label("mention_count"),
             last_at.label("last_message_at"),
         )
-        .select_from(
-            channels.outerjoin(channel_members, sa.and_(m.channel_id == c.id, m.user_id == me))
-        )
-        .where(sa.or_(is_member, c.type == "public") if see_public else is_member)
+        .select_from(source)
+        .where(visible)
     )
 
 
@@ -268,15 +284,13 @@ async def list_view(
     after: uuid.UUID | None,
     limit: int,
 ) -> list[RowMapping]:
-    query = _view_query(me, see_public=see_public)
+    query = _view_query(me, see_public=see_public, members_only=member is True)
     if type_ is not None:
         query = query.where(c.type == type_)
     if q:
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(c.name.like(f"%{escaped}%"))
-    if member is True:
-        query = query.where(m.user_id.isnot(None))
-    elif member is False:
+    if member is False:
         query = query.where(m.user_id.is_(None))
     if archived is True:
         query = query.where(c.archived_at.isnot(None))

@@ -42,10 +42,13 @@ messages = sa.Table(
     sa.CheckConstraint("reply_count >= 0", name="reply_count_nonnegative"),
     sa.CheckConstraint("length(text) <= 40000", name="text_length"),
     # History pages and unread counts walk this index backwards from a point.
+    # History pages, unread counts and "last message" walk this index from a point; the
+    # included columns let unread counts skip the table (index-only scans).
     sa.Index(
         "ix_nchat_messages_channel_root",
         "channel_id",
         "id",
+        postgresql_include=["user_id", "deleted_at", "created_at"],
         postgresql_where=sa.text("thread_id IS NULL"),
     ),
     sa.Index(

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("topic", sa.Text(), server_default="", nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("read_only", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("member_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("dm_key", sa.Text(), nullable=True),
         sa.Column("created_by", sa.UUID(), nullable=True),
         sa.Column(
@@ -44,6 +45,9 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "(type IN ('direct', 'group')) = (name IS NULL AND dm_key IS NOT NULL)",
             name=op.f("ck_nchat_channels_dm_shape"),
+        ),
+        sa.CheckConstraint(
+            "member_count >= 0", name=op.f("ck_nchat_channels_member_count_nonnegative")
         ),
         sa.CheckConstraint(
             "type IN ('public', 'private', 'direct', 'group', 'announcement')",
@@ -152,6 +156,7 @@ def upgrade() -> None:
         "nchat_messages",
         ["channel_id", "id"],
         unique=False,
+        postgresql_include=["user_id", "deleted_at", "created_at"],
         postgresql_where=sa.text("thread_id IS NULL"),
     )
     op.create_index(

@@ -1,0 +1,1 @@
+"""nchat's benchmark harness (`python -m bench <scenario>`). Never imported by src/."""

@@ -1,0 +1,24 @@
+"""python -m bench <scenario> [--quick] [--database-url URL]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import history
+
+SCENARIOS = {"history": history.main}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="small data, few samples")
+    parser.add_argument("--database-url", help="an empty database (default: embedded, fresh)")
+    parser.add_argument("--output", help="write the JSON results here")
+    args = parser.parse_args()
+    return SCENARIOS[args.scenario](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

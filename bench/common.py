@@ -1,0 +1,69 @@
+"""What every scenario needs: a fresh database, machine facts, percentiles, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from nchat.db import migrate
+from nchat.db.embedded import EmbeddedPostgres
+
+
+@contextmanager
+def fresh_database(url: str | None) -> Iterator[str]:
+    """The given database, or a new embedded PostgreSQL in a temp dir; migrated to head."""
+    if url:
+        migrate.upgrade(url)
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="nchat-bench-") as tmp:
+        embedded = EmbeddedPostgres(Path(tmp), database="nchat_bench")
+        try:
+            url = embedded.start()
+            migrate.upgrade(url)
+            yield url
+        finally:
+            embedded.stop()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "n": len(ordered),
+        "p50_ms": round(cuts[49], 3),
+        "p90_ms": round(cuts[89], 3),
+        "p99_ms": round(cuts[98], 3),
+        "max_ms": round(ordered[-1], 3),
+    }
+
+
+def write_results(name: str, results: dict[str, Any], output: str | None) -> Path:
+    path = Path(output or f"bench-results-{name}.json")
+    payload = {
+        "scenario": name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **results,
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
