@@ -69,6 +69,8 @@ def _statements(password_hash: str) -> list[str]:
            SELECT pg_temp.u7({B} + c, 'c' || c), pg_temp.u7({B} + u, 'u' || u)
            FROM generate_series(0, {C} - 1) AS c, generate_series(1, {U}) AS u
            WHERE (u = 1 AND c < {K}) OR (u > 1 AND abs(hashint4(u * 100003 + c)) % 20 = 0)""",
+        """UPDATE nchat_channels AS c SET member_count =
+             (SELECT count(*) FROM nchat_channel_members AS m WHERE m.channel_id = c.id)""",
         """INSERT INTO nchat_messages (id, channel_id, user_id, text, created_at)
            SELECT pg_temp.u7({B} + i * 10, 'm' || i), pg_temp.u7({B} + i % {C}, 'c' || (i % {C})),
                   pg_temp.u7({B} + 1 + (i * 7919) % {U}, 'u' || (1 + (i * 7919) % {U})),

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -202,7 +203,7 @@ async def dm_members(
 NO_MARKER = uuid.UUID(int=0)
 
 
-def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any]:
+def _unread_counts(me: Any) -> tuple[Any, Any, Any]:
     """Correlated subqueries for one channel row: unread, mentions, last message.
 
     Each is an index range scan from the read marker forward (a missing marker reads as the
@@ -238,37 +239,45 @@ def _unread_counts(me: uuid.UUID) -> tuple[Any, Any, Any]:
     return unread, mention_count, last_at
 
 
-def _view_query(me: uuid.UUID, *, see_public: bool, members_only: bool = False) -> sa.Select[Any]:
+def _view_query(*, joined: bool) -> sa.Select[Any]:
+    """The caller's view of channels; the caller is the bind parameter `me`.
+
+    joined: start from the caller's memberships (an index lookup) instead of every channel.
+    """
+    me = sa.bindparam("me", type_=UUID(as_uuid=True))
     unread, mention_count, last_at = _unread_counts(me)
     is_member = m.user_id.isnot(None)
     mine = sa.and_(m.channel_id == c.id, m.user_id == me)
-    if members_only or not see_public:
-        # Start from the caller's memberships: an index lookup, not a scan of all channels.
-        source = channels.join(channel_members, mine)
-        visible: Any = sa.true()
-    else:
-        source = channels.outerjoin(channel_members, mine)
-        visible = sa.or_(is_member, c.type == "public")
-    return (
-        sa.select(
-            channels,
-            is_member.label("is_member"),
-            m.role.label("channel_role"),
-            m.last_read_id.label("last_read_id"),
-            sa.case((is_member, unread)).label("unread_count"),
-            sa.case((is_member, mention_count)).label("mention_count"),
-            last_at.label("last_message_at"),
-        )
-        .select_from(source)
-        .where(visible)
+    source = (
+        channels.join(channel_members, mine)
+        if joined
+        else channels.outerjoin(channel_members, mine)
     )
+    return sa.select(
+        channels,
+        is_member.label("is_member"),
+        m.role.label("channel_role"),
+        m.last_read_id.label("last_read_id"),
+        sa.case((is_member, unread)).label("unread_count"),
+        sa.case((is_member, mention_count)).label("mention_count"),
+        last_at.label("last_message_at"),
+    ).select_from(source)
+
+
+# Built once: constructing the correlated aliases costs more than running a cached statement.
+_MINE = _view_query(joined=True)
+_ALL = _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
+
+
+def _view(*, see_public: bool, members_only: bool = False) -> sa.Select[Any]:
+    return _MINE if members_only or not see_public else _ALL
 
 
 async def channel_view(
     conn: AsyncConnection, channel_id: uuid.UUID, me: uuid.UUID, *, see_public: bool
 ) -> RowMapping | None:
-    query = _view_query(me, see_public=see_public).where(c.id == channel_id)
-    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    query = _view(see_public=see_public).where(c.id == channel_id)
+    row: RowMapping | None = (await conn.execute(query, {"me": me})).mappings().first()
     return row
 
 
@@ -284,7 +293,7 @@ async def list_view(
     after: uuid.UUID | None,
     limit: int,
 ) -> list[RowMapping]:
-    query = _view_query(me, see_public=see_public, members_only=member is True)
+    query = _view(see_public=see_public, members_only=member is True)
     if type_ is not None:
         query = query.where(c.type == type_)
     if q:
@@ -298,7 +307,8 @@ async def list_view(
         query = query.where(c.archived_at.is_(None))
     if after is not None:
         query = query.where(c.id > after)
-    return list((await conn.execute(query.order_by(c.id).limit(limit))).mappings().all())
+    result = await conn.execute(query.order_by(c.id).limit(limit), {"me": me})
+    return list(result.mappings().all())
 
 
 async def set_read_marker(
