@@ -1,13 +1,41 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from cross_web import HTTPException
 from strawberry.fastapi import GraphQLRouter
 
+from nchat.errors import NchatError
 from nchat.graphql.context import GqlContext, get_context
 from nchat.graphql.schema import schema
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+class NchatGraphQLRouter(GraphQLRouter[GqlContext, None]):
+    """Strawberry's router, with its HTTP-level refusals in nchat's error envelope."""
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(*args, **kwargs)
+        except HTTPException as exc:
+            error = NchatError(
+                exc.reason, code=HTTP_CODES.get(exc.status_code, "graphql_bad_request")
+            )
+            error.status_code = exc.status_code
+            raise error from exc
+
+    def decode_json(self, data: str | bytes) -> object:
+        value = json.loads(data)
+        # Strawberry assumes an object; `null` or a number would crash it.
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
 
 def make_router(*, graphiql: bool) -> GraphQLRouter[GqlContext, None]:
-    return GraphQLRouter(
+    return NchatGraphQLRouter(
         schema,
         path="/graphql",
         context_getter=get_context,
