@@ -27,6 +27,7 @@ from nchat.health.api import router as health_router
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
 from nchat.setup.api import router as setup_router
+from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
 
 log = structlog.get_logger("nchat.app")
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         admin_router,
         channels_router,
         messages_router,
+        sync_router,
         metrics_router,
     ):
         app.include_router(router)

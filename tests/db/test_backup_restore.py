@@ -69,6 +69,11 @@ VALUES ('0193a0c4-0000-7000-8000-000000000002', '0193a0c4-0000-7000-8000-0000000
 INSERT INTO nchat_mentions (message_id, user_id, channel_id)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-000000000002',
         '0193a0c4-0000-7000-8000-0000000000c1');
+INSERT INTO nchat_events (type, channel_id, user_id, data)
+VALUES ('message.created', '0193a0c4-0000-7000-8000-0000000000c1',
+        '0193a0c4-0000-7000-8000-000000000001', '{"id": "0193a0c4-0000-7000-8000-0000000000d1"}');
+INSERT INTO nchat_sync_ops (user_id, client_op_id, type, status, result)
+VALUES ('0193a0c4-0000-7000-8000-000000000002', 'phone-1', 'channel.join', 'applied', NULL);
 INSERT INTO nchat_thread_followers (message_id, user_id)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-000000000002');
 """

@@ -27,6 +27,9 @@ sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_reason", sa.Text),
+    # Offline sync bookkeeping of this device (GET /api/sync/status).
+    sa.Column("last_sync_at", sa.DateTime(timezone=True)),
+    sa.Column("last_sync_cursor", sa.Text),
     sa.Index("ix_nchat_sessions_user_id", "user_id"),
 )
 

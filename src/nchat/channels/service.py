@@ -27,6 +27,8 @@ from nchat.channels.schemas import (
 )
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
+from nchat.realtime import log
+from nchat.realtime.events import ChannelInfo, MemberChanged
 
 DM_TYPES = frozenset({"direct", "group"})
 
@@ -210,6 +212,7 @@ async def do_create_channel(
         raise Conflict("A channel with that name exists", code="channel_name_taken") from exc
     await repo.add_members(conn, channel["id"], [principal.id], role="admin")
     await repo.add_members(conn, channel["id"], others)
+    await _emit_channel(conn, "channel.created", channel["id"], actor=principal)
     return uuid.UUID(str(channel["id"]))
 
 
@@ -248,6 +251,7 @@ async def do_open_dm(
         assert existing is not None  # the conflicting row committed before ours was refused
         return existing["id"], False
     await repo.add_members(conn, created["id"], people)
+    await _emit_channel(conn, "channel.created", created["id"], actor=principal)
     return created["id"], True
 
 
@@ -280,6 +284,10 @@ async def do_update_channel(
                 await repo.update_channel(conn, access.id, values)
         except IntegrityError as exc:
             raise Conflict("A channel with that name exists", code="channel_name_taken") from exc
+        archiving = values.get("archived_at") is not None
+        await _emit_channel(
+            conn, "channel.archived" if archiving else "channel.updated", access.id, actor=principal
+        )
 
 
 async def do_archive(conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal) -> None:
@@ -289,6 +297,7 @@ async def do_archive(conn: AsyncConnection, channel_id: uuid.UUID, principal: Pr
     check_can_manage(access, principal)
     if access.channel["archived_at"] is None:
         await repo.update_channel(conn, access.id, {"archived_at": _now()})
+        await _emit_channel(conn, "channel.archived", access.id, actor=principal)
 
 
 async def do_join(conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal) -> None:
@@ -299,7 +308,8 @@ async def do_join(conn: AsyncConnection, channel_id: uuid.UUID, principal: Princ
         raise channel_not_found()
     rbac.check_permission(principal.role, "channel:join_public")
     check_active(access)
-    await repo.add_members(conn, access.id, [principal.id])
+    added = await repo.add_members(conn, access.id, [principal.id])
+    await _emit_joined(conn, access.id, added, actor=principal)
 
 
 async def do_leave(conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal) -> None:
@@ -309,6 +319,7 @@ async def do_leave(conn: AsyncConnection, channel_id: uuid.UUID, principal: Prin
     if access.channel["type"] == "direct":
         raise Conflict("A direct message cannot be left", code="channel_is_dm")
     await repo.remove_member(conn, access.id, principal.id)
+    await _emit_left(conn, access.id, principal.id, actor=principal)
 
 
 async def do_add_members(
@@ -325,7 +336,9 @@ async def do_add_members(
         rbac.check_permission(principal.role, "channel:add_members")
     wanted = sorted(set(user_ids))
     await _check_users_exist(conn, wanted)
-    return await repo.add_members(conn, access.id, wanted)
+    added = await repo.add_members(conn, access.id, wanted)
+    await _emit_joined(conn, access.id, added, actor=principal)
+    return added
 
 
 async def do_remove_member(
@@ -345,6 +358,7 @@ async def do_remove_member(
         )
     if not await repo.remove_member(conn, access.id, user_id):
         raise NotFound("That user is not a member", code="member_not_found")
+    await _emit_left(conn, access.id, user_id, actor=principal)
 
 
 async def do_set_member_role(
@@ -360,6 +374,13 @@ async def do_set_member_role(
     check_can_manage(access, principal)
     if not await repo.set_member_role(conn, access.id, user_id, role):
         raise NotFound("That user is not a member", code="member_not_found")
+    await log.emit(
+        conn,
+        "member.updated",
+        MemberChanged(channel_id=access.id, user_id=user_id, role=role),
+        channel_id=access.id,
+        actor_id=principal.id,
+    )
 
 
 async def list_members(
@@ -392,3 +413,59 @@ async def list_members(
 def _now() -> Any:
     # The transaction's time, as PostgreSQL sees it, like every other timestamp.
     return sa.func.now()
+
+
+# -- events ------------------------------------------------------------------
+
+
+def channel_info(row: RowMapping) -> ChannelInfo:
+    return ChannelInfo(
+        id=row["id"],
+        type=row["type"],
+        name=row["name"],
+        topic=row["topic"],
+        description=row["description"],
+        read_only=row["read_only"],
+        archived=row["archived_at"] is not None,
+        archived_at=row["archived_at"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        member_count=row["member_count"],
+    )
+
+
+async def _emit_channel(
+    conn: AsyncConnection, type_: str, channel_id: uuid.UUID, *, actor: Principal
+) -> None:
+    row = await repo.get(conn, channel_id)
+    assert row is not None
+    await log.emit(conn, type_, channel_info(row), channel_id=channel_id, actor_id=actor.id)
+
+
+async def _emit_joined(
+    conn: AsyncConnection,
+    channel_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+    *,
+    actor: Principal,
+) -> None:
+    if not user_ids:
+        return
+    row = await repo.get(conn, channel_id)
+    assert row is not None
+    info = channel_info(row)
+    for user_id in user_ids:
+        event = MemberChanged(channel_id=channel_id, user_id=user_id, role="member", channel=info)
+        await log.emit(conn, "member.joined", event, channel_id=channel_id, actor_id=actor.id)
+
+
+async def _emit_left(
+    conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID, *, actor: Principal
+) -> None:
+    event = MemberChanged(channel_id=channel_id, user_id=user_id)
+    # Once for the members who stay, once for the one who left (no longer a member, they
+    # would not otherwise see it).
+    await log.emit(conn, "member.left", event, channel_id=channel_id, actor_id=actor.id)
+    await log.emit(
+        conn, "member.left", event, channel_id=channel_id, actor_id=actor.id, target_user_id=user_id
+    )

@@ -15,6 +15,8 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
+from nchat.realtime.models import events
+from nchat.sync.models import sync_ops
 from nchat.users.models import users
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "bookmarks",
     "channel_members",
     "channels",
+    "events",
     "login_failures",
     "mentions",
     "message_edits",
@@ -31,6 +34,7 @@ __all__ = [
     "pinned_messages",
     "reactions",
     "sessions",
+    "sync_ops",
     "thread_followers",
     "users",
 ]

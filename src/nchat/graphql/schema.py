@@ -164,8 +164,8 @@ class Mutation:
             thread_id=opt_id(thread_id, "threadId"),
             client_id=client_id,
         )
-        message_id, _ = await messages.do_send(info.context.conn, body, principal)
-        return Message.of(await messages.message_out(info.context.conn, message_id, principal))
+        message, _ = await messages.do_send(info.context.conn, body, principal)
+        return Message.of(message)
 
     @strawberry.mutation
     @atomic

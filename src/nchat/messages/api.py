@@ -31,9 +31,9 @@ router = APIRouter(prefix="/api", tags=["messages"])
 async def send(
     body: MessageCreate, principal: CurrentUser, conn: Conn, response: Response
 ) -> MessageOut:
-    message_id, created = await service.do_send(conn, body, principal)
+    message, created = await service.do_send(conn, body, principal)
     response.status_code = 201 if created else 200
-    return await service.message_out(conn, message_id, principal)
+    return message
 
 
 @router.get("/messages/{message_id}")

@@ -25,7 +25,7 @@ from nchat.users.models import users
 msg = messages.c
 
 
-def _base() -> sa.Select[Any]:
+def message_rows() -> sa.Select[Any]:
     """Messages with their author and pin state: one row per message, ready to render."""
     return sa.select(
         messages,
@@ -41,7 +41,7 @@ def _base() -> sa.Select[Any]:
 
 async def get(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
     row: RowMapping | None = (
-        (await conn.execute(_base().where(msg.id == message_id))).mappings().first()
+        (await conn.execute(message_rows().where(msg.id == message_id))).mappings().first()
     )
     return row
 
@@ -55,7 +55,7 @@ async def get_for_update(conn: AsyncConnection, message_id: uuid.UUID) -> RowMap
 async def by_client_id(
     conn: AsyncConnection, user_id: uuid.UUID, client_id: str
 ) -> RowMapping | None:
-    query = _base().where(msg.user_id == user_id, msg.client_id == client_id)
+    query = message_rows().where(msg.user_id == user_id, msg.client_id == client_id)
     row: RowMapping | None = (await conn.execute(query)).mappings().first()
     return row
 
@@ -120,7 +120,7 @@ async def channel_page(
     limit: int,
 ) -> list[RowMapping]:
     """Channel-level messages; newest first, or oldest first when reading forward."""
-    query = _base().where(msg.channel_id == channel_id, msg.thread_id.is_(None))
+    query = message_rows().where(msg.channel_id == channel_id, msg.thread_id.is_(None))
     forward = after is not None or at_or_after is not None
     if before is not None:
         query = query.where(msg.id < before)
@@ -135,7 +135,7 @@ async def channel_page(
 async def thread_page(
     conn: AsyncConnection, root_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
 ) -> list[RowMapping]:
-    query = _base().where(msg.thread_id == root_id)
+    query = message_rows().where(msg.thread_id == root_id)
     if after is not None:
         query = query.where(msg.id > after)
     return list((await conn.execute(query.order_by(msg.id).limit(limit))).mappings().all())
@@ -203,6 +203,12 @@ async def remove_reaction(
     return (await conn.execute(query)).first() is not None
 
 
+async def reaction_count(conn: AsyncConnection, message_id: uuid.UUID, emoji: str) -> int:
+    r = reactions.c
+    query = sa.select(sa.func.count()).where(r.message_id == message_id, r.emoji == emoji)
+    return int(await conn.scalar(query) or 0)
+
+
 async def pin(
     conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID, user_id: uuid.UUID
 ) -> bool:
@@ -223,7 +229,7 @@ async def unpin(conn: AsyncConnection, message_id: uuid.UUID) -> bool:
 
 async def pinned_page(conn: AsyncConnection, channel_id: uuid.UUID) -> list[RowMapping]:
     query = (
-        _base()
+        message_rows()
         .where(pinned_messages.c.channel_id == channel_id)
         .order_by(pinned_messages.c.pinned_at.desc())
     )
@@ -257,7 +263,7 @@ async def bookmarked_page(
     """Saved messages, newest saved first, skipping those the user can no longer see."""
     b = bookmarks.c
     query = (
-        _base()
+        message_rows()
         .join(bookmarks, sa.and_(b.message_id == msg.id, b.user_id == user_id))
         .where(msg.deleted_at.is_(None), _still_member(user_id))
     )
@@ -272,7 +278,7 @@ async def mentioned_page(
 ) -> list[RowMapping]:
     mn = mentions.c
     query = (
-        _base()
+        message_rows()
         .join(mentions, sa.and_(mn.message_id == msg.id, mn.user_id == user_id))
         .where(msg.deleted_at.is_(None), _still_member(user_id))
     )

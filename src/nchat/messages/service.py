@@ -32,6 +32,10 @@ from nchat.messages.schemas import (
     UserBrief,
     Version,
 )
+from nchat.realtime import log
+from nchat.realtime.events import MessageDeleted, PinChanged, ReactionChanged, ReadUpdated
+
+NOBODY = uuid.UUID(int=0)
 
 
 def message_not_found() -> NotFound:
@@ -39,11 +43,14 @@ def message_not_found() -> NotFound:
 
 
 async def render(
-    conn: AsyncConnection, rows: list[RowMapping], viewer: Principal
+    conn: AsyncConnection, rows: list[RowMapping], viewer: Principal | None
 ) -> list[MessageOut]:
-    """Rows from repository pages -> message JSON, with two batched lookups for the page."""
+    """Rows from repository pages -> message JSON, with two batched lookups for the page.
+
+    Without a viewer (events, which many people receive) every reaction has `me` false;
+    clients keep their own from reaction events."""
     ids = [r["id"] for r in rows]
-    reactions = await repo.reactions_for(conn, ids, viewer.id)
+    reactions = await repo.reactions_for(conn, ids, viewer.id if viewer else NOBODY)
     roots = [r["id"] for r in rows if r["reply_count"] > 0]
     participants = await repo.participants_for(conn, roots)
     return [_to_out(r, reactions.get(r["id"], []), participants.get(r["id"], [])) for r in rows]
@@ -79,7 +86,7 @@ def _to_out(
 
 
 async def message_out(
-    conn: AsyncConnection, message_id: uuid.UUID, viewer: Principal
+    conn: AsyncConnection, message_id: uuid.UUID, viewer: Principal | None
 ) -> MessageOut:
     row = await repo.get(conn, message_id)
     if row is None:
@@ -126,12 +133,12 @@ async def _resolve_mentions(
 
 async def do_send(
     conn: AsyncConnection, body: MessageCreate, principal: Principal
-) -> tuple[uuid.UUID, bool]:
-    """Returns (message id, created). A repeated client_id returns the first message."""
+) -> tuple[MessageOut, bool]:
+    """Returns (the message, created). A repeated client_id returns the first message."""
     if body.client_id is not None:
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         if existing is not None:
-            return existing["id"], False
+            return (await render(conn, [existing], principal))[0], False
     access = await channels.get_access(conn, body.channel_id, principal)
     channels.check_can_post(access, principal)
     root = None
@@ -161,12 +168,26 @@ async def do_send(
         assert body.client_id is not None
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         assert existing is not None
-        return existing["id"], False
+        return (await render(conn, [existing], principal))[0], False
     await repo.replace_mentions(conn, message_id, access.id, notified)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
-    return message_id, True
+    message = await message_out(conn, message_id, principal)
+    await log.emit(conn, "message.created", message, channel_id=access.id, actor_id=principal.id)
+    if root is not None:
+        await _emit_updated(conn, root["id"], actor_id=principal.id)
+    return message, True
+
+
+async def _emit_updated(
+    conn: AsyncConnection, message_id: uuid.UUID, *, actor_id: uuid.UUID
+) -> MessageOut:
+    message = await message_out(conn, message_id, None)
+    await log.emit(
+        conn, "message.updated", message, channel_id=message.channel_id, actor_id=actor_id
+    )
+    return message
 
 
 # -- edit, delete ----------------------------------------------------------
@@ -192,6 +213,7 @@ async def do_edit(
         conn, message_id, {"text": text, "mentions": payload, "edited_at": sa.func.now()}
     )
     await repo.replace_mentions(conn, message_id, access.id, notified)
+    await _emit_updated(conn, message_id, actor_id=principal.id)
 
 
 async def do_delete(
@@ -209,15 +231,22 @@ async def do_delete(
     was_live = locked["deleted_at"] is None
     if not hard and not was_live:
         raise NotFound("The message is already deleted", code="message_not_found")
-    if locked["thread_id"] is not None and was_live:
-        await repo.bump_thread(conn, locked["thread_id"], -1)
+    root_id = locked["thread_id"]
+    if root_id is not None and was_live:
+        await repo.bump_thread(conn, root_id, -1)
     if hard:
         await repo.hard_delete(conn, message_id)
-        return
-    # The placeholder keeps its place in history; what made it count anywhere goes.
-    await repo.update(conn, message_id, {"deleted_at": sa.func.now()})
-    await repo.replace_mentions(conn, message_id, locked["channel_id"], [])
-    await repo.unpin(conn, message_id)
+    else:
+        # The placeholder keeps its place in history; what made it count anywhere goes.
+        await repo.update(conn, message_id, {"deleted_at": sa.func.now()})
+        await repo.replace_mentions(conn, message_id, locked["channel_id"], [])
+        await repo.unpin(conn, message_id)
+    deleted = MessageDeleted(message_id=message_id, thread_id=root_id, hard=hard)
+    await log.emit(
+        conn, "message.deleted", deleted, channel_id=locked["channel_id"], actor_id=principal.id
+    )
+    if root_id is not None and was_live:
+        await _emit_updated(conn, root_id, actor_id=principal.id)
 
 
 async def edit_history(
@@ -322,12 +351,26 @@ async def _live_for_member(
 async def do_react(
     conn: AsyncConnection, message_id: uuid.UUID, emoji: str, principal: Principal, *, add: bool
 ) -> None:
-    await _live_for_member(conn, message_id, principal)
+    _, access = await _live_for_member(conn, message_id, principal)
     rbac.check_permission(principal.role, "reaction:add")
     if add:
-        await repo.add_reaction(conn, message_id, principal.id, emoji)
+        changed = await repo.add_reaction(conn, message_id, principal.id, emoji)
     elif not await repo.remove_reaction(conn, message_id, principal.id, emoji):
         raise NotFound("You have not reacted with that emoji", code="reaction_not_found")
+    else:
+        changed = True
+    if changed:
+        count = await repo.reaction_count(conn, message_id, emoji)
+        event = ReactionChanged(
+            message_id=message_id, emoji=emoji, user_id=principal.id, count=count
+        )
+        await log.emit(
+            conn,
+            "reaction.added" if add else "reaction.removed",
+            event,
+            channel_id=access.id,
+            actor_id=principal.id,
+        )
 
 
 async def do_pin(
@@ -336,9 +379,19 @@ async def do_pin(
     _, access = await _live_for_member(conn, message_id, principal)
     rbac.check_permission(principal.role, "pin:manage")
     if pin:
-        await repo.pin(conn, message_id, access.id, principal.id)
+        changed = await repo.pin(conn, message_id, access.id, principal.id)
     elif not await repo.unpin(conn, message_id):
         raise NotFound("The message is not pinned", code="pin_not_found")
+    else:
+        changed = True
+    if changed:
+        await log.emit(
+            conn,
+            "message.pinned" if pin else "message.unpinned",
+            PinChanged(message_id=message_id, user_id=principal.id),
+            channel_id=access.id,
+            actor_id=principal.id,
+        )
 
 
 async def do_bookmark(
@@ -365,6 +418,17 @@ async def do_mark_read(
     if not await repo.in_channel(conn, message_id, access.id):
         raise NotFound("No such message in this channel", code="message_not_found")
     marker = await channels_repo.set_read_marker(conn, access.id, principal.id, message_id)
+    assert access.membership is not None
+    if marker != access.membership["last_read_id"]:
+        # Only the reader's own devices learn where they stopped reading.
+        await log.emit(
+            conn,
+            "read.updated",
+            ReadUpdated(channel_id=access.id, last_read_id=marker),
+            channel_id=access.id,
+            actor_id=principal.id,
+            target_user_id=principal.id,
+        )
     view = await channels_repo.channel_view(conn, access.id, principal.id, see_public=False)
     assert view is not None
     return ReadOut(

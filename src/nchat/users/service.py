@@ -18,6 +18,7 @@ from nchat.auth.deps import Principal
 from nchat.auth.passwords import hash_password
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from nchat.realtime import log
 from nchat.users import repository
 from nchat.users.schemas import ListQuery, UserList, UserOut, UserUpdate
 
@@ -44,6 +45,11 @@ def to_out(row: RowMapping, *, viewer: Principal | None) -> UserOut:
         created_at=row["created_at"],
         deleted_at=row["deleted_at"],
     )
+
+
+def to_public(row: RowMapping) -> UserOut:
+    """The user as everyone may see them (no email): what user.updated events carry."""
+    return to_out(row, viewer=None).model_copy(update={"email": None})
 
 
 def check_password_strength(password: str, *, min_length: int) -> None:
@@ -165,6 +171,7 @@ async def do_update_user(
     if not values:
         return target
     row = await repository.update(conn, target["id"], values)
+    await log.emit(conn, "user.updated", to_public(row), channel_id=None, actor_id=actor.id)
     if {"role", "is_active"} & values.keys():
         await audit(
             conn,
@@ -189,7 +196,10 @@ async def do_delete_user(conn: AsyncConnection, user_id: uuid.UUID, actor: Princ
         raise NotFound(code="user_not_found", message="No such user")
     _check_manages(actor, target)
     await _guard_last_owner(conn, target)
-    await repository.update(conn, target["id"], {"deleted_at": sa.func.now(), "is_active": False})
+    row = await repository.update(
+        conn, target["id"], {"deleted_at": sa.func.now(), "is_active": False}
+    )
+    await log.emit(conn, "user.updated", to_public(row), channel_id=None, actor_id=actor.id)
     await repository.revoke_all_sessions(conn, target["id"], "user_deleted")
     await audit(
         conn, "user.deleted", actor_id=actor.id, target_type="user", target_id=str(target["id"])

@@ -1,0 +1,137 @@
+"""The event log: writes in the caller's transaction, reads below the visibility horizon.
+
+Event ids come from a sequence, so concurrent transactions commit them out of order: id 12
+may be visible while id 11's transaction is still running. Readers therefore order by
+(writing transaction id, event id) and only take events of transactions older than every
+transaction still in progress (`pg_snapshot_xmin`). Those are final: nothing can still be
+added below that horizon. A position at or past the horizon never has to be revisited, so a
+reader resuming from it misses nothing and sees nothing twice."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.channels.models import channel_members
+from nchat.errors import NchatError
+from nchat.realtime.cursor import Position
+from nchat.realtime.events import EVENT_DATA, ChangesOut, EventOut
+from nchat.realtime.models import events
+
+HORIZON = sa.text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+# Marks a connection whose transaction wrote events, so the request boundary can signal the
+# bus after commit.
+WROTE_EVENTS = "nchat.wrote_events"
+e = events.c
+
+
+class ResyncRequired(NchatError):
+    status_code = 410
+    code = "resync_required"
+    message = "The cursor is older than the event log keeps; resynchronise from scratch"
+
+
+async def emit(
+    conn: AsyncConnection,
+    type_: str,
+    data: BaseModel,
+    *,
+    channel_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    target_user_id: uuid.UUID | None = None,
+) -> None:
+    model = EVENT_DATA[type_]
+    assert isinstance(data, model), f"{type_} carries {model.__name__}"
+    await conn.execute(
+        sa.insert(events).values(
+            type=type_,
+            channel_id=channel_id,
+            user_id=actor_id,
+            target_user_id=target_user_id,
+            data=data.model_dump(mode="json"),
+        )
+    )
+    conn.info[WROTE_EVENTS] = True
+
+
+async def horizon(conn: AsyncConnection) -> Position:
+    """The position a reader starting now begins from: everything final so far is behind it."""
+    xid = int(await conn.scalar(sa.select(HORIZON)) or 0)
+    return Position(xid, 0, int(time.time()))
+
+
+def check_retention(position: Position, retention_s: int) -> None:
+    if position.at < time.time() - retention_s:
+        raise ResyncRequired()
+
+
+def _visible_to(user_id: uuid.UUID) -> Any:
+    cm = channel_members.c
+    member_of = sa.select(cm.channel_id).where(cm.user_id == user_id)
+    return sa.or_(
+        e.target_user_id == user_id,
+        sa.and_(
+            e.target_user_id.is_(None),
+            sa.or_(e.channel_id.is_(None), e.channel_id.in_(member_of)),
+        ),
+    )
+
+
+async def read(
+    conn: AsyncConnection,
+    after: Position,
+    *,
+    limit: int,
+    user_id: uuid.UUID | None,
+) -> tuple[list[RowMapping], Position, bool]:
+    """Events after `after` below the horizon, oldest first, those `user_id` may see (all
+    when None). Returns (rows, the position after them, whether more are waiting)."""
+    # The horizon is fixed first: everything below it is final, so the read that follows
+    # (with a later snapshot) sees all of it, and jumping to it skips nothing.
+    edge = await horizon(conn)
+    query = sa.select(events).where(
+        sa.tuple_(e.xid, e.id) > sa.tuple_(sa.literal(after.xid), sa.literal(after.id)),
+        e.xid < edge.xid,
+    )
+    if user_id is not None:
+        query = query.where(_visible_to(user_id))
+    rows = list((await conn.execute(query.order_by(e.xid, e.id).limit(limit))).mappings())
+    if len(rows) == limit:
+        return rows, _position(rows[-1]), True
+    return rows, max(edge, after), False
+
+
+def _position(row: RowMapping) -> Position:
+    return Position(row["xid"], row["id"], _epoch(row["created_at"]))
+
+
+def to_out(row: RowMapping, position: Position) -> EventOut:
+    return EventOut(
+        id=position.encode(),
+        type=row["type"],
+        channel_id=row["channel_id"],
+        data=row["data"],
+        created_at=row["created_at"],
+    )
+
+
+def page_out(rows: list[RowMapping], end: Position, has_more: bool) -> ChangesOut:
+    events_out = [to_out(row, _position(row)) for row in rows]
+    return ChangesOut(events=events_out, cursor=end.encode(), has_more=has_more)
+
+
+async def prune(conn: AsyncConnection, *, retention_s: int) -> int:
+    cutoff = datetime.now(UTC) - timedelta(seconds=retention_s)
+    result = await conn.execute(sa.delete(events).where(e.created_at < cutoff))
+    return result.rowcount or 0
+
+
+def _epoch(value: datetime) -> int:
+    return int(value.timestamp())

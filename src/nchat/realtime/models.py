@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from nchat.db.meta import created_at, metadata
+
+events = sa.Table(
+    "nchat_events",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    # The writing transaction's id. Readers only take events of transactions older than every
+    # transaction still running, so an event that commits late is never skipped (see log.py).
+    sa.Column(
+        "xid",
+        sa.BigInteger,
+        nullable=False,
+        server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
+    ),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("channel_id", UUID(as_uuid=True)),
+    # Who caused it (NULL for the system).
+    sa.Column("user_id", UUID(as_uuid=True)),
+    # When set, only this user's devices receive the event (read markers, own membership).
+    sa.Column("target_user_id", UUID(as_uuid=True)),
+    sa.Column("data", JSONB, nullable=False),
+    created_at(),
+    sa.Index("ix_nchat_events_xid_id", "xid", "id"),
+    sa.Index("ix_nchat_events_created_at", "created_at"),
+)

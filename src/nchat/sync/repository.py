@@ -1,0 +1,98 @@
+"""All SQL of offline sync: recorded operations, device sync state, bootstrap pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.auth.models import sessions
+from nchat.messages.models import messages
+from nchat.messages.repository import message_rows
+from nchat.sync.models import sync_ops
+
+op = sync_ops.c
+
+
+async def recorded(
+    conn: AsyncConnection, user_id: uuid.UUID, client_op_id: str
+) -> RowMapping | None:
+    query = sa.select(sync_ops).where(op.user_id == user_id, op.client_op_id == client_op_id)
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def claim(conn: AsyncConnection, user_id: uuid.UUID, client_op_id: str, type_: str) -> bool:
+    """Reserve the operation id; False when another request has it (then it waits for that
+    request to finish first, through the primary key)."""
+    query = (
+        pg_insert(sync_ops)
+        .values(user_id=user_id, client_op_id=client_op_id, type=type_, status="applied")
+        .on_conflict_do_nothing()
+        .returning(op.client_op_id)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def finish(
+    conn: AsyncConnection, user_id: uuid.UUID, client_op_id: str, *, result: dict[str, Any] | None
+) -> None:
+    await conn.execute(
+        sa.update(sync_ops)
+        .where(op.user_id == user_id, op.client_op_id == client_op_id)
+        .values(result=result)
+    )
+
+
+async def record_rejected(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    client_op_id: str,
+    type_: str,
+    error: dict[str, Any],
+) -> None:
+    await conn.execute(
+        pg_insert(sync_ops)
+        .values(
+            user_id=user_id, client_op_id=client_op_id, type=type_, status="rejected", error=error
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def mark_synced(conn: AsyncConnection, session_id: uuid.UUID, cursor: str) -> None:
+    await conn.execute(
+        sa.update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(last_sync_at=sa.func.now(), last_sync_cursor=cursor)
+    )
+
+
+async def sync_state(conn: AsyncConnection, session_id: uuid.UUID) -> RowMapping | None:
+    query = sa.select(sessions.c.last_sync_at, sessions.c.last_sync_cursor).where(
+        sessions.c.id == session_id
+    )
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def latest_per_channel(
+    conn: AsyncConnection, channel_ids: list[uuid.UUID], per_channel: int
+) -> list[RowMapping]:
+    """The newest channel-level messages of each channel: one index probe per channel."""
+    if not channel_ids or per_channel <= 0:
+        return []
+    ids = sa.func.unnest(sa.cast(channel_ids, sa.ARRAY(sa.UUID()))).table_valued("id").alias("c")
+    latest = (
+        message_rows()
+        .where(messages.c.channel_id == ids.c.id, messages.c.thread_id.is_(None))
+        .order_by(messages.c.id.desc())
+        .limit(per_channel)
+        .lateral("latest")
+    )
+    query = sa.select(latest).select_from(ids.join(latest, sa.true()))
+    return list((await conn.execute(query)).mappings().all())

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from nchat.channels.schemas import ChannelOut
+from nchat.messages.schemas import ClientId, Emoji, MessageOut, Text
+from nchat.realtime.events import EventOut
+from nchat.users.schemas import CleanModel, StrictModel
+
+MAX_OPS = 500
+
+OpType = Literal[
+    "message.send",
+    "message.edit",
+    "message.delete",
+    "reaction.add",
+    "reaction.remove",
+    "channel.read",
+    "channel.join",
+    "channel.leave",
+]
+
+
+class SyncOp(StrictModel):
+    client_op_id: ClientId
+    type: OpType
+    payload: dict[str, Any] = Field(default_factory=dict)
+    queued_at: datetime | None = None
+
+
+class QueueIn(StrictModel):
+    operations: list[SyncOp] = Field(max_length=MAX_OPS)
+
+
+class OpResult(BaseModel):
+    client_op_id: str
+    status: Literal["applied", "duplicate", "rejected"]
+    error: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+
+
+class QueueOut(BaseModel):
+    results: list[OpResult]
+    cursor: str
+
+
+# Payloads of each operation type, checked like the REST bodies they mirror.
+class SendPayload(StrictModel):
+    channel_id: uuid.UUID
+    text: Text
+    thread_id: uuid.UUID | None = None
+
+
+class EditPayload(StrictModel):
+    message_id: uuid.UUID
+    text: Text
+
+
+class MessageRef(StrictModel):
+    message_id: uuid.UUID
+
+
+class ReactionPayload(StrictModel):
+    message_id: uuid.UUID
+    emoji: Emoji
+
+
+class ReadPayload(StrictModel):
+    channel_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+class ChannelRef(StrictModel):
+    channel_id: uuid.UUID
+
+
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ChangesQuery(CleanModel):
+    since: Cursor | None = None
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class StatusQuery(CleanModel):
+    since: Cursor | None = None
+
+
+class StatusOut(BaseModel):
+    cursor: str
+    server_time: datetime
+    last_sync_at: datetime | None
+    pending_events: int
+    mobile: dict[str, Any]
+
+
+class BootstrapChannel(BaseModel):
+    channel: ChannelOut
+    messages: list[MessageOut]
+
+
+class BootstrapOut(BaseModel):
+    channels: list[BootstrapChannel]
+    cursor: str
+    max_messages: int
+
+
+__all__ = ["EventOut"]
