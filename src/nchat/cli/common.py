@@ -1,17 +1,42 @@
-"""What every command needs: settings, and a database URL (starting the embedded server)."""
+"""What every command needs: settings, a database URL (starting the embedded server), and
+errors an operator can read instead of tracebacks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from nchat.config import Settings
-from nchat.db.embedded import EmbeddedPostgres
+from nchat.db.embedded import EmbeddedError, EmbeddedPostgres
+from nchat.db.migrate import MigrationError
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `message` (verbatim: no Rich markup) on stderr; raise the result to exit."""
+    err_console.print(escape(message), soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def operator_errors() -> Iterator[None]:
+    """Expected failures (database unreachable, unknown revision) become one message and
+    exit code 1."""
+    try:
+        yield
+    except MigrationError as exc:
+        raise fail(f"Error: {exc}") from exc
+    except DBAPIError as exc:
+        raise fail(f"Error: the database refused: {exc.orig or exc}") from exc
+    except (OSError, EmbeddedError) as exc:
+        raise fail(f"Error: cannot reach the database: {exc}") from exc
 
 
 @contextmanager
@@ -22,8 +47,9 @@ def open_database(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | 
         yield settings.database_url, None
         return
     embedded = EmbeddedPostgres(settings.data_dir)
-    url = embedded.start()
     try:
+        # Inside the try: a signal or failure halfway through starting must still stop it.
+        url = embedded.start()
         yield url, embedded
     finally:
         embedded.stop()

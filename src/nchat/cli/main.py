@@ -27,6 +27,20 @@ app.add_typer(db_app, name="db")
 app.add_typer(users.app, name="user")
 
 
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class ShutdownRequested(SystemExit):
+    """Raised by the first SIGTERM/SIGINT; unwinds everything that has to be undone."""
+
+
+def _shutdown_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # Only once: a second signal must not interrupt stopping the embedded PostgreSQL.
+    for other in SHUTDOWN_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise ShutdownRequested(0)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -42,20 +56,33 @@ def serve(
 ) -> None:
     """Serve the API (starting the embedded PostgreSQL when NCHAT_DATABASE_URL is unset)."""
     settings = Settings()
-    host = host or settings.host
-    port = port or settings.port
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
     settings.jwt_secret  # noqa: B018 - create the key file once, before workers race for it
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
-    # the embedded PostgreSQL be stopped on the way out.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # uvicorn handles SIGTERM/SIGINT while it serves, then restores these handlers and raises
+    # the signal again; outside uvicorn (starting, migrating, stopping) they land here too.
+    # Either way the signal becomes an exception that unwinds `open_database`, so the embedded
+    # PostgreSQL is stopped on the way out, and the process then exits 0 (a requested
+    # shutdown is not a failure: systemd and friends count exit 143 as one).
+    for signum in SHUTDOWN_SIGNALS:
+        signal.signal(signum, _shutdown_on_signal)
+    try:
+        _serve(settings, host=host, port=port, workers=workers, migrate=not no_migrate)
+    except ShutdownRequested:
+        raise typer.Exit(0) from None
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: bool) -> None:
     with open_database(settings) as (url, embedded):
-        if not no_migrate:
+        if migrate:
             migrations.upgrade(url)
         where = f"embedded PostgreSQL in {embedded.pgdata}" if embedded else "external PostgreSQL"
-        console.print(f"nchat {__version__} on http://{host}:{port} ({where})")
+        # soft_wrap: logs are not terminals; a URL must not be broken at column 80.
+        console.print(f"nchat {__version__} on http://{host}:{port} ({where})", soft_wrap=True)
         console.print(
             "First run? Finish setup with POST /api/setup "
-            f"(see http://{host}:{port}/api/docs), or `nchat user create --role owner`."
+            f"(see http://{host}:{port}/api/docs), or `nchat user create --role owner`.",
+            soft_wrap=True,
         )
         if workers == 1:
             uvicorn.run(
@@ -75,11 +102,8 @@ def serve(
                 host=host,
                 port=port,
                 log_level="warning",
+                ws="websockets-sansio",
             )
-
-
-def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from nchat.cli.common import console, database_url, err_console
+from nchat.cli.common import console, database_url, fail, operator_errors
 from nchat.db import migrate
 
 app = typer.Typer(
@@ -18,7 +19,7 @@ app = typer.Typer(
 @app.command()
 def status() -> None:
     """Exit 0 with "No pending migrations" when current; list pending ones and exit 1 if not."""
-    with database_url() as url:
+    with operator_errors(), database_url() as url:
         current = migrate.current(url)
         pending = migrate.pending_after(current)
     console.print(f"Current revision: {current or '(none)'}")
@@ -27,14 +28,14 @@ def status() -> None:
         return
     console.print(f"{len(pending)} pending migration(s):")
     for rev in pending:
-        console.print(f"  {rev.version}  {rev.name}")
+        console.print(f"  {rev.version}  {escape(rev.name)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
 @app.command()
 def up(to: Annotated[str, typer.Option(help="Target revision (default: head)")] = "head") -> None:
     """Apply pending migrations, up to --to."""
-    with database_url() as url:
+    with operator_errors(), database_url() as url:
         before = migrate.current(url)
         migrate.upgrade(url, to)
         after = migrate.current(url)
@@ -48,9 +49,8 @@ def down(
 ) -> None:
     """Undo migrations: exactly one of --to REV or --steps N."""
     if (to is None) == (steps is None):
-        err_console.print("Give exactly one of --to REV or --steps N")
-        raise typer.Exit(2)
-    with database_url() as url:
+        raise fail("Give exactly one of --to REV or --steps N", 2)
+    with operator_errors(), database_url() as url:
         before = migrate.current(url)
         migrate.downgrade(url, to=to, steps=steps)
         after = migrate.current(url)
@@ -60,10 +60,10 @@ def down(
 @app.command()
 def history() -> None:
     """Every revision, oldest first, marking the applied ones."""
-    with database_url() as url:
+    with operator_errors(), database_url() as url:
         current = migrate.current(url)
-    applied = {r.version for r in migrate.applied_chain(current)}
+        applied = {r.version for r in migrate.applied_chain(current)}
     table = Table("version", "name", "applied")
     for rev in migrate.history():
-        table.add_row(rev.version, rev.name, "yes" if rev.version in applied else "no")
+        table.add_row(rev.version, escape(rev.name), "yes" if rev.version in applied else "no")
     console.print(table)

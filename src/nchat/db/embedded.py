@@ -8,6 +8,7 @@ left running by a crashed nchat is adopted instead of leaking forever.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -106,8 +107,9 @@ class EmbeddedPostgres:
             self._ensure_initialised()
             pid = self._running_pid()
             if pid is None:
-                self._start_server()
+                # Claimed first, so that stop() cleans up after a start cut short.
                 self._claim()
+                self._start_server()
             elif not self._owner_alive():
                 log.info("adopting PostgreSQL %s left running by a stopped nchat", pid)
                 self._claim()
@@ -120,9 +122,14 @@ class EmbeddedPostgres:
             return
         with _file_lock(self.data_dir / "pg.lock"):
             if self._running_pid() is not None:
+                self._grant_traversal()
                 self._pg_ctl(["-w", "-m", "fast", "stop"], timeout=START_TIMEOUT_S)
             self.owner_file.unlink(missing_ok=True)
             self.owned = False
+            if self._socket_dir != self.pgdata:
+                # The short socket dir made for a long data dir path; empty once stopped.
+                with contextlib.suppress(OSError):
+                    self._socket_dir.rmdir()
 
     def is_running(self) -> bool:
         return self._running_pid() is not None
@@ -132,7 +139,7 @@ class EmbeddedPostgres:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if self._run_as is not None:
             ensure_user_exists(self._run_as)
-            ensure_prefix_permissions(self.pgdata)
+            self._grant_traversal()
             self._make_binaries_readable()
             entry = pwd.getpwnam(self._run_as)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
@@ -153,6 +160,15 @@ class EmbeddedPostgres:
             ],
             timeout=START_TIMEOUT_S,
         )
+
+    def _grant_traversal(self) -> None:
+        """As root: let the system user reach the data dir through its parents. Done again
+        before a stop, because something may have tightened a parent meanwhile (pytest
+        resets its temp root to 0700 at every session start, for one). The running server
+        does not notice (it works relative to its data dir) but pg_ctl would be locked out
+        and PostgreSQL left running."""
+        if self._run_as is not None:
+            ensure_prefix_permissions(self.pgdata)
 
     def _make_binaries_readable(self) -> None:
         root = BIN_DIR.parent

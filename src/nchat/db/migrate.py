@@ -6,6 +6,9 @@ Synchronous: code already inside an event loop calls these from a thread.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -13,11 +16,30 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from nchat.db.engine import async_url
 
 MIGRATION_LOCK_KEY = 0x6E63686174  # "nchat"
+
+# Alembic runs env.py through a module-global proxy (`alembic.context`), so two commands in
+# one process at once trample each other's environment. Processes are serialised by the
+# advisory lock env.py takes; threads of one process by this lock.
+_command_lock = threading.Lock()
+
+
+class MigrationError(RuntimeError):
+    """A revision that does not exist or cannot be reached from the current one."""
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        raise MigrationError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -78,16 +100,21 @@ def pending_after(revision: str | None) -> list[Revision]:
 def applied_chain(revision: str | None) -> list[Revision]:
     if revision is None:
         return []
-    scripts = script_directory().iterate_revisions(revision, "base")
-    return [Revision.of(s) for s in reversed(list(scripts))]
+    with _revision_errors():
+        scripts = list(script_directory().iterate_revisions(revision, "base"))
+    return [Revision.of(s) for s in reversed(scripts)]
 
 
 def upgrade(url: str, to: str = "head") -> None:
-    command.upgrade(alembic_config(url), to)
+    with _command_lock, _revision_errors():
+        command.upgrade(alembic_config(url), to)
 
 
 def downgrade(url: str, *, to: str | None = None, steps: int | None = None) -> None:
     if (to is None) == (steps is None):
         raise ValueError("give exactly one of to= or steps=")
+    if steps is not None and steps < 1:
+        raise ValueError("steps must be at least 1")
     target = to if to is not None else f"-{steps}"
-    command.downgrade(alembic_config(url), target)
+    with _command_lock, _revision_errors():
+        command.downgrade(alembic_config(url), target)

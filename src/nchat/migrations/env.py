@@ -50,6 +50,26 @@ def _mirror(
         )
 
 
+def _reconcile_mirror(connection: Connection) -> None:
+    """Make schema_migrations hold exactly the applied revisions, whatever happened before
+    (a mirror dropped or edited by hand, a database migrated before the mirror existed)."""
+    heads = MigrationContext.configure(connection).get_current_heads()
+    scripts = context.script
+    applied = {s.revision: s for s in scripts.iterate_revisions(heads, "base")} if heads else {}
+    connection.execute(
+        sa.text("DELETE FROM schema_migrations WHERE NOT (version = ANY(:versions))"),
+        {"versions": list(applied)},
+    )
+    for version, script in applied.items():
+        connection.execute(
+            sa.text(
+                "INSERT INTO schema_migrations (version, name) VALUES (:v, :n) "
+                "ON CONFLICT (version) DO NOTHING"
+            ),
+            {"v": version, "n": (script.doc or "").strip()},
+        )
+
+
 def _is_nchat_table(name: str | None, type_: str, _parents: Any) -> bool:
     return type_ != "table" or (name or "").startswith("nchat_")
 
@@ -68,6 +88,7 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    _reconcile_mirror(connection)
 
 
 async def _run_async(url: str) -> None:
