@@ -4,6 +4,8 @@ server), one database per xdist worker, tables emptied between tests."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,7 +25,6 @@ from tests.fixtures.databases import create_database, drop_database, with_databa
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
-ROOT = Path(__file__).resolve().parent.parent
 SERVER_ENV = "NCHAT_TEST_DATABASE_URL"
 
 # The embedded server this run started (on the controller process only), if any.
@@ -31,17 +32,23 @@ _started: list[EmbeddedPostgres] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On the controller only: start the embedded server the workers will share."""
+    """On the controller only: start the embedded server the workers will share.
+
+    Each run gets a server of its own in a fresh temp dir, so runs side by side (two
+    terminals, an editor's test runner) never stop each other's server."""
     if hasattr(config, "workerinput") or os.environ.get(SERVER_ENV):
         return
-    embedded = EmbeddedPostgres(ROOT / ".nchat-test", database="postgres")
-    os.environ[SERVER_ENV] = embedded.start()
+    data_dir = Path(tempfile.mkdtemp(prefix="nchat-test-server-"))
+    embedded = EmbeddedPostgres(data_dir, database="postgres")
     _started.append(embedded)
+    os.environ[SERVER_ENV] = embedded.start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     while _started:
-        _started.pop().stop()
+        embedded = _started.pop()
+        embedded.stop()
+        shutil.rmtree(embedded.data_dir, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

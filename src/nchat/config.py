@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -50,12 +52,15 @@ def load_or_create_secret(data_dir: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    # O_EXCL: when two workers race, exactly one writes and both read the winner's key.
+    # Written whole to a private temp file, then linked into place: the key file never
+    # exists half-written, and when two processes race exactly one link wins and both read
+    # the winner's key.
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
