@@ -86,7 +86,11 @@ async def latest_per_channel(
     """The newest channel-level messages of each channel: one index probe per channel."""
     if not channel_ids or per_channel <= 0:
         return []
-    ids = sa.func.unnest(sa.cast(channel_ids, sa.ARRAY(sa.UUID()))).table_valued("id").alias("c")
+    ids = (
+        sa.func.unnest(sa.cast(channel_ids, sa.ARRAY(sa.UUID())))
+        .table_valued("id")
+        .render_derived(name="c")
+    )
     latest = (
         message_rows()
         .where(messages.c.channel_id == ids.c.id, messages.c.thread_id.is_(None))
