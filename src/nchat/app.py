@@ -26,6 +26,9 @@ from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
+from nchat.realtime.gateway import router as gateway_router
+from nchat.realtime.hub import Hub
+from nchat.realtime.redis_bus import make_bus
 from nchat.setup.api import router as setup_router
 from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
@@ -43,6 +46,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
         app.state.engine = engine
+        bus = make_bus(database_url=str(settings.database_url), redis_url=settings.redis_url)
+        app.state.bus = bus
+        hub = Hub(engine, bus)
+        app.state.hub = hub
+        await bus.start()
+        await hub.start()
         cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
         try:
             yield
@@ -50,6 +59,9 @@ def create_app(settings: Settings) -> FastAPI:
             cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await cleanup
+            # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
+            await hub.stop()
+            await bus.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -74,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         channels_router,
         messages_router,
         sync_router,
+        gateway_router,
         metrics_router,
     ):
         app.include_router(router)

@@ -11,14 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.auth import ratelimit
 from nchat.config import Settings
+from nchat.realtime import log as event_log
 
 INTERVAL_S = 300.0
-log = structlog.get_logger("nchat.housekeeping")
+logger = structlog.get_logger("nchat.housekeeping")
 
 
 async def run_once(engine: AsyncEngine, settings: Settings) -> None:
     async with engine.begin() as conn:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
+        await event_log.prune(conn, retention_s=settings.event_retention_s)
 
 
 async def run_forever(engine: AsyncEngine, settings: Settings) -> None:
@@ -27,4 +29,4 @@ async def run_forever(engine: AsyncEngine, settings: Settings) -> None:
         try:
             await run_once(engine, settings)
         except (SQLAlchemyError, OSError) as exc:  # the database may be briefly away
-            log.warning("housekeeping failed", error=str(exc))
+            logger.warning("housekeeping failed", error=str(exc))

@@ -463,9 +463,10 @@ async def _emit_left(
     conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID, *, actor: Principal
 ) -> None:
     event = MemberChanged(channel_id=channel_id, user_id=user_id)
-    # Once for the members who stay, once for the one who left (no longer a member, they
-    # would not otherwise see it).
-    await log.emit(conn, "member.left", event, channel_id=channel_id, actor_id=actor.id)
+    # Once for the one who left (no longer a member, they would not otherwise see it), then
+    # for the members who stay. In that order: a hub stops delivering the channel to the
+    # leaver's sockets on the first, so they do not get the second too.
     await log.emit(
         conn, "member.left", event, channel_id=channel_id, actor_id=actor.id, target_user_id=user_id
     )
+    await log.emit(conn, "member.left", event, channel_id=channel_id, actor_id=actor.id)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from nchat.errors import NchatError
+from nchat.realtime.topics import EVENTS, WROTE_EVENTS
 
 
 def async_url(url: str) -> str:
@@ -54,12 +55,18 @@ async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]
             yield conn
         except NchatError as exc:
             await (tx.commit() if exc.keep_writes else tx.rollback())
+            if conn.info.pop(WROTE_EVENTS, False) and exc.keep_writes:
+                await request.app.state.bus.publish(EVENTS)
             raise
         except BaseException:
             await tx.rollback()
+            conn.info.pop(WROTE_EVENTS, None)
             raise
         else:
             await tx.commit()
+            # `info` belongs to the pooled connection: take the flag off for its next user.
+            if conn.info.pop(WROTE_EVENTS, False):
+                await request.app.state.bus.publish(EVENTS)
 
 
 Conn = Annotated[AsyncConnection, Depends(request_connection, scope="function")]

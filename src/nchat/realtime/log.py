@@ -24,11 +24,9 @@ from nchat.errors import NchatError
 from nchat.realtime.cursor import Position
 from nchat.realtime.events import EVENT_DATA, ChangesOut, EventOut
 from nchat.realtime.models import events
+from nchat.realtime.topics import WROTE_EVENTS
 
 HORIZON = sa.text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-# Marks a connection whose transaction wrote events, so the request boundary can signal the
-# bus after commit.
-WROTE_EVENTS = "nchat.wrote_events"
 e = events.c
 
 
@@ -90,15 +88,20 @@ async def read(
     *,
     limit: int,
     user_id: uuid.UUID | None,
+    until: Position | None = None,
 ) -> tuple[list[RowMapping], Position, bool]:
-    """Events after `after` below the horizon, oldest first, those `user_id` may see (all
-    when None). Returns (rows, the position after them, whether more are waiting)."""
+    """Events after `after` below the horizon (and at or before `until`), oldest first,
+    those `user_id` may see (all when None). Returns (rows, the position after them,
+    whether more are waiting)."""
     # The horizon is fixed first: everything below it is final, so the read that follows
     # (with a later snapshot) sees all of it, and jumping to it skips nothing.
     edge = await horizon(conn)
+    if until is not None:
+        edge = min(edge, until)
+    # Positions compare as (xid, id): a horizon (H, 0) covers every xid below H.
     query = sa.select(events).where(
         sa.tuple_(e.xid, e.id) > sa.tuple_(sa.literal(after.xid), sa.literal(after.id)),
-        e.xid < edge.xid,
+        sa.tuple_(e.xid, e.id) <= sa.tuple_(sa.literal(edge.xid), sa.literal(edge.id)),
     )
     if user_id is not None:
         query = query.where(_visible_to(user_id))

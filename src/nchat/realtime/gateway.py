@@ -1,0 +1,276 @@
+"""The WebSocket gateway, `GET /api/ws`.
+
+Frames are JSON. The server sends `hello` (with the cursor the stream continues from and
+the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` signals, and
+`resync_required` for a cursor older than the log keeps. Clients send `ping`, `pong`,
+`typing` and, when the token could not go in the query string, a first `auth` frame.
+
+Close codes: 4001 bad or missing token, 4002 no frame from the client for two heartbeats,
+4008 too slow to keep up (resume from the last cursor), 4009 resync required,
+1012 the server is restarting (reconnect, anywhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat.auth.deps import Principal, resolve_token
+from nchat.channels.models import channel_members
+from nchat.config import Settings
+from nchat.errors import NchatError
+from nchat.realtime import log
+from nchat.realtime.bus import Bus
+from nchat.realtime.cursor import Position
+from nchat.realtime.hub import Hub, Subscriber, event_frame, event_position
+from nchat.realtime.topics import EPHEMERAL
+
+logger = structlog.get_logger("nchat.gateway")
+router = APIRouter()
+
+HEARTBEAT_S = 25.0
+AUTH_TIMEOUT_S = 10.0
+TYPING_TTL_S = 6
+TYPING_MIN_INTERVAL_S = 2.0
+REPLAY_BATCH = 500
+CLOSE_TIMEOUT_S = 10.0
+
+CLOSE_BAD_TOKEN = 4001
+CLOSE_IDLE = 4002
+CLOSE_SLOW = 4008
+CLOSE_RESYNC = 4009
+CLOSE_RESTART = 1012
+
+
+class Gone(Exception):
+    """The client left or has to be closed; carries the close code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@router.websocket("/api/ws")
+async def websocket_endpoint(ws: WebSocket) -> None:
+    await ws.accept()
+    app = ws.app
+    session = Session(
+        ws,
+        app.state.engine,
+        app.state.hub,
+        app.state.bus,
+        app.state.settings,
+        heartbeat_s=getattr(app.state, "ws_heartbeat_s", HEARTBEAT_S),
+    )
+    code = 1000
+    try:
+        await session.run()
+    except Gone as gone:
+        code = gone.code
+    except WebSocketDisconnect:
+        return
+    finally:
+        session.close()
+    # The close frame queues behind unsent data; a client that never reads again is left to
+    # the server's own connection teardown.
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await ws.close(code)
+
+
+class Session:
+    def __init__(
+        self,
+        ws: WebSocket,
+        engine: AsyncEngine,
+        hub: Hub,
+        bus: Bus,
+        settings: Settings,
+        *,
+        heartbeat_s: float,
+    ) -> None:
+        self.ws = ws
+        self.engine = engine
+        self.hub = hub
+        self.bus = bus
+        self.settings = settings
+        self.heartbeat_s = heartbeat_s
+        self.sub: Subscriber | None = None
+        self.principal: Principal | None = None
+        self.last_heard = time.monotonic()
+        self.typing_sent: dict[uuid.UUID, float] = {}
+
+    def close(self) -> None:
+        if self.sub is not None:
+            self.hub.unregister(self.sub)
+            self.sub = None
+
+    async def run(self) -> None:
+        self.principal = await self._authenticate()
+        try:
+            since = self._since()
+        except NchatError as exc:  # too old for the log, or not a cursor at all
+            await self._send({"type": "resync_required", "reason": exc.code})
+            raise Gone(CLOSE_RESYNC) from exc
+        async with self.engine.connect() as conn:
+            channels = await _member_channels(conn, self.principal.id)
+        # Registered before the replay: whatever commits meanwhile is buffered, not lost.
+        self.sub, start = self.hub.register(self.principal.id, channels, since)
+        cursor = since or start
+        await self._send(
+            {
+                "type": "hello",
+                "cursor": cursor.encode(),
+                "heartbeat_s": self.heartbeat_s,
+                "user_id": str(self.principal.id),
+            }
+        )
+        if since is not None and since < start:
+            await self._replay(since, start)
+        await self._pump()
+
+    # -- setup ---------------------------------------------------------------
+    async def _authenticate(self) -> Principal:
+        token = self.ws.query_params.get("token")
+        if not token:
+            try:
+                async with asyncio.timeout(AUTH_TIMEOUT_S):
+                    first = orjson.loads(await self.ws.receive_text())
+            except (TimeoutError, orjson.JSONDecodeError) as exc:
+                raise Gone(CLOSE_BAD_TOKEN) from exc
+            if not isinstance(first, dict) or first.get("type") != "auth":
+                raise Gone(CLOSE_BAD_TOKEN)
+            token = str(first.get("token") or "")
+        try:
+            async with self.engine.connect() as conn:
+                return await resolve_token(conn, token or None, self.settings)
+        except NchatError as exc:
+            raise Gone(CLOSE_BAD_TOKEN) from exc
+
+    def _since(self) -> Position | None:
+        raw = self.ws.query_params.get("since")
+        if not raw:
+            return None
+        position = Position.decode(raw)
+        log.check_retention(position, self.settings.event_retention_s)
+        return position
+
+    async def _replay(self, since: Position, until: Position) -> None:
+        """What this user missed between their cursor and the hub's position."""
+        assert self.principal is not None
+        after = since
+        while True:
+            async with self.engine.connect() as conn:
+                rows, end, more = await log.read(
+                    conn, after, limit=REPLAY_BATCH, user_id=self.principal.id, until=until
+                )
+            for row in rows:
+                await self.ws.send_text(event_frame(row, event_position(row)).decode())
+            after = end
+            if not more:
+                return
+
+    # -- live ----------------------------------------------------------------
+    async def _pump(self) -> None:
+        assert self.sub is not None
+        tasks = [
+            asyncio.create_task(coro)
+            for coro in (
+                self._send_loop(),
+                self._receive_loop(),
+                self._heartbeat_loop(),
+                self._watch(),
+            )
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _send_loop(self) -> None:
+        sub = self.sub
+        assert sub is not None
+        while True:
+            await self.ws.send_text((await sub.queue.get()).decode())
+
+    async def _watch(self) -> None:
+        """Ends the session when the socket falls behind or the server shuts down, even while
+        a send is stuck on a client that stopped reading."""
+        sub = self.sub
+        assert sub is not None
+        overflow = asyncio.ensure_future(sub.overflowed.wait())
+        closing = asyncio.ensure_future(sub.closing.wait())
+        try:
+            await asyncio.wait({overflow, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            closing.cancel()
+        raise Gone(CLOSE_SLOW if sub.overflowed.is_set() else CLOSE_RESTART)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            raw = await self.ws.receive_text()
+            self.last_heard = time.monotonic()
+            try:
+                frame = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(frame, dict):
+                await self._on_client_frame(frame)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            if time.monotonic() - self.last_heard > 2 * self.heartbeat_s:
+                raise Gone(CLOSE_IDLE)
+            await self._send({"type": "ping"})
+
+    async def _on_client_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ping":
+            await self._send({"type": "pong"})
+        elif kind == "typing":
+            await self._typing(frame.get("channel_id"))
+
+    async def _typing(self, raw_channel: object) -> None:
+        assert self.sub is not None and self.principal is not None
+        try:
+            channel_id = uuid.UUID(str(raw_channel))
+        except ValueError:
+            return
+        now = time.monotonic()
+        if channel_id not in self.sub.channels:
+            return
+        if now - self.typing_sent.get(channel_id, 0.0) < TYPING_MIN_INTERVAL_S:
+            return  # rate limited: a typing signal lasts TYPING_TTL_S anyway
+        self.typing_sent[channel_id] = now
+        frame = {
+            "type": "typing",
+            "channel_id": str(channel_id),
+            "user_id": str(self.principal.id),
+            "expires_in": TYPING_TTL_S,
+        }
+        payload = {"channel_id": str(channel_id), "user_id": str(self.principal.id), "frame": frame}
+        await self.bus.publish(EPHEMERAL, orjson.dumps(payload).decode())
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(orjson.dumps(frame).decode())
+
+
+async def _member_channels(conn: Any, user_id: uuid.UUID) -> set[uuid.UUID]:
+    cm = channel_members.c
+    result = await conn.execute(sa.select(cm.channel_id).where(cm.user_id == user_id))
+    return {row[0] for row in result.all()}

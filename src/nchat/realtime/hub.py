@@ -1,0 +1,250 @@
+"""One hub per process: it tails the event log and hands each event to the local sockets
+that may see it.
+
+The hub reads the whole log (no per-user filter) from its own position, woken by the bus
+after commits and by a slow poll as a safety net, and keeps, per socket, the channels its
+user belongs to. A socket that resumes from a cursor is registered first (buffering what
+arrives live), then replays the log up to the hub's position, then drains the buffer:
+no gap, no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat.channels.models import channel_members
+from nchat.realtime import log
+from nchat.realtime.bus import Bus
+from nchat.realtime.cursor import Position
+from nchat.realtime.models import events
+from nchat.realtime.topics import EPHEMERAL, EVENTS
+
+logger = structlog.get_logger("nchat.hub")
+
+BATCH = 500
+POLL_S = 1.0
+# While committed events wait behind a running transaction, look again this soon, backing
+# off (to BLOCKED_MAX_S) while that transaction lasts.
+BLOCKED_RETRY_S = 0.005
+BLOCKED_MAX_S = 0.5
+QUEUE_SIZE = 2000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    user_id: uuid.UUID
+    channels: set[uuid.UUID]
+    # Events at or before this position are not delivered (the socket already has them).
+    after: Position
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, position: Position, frame: bytes) -> None:
+        if position <= self.after or self.overflowed.is_set():
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+def event_frame(row: RowMapping, position: Position) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "event",
+            "event": {
+                "id": position.encode(),
+                "type": row["type"],
+                "channel_id": str(row["channel_id"]) if row["channel_id"] else None,
+                "data": row["data"],
+                "created_at": row["created_at"],
+            },
+        }
+    )
+
+
+def event_position(row: RowMapping) -> Position:
+    return Position(row["xid"], row["id"], int(row["created_at"].timestamp()))
+
+
+class Hub:
+    def __init__(self, engine: AsyncEngine, bus: Bus) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.position = Position(0, 0, 0)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._subs: set[Subscriber] = set()
+        self._by_user: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        self._by_channel: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        bus.listen(self._on_bus)
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        for sub in list(self._subs):
+            sub.closing.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- subscribers -------------------------------------------------------
+    def register(
+        self, user_id: uuid.UUID, channels: set[uuid.UUID], after: Position | None
+    ) -> tuple[Subscriber, Position]:
+        """Returns the subscriber and the hub's position: live delivery starts after it."""
+        start = self.position
+        sub = Subscriber(user_id, set(channels), max(after, start) if after else start)
+        self._subs.add(sub)
+        self._by_user[user_id].add(sub)
+        for channel_id in channels:
+            self._by_channel[channel_id].add(sub)
+        return sub, start
+
+    def unregister(self, sub: Subscriber) -> None:
+        self._subs.discard(sub)
+        self._by_user[sub.user_id].discard(sub)
+        if not self._by_user[sub.user_id]:
+            del self._by_user[sub.user_id]
+        for channel_id in sub.channels:
+            self._index_remove(channel_id, sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def _index_remove(self, channel_id: uuid.UUID, sub: Subscriber) -> None:
+        subs = self._by_channel.get(channel_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_channel[channel_id]
+
+    def _join(self, user_id: uuid.UUID, channel_id: uuid.UUID) -> None:
+        for sub in self._by_user.get(user_id, ()):
+            sub.channels.add(channel_id)
+            self._by_channel[channel_id].add(sub)
+
+    def _leave(self, user_id: uuid.UUID, channel_id: uuid.UUID) -> None:
+        for sub in self._by_user.get(user_id, ()):
+            sub.channels.discard(channel_id)
+            self._index_remove(channel_id, sub)
+
+    # -- the tail ----------------------------------------------------------
+    def _on_bus(self, topic: str, payload: str) -> None:
+        if topic == EVENTS:
+            self._wake.set()
+        elif topic == EPHEMERAL:
+            self._ephemeral(payload)
+
+    async def _begin(self) -> None:
+        """Start from the log's current horizon, waiting for the database if it is away (a
+        node starts, and says it is not ready, while its database is down)."""
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    self.position = await log.horizon(conn)
+                    return
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("event log unreachable; retrying", error=str(exc))
+                await asyncio.sleep(POLL_S)
+
+    async def _run(self) -> None:
+        await self._begin()
+        retry = BLOCKED_RETRY_S
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_S):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                blocked = await self._drain()
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("event log read failed; retrying", error=str(exc))
+                await asyncio.sleep(POLL_S)
+                continue
+            if blocked:
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, BLOCKED_MAX_S)
+                self._wake.set()
+            else:
+                retry = BLOCKED_RETRY_S
+
+    async def _drain(self) -> bool:
+        """Deliver everything final; True when committed events still wait behind a
+        transaction that has not finished."""
+        async with self.engine.connect() as conn:
+            while True:
+                rows, end, more = await log.read(conn, self.position, limit=BATCH, user_id=None)
+                for row in rows:
+                    await self._dispatch(conn, row)
+                self.position = end
+                if not more:
+                    break
+            waiting = await conn.scalar(
+                sa.select(sa.exists().where(events.c.xid >= self.position.xid))
+            )
+        return bool(waiting)
+
+    async def _dispatch(self, conn: Any, row: RowMapping) -> None:
+        kind, channel_id, target = row["type"], row["channel_id"], row["target_user_id"]
+        data = row["data"]
+        if kind == "member.joined":
+            self._join(uuid.UUID(data["user_id"]), channel_id)
+        elif kind == "member.left" and target is not None:
+            self._leave(target, channel_id)
+        elif kind == "channel.created" and channel_id is not None:
+            await self._learn_members(conn, channel_id)
+        position = event_position(row)
+        frame = event_frame(row, position)
+        if target is not None:
+            receivers: set[Subscriber] = self._by_user.get(target, set())
+        elif channel_id is None:
+            receivers = self._subs
+        else:
+            receivers = self._by_channel.get(channel_id, set())
+        for sub in list(receivers):
+            sub.offer(position, frame)
+
+    async def _learn_members(self, conn: Any, channel_id: uuid.UUID) -> None:
+        """A new channel's members, as far as they have sockets here."""
+        local = list(self._by_user)
+        if not local:
+            return
+        cm = channel_members.c
+        result = await conn.execute(
+            sa.select(cm.user_id).where(cm.channel_id == channel_id, cm.user_id.in_(local))
+        )
+        for (user_id,) in result.all():
+            self._join(user_id, channel_id)
+
+    # -- ephemeral signals -------------------------------------------------
+    def _ephemeral(self, payload: str) -> None:
+        try:
+            signal = orjson.loads(payload)
+            channel_id = uuid.UUID(signal["channel_id"])
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+            return
+        frame = orjson.dumps(signal["frame"])
+        for sub in list(self._by_channel.get(channel_id, ())):
+            if str(sub.user_id) != signal.get("user_id"):
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait(frame)

@@ -1,0 +1,69 @@
+"""Redis pub/sub backend of the bus (NCHAT_REDIS_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import redis.asyncio as redis
+import structlog
+from redis.exceptions import RedisError
+
+from nchat.realtime.bus import RETRY_S, Bus, PostgresBus
+from nchat.realtime.topics import EPHEMERAL, EVENTS
+
+log = structlog.get_logger("nchat.bus")
+
+
+class RedisBus(Bus):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._client = redis.Redis.from_url(url)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self._task = asyncio.create_task(self._keep_subscribed())
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._client.aclose()
+
+    async def _send(self, topic: str, payload: str) -> None:
+        try:
+            await self._client.publish(topic, payload)
+        except (RedisError, OSError) as exc:
+            # The hubs poll the log, so a missed wake-up only delays delivery.
+            log.warning("bus publish failed", error=str(exc))
+
+    async def _keep_subscribed(self) -> None:
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(EVENTS, EPHEMERAL)
+                self.connected.set()
+                self._deliver(EVENTS, "")  # catch up on what was committed while away
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        topic = message["channel"].decode()
+                        self._deliver(topic, message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("redis bus connection lost; retrying", error=str(exc))
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(RETRY_S)
+
+
+def make_bus(*, database_url: str, redis_url: str | None) -> Bus:
+    """Redis when configured, else PostgreSQL's LISTEN/NOTIFY."""
+    if redis_url:
+        return RedisBus(redis_url)
+    return PostgresBus(database_url)

@@ -1,0 +1,247 @@
+"""The WebSocket gateway over real sockets: auth, delivery, visibility, resume, typing,
+slow consumers, heartbeats and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from nchat.realtime import hub as hub_module
+from nchat.realtime.events import EVENT_DATA
+from tests.fixtures.factories import MadeUser, UserFactory
+from tests.messaging.helpers import Api
+from tests.realtime.conftest import LiveServer, start_live, stop_live
+
+TIMEOUT = 10.0
+
+
+async def frame(ws: ClientConnection, kind: str = "event", timeout: float = TIMEOUT) -> Any:
+    """The next frame of this type (pings and other frames in between are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            data = json.loads(await ws.recv())
+            if data["type"] == kind:
+                if kind == "event":
+                    EVENT_DATA[data["event"]["type"]].model_validate(data["event"]["data"])
+                return data
+
+
+async def events_until(
+    ws: ClientConnection, predicate: Any, timeout: float = TIMEOUT
+) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while not seen or not predicate(seen[-1]):
+            seen.append((await frame(ws))["event"])
+    return seen
+
+
+async def no_event(ws: ClientConnection, wait: float = 0.5) -> None:
+    with pytest.raises(TimeoutError):
+        await frame(ws, timeout=wait)
+
+
+def connect(live: LiveServer, user: MadeUser, **params: str) -> Any:
+    return websockets.connect(live.ws_url(user.access_token, **params))
+
+
+async def test_hello_then_live_events(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "live", members=(bob,))
+    async with connect(live, bob) as ws:
+        hello = await frame(ws, "hello")
+        assert hello["heartbeat_s"] > 0 and hello["cursor"] and hello["user_id"] == str(bob.id)
+        sent = await api.send(ada, channel["id"], "hi bob")
+        event = (await frame(ws))["event"]
+        assert event["type"] == "message.created"
+        assert event["channel_id"] == channel["id"]
+        assert event["data"] == {**sent, "reactions": []}
+        await ws.send(json.dumps({"type": "ping"}))
+        await frame(ws, "pong")
+
+
+async def test_bad_tokens_close_with_4001_and_first_frame_auth_works(
+    live: LiveServer, make_user: UserFactory
+) -> None:
+    for url in (live.ws_url("not-a-token"), live.ws_url()):
+        async with websockets.connect(url) as ws:
+            if "token" not in url:
+                await ws.send(json.dumps({"type": "auth", "token": "nope"}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    ada = await make_user()
+    async with websockets.connect(live.ws_url()) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": ada.access_token}))
+        assert (await frame(ws, "hello"))["user_id"] == str(ada.id)
+
+
+async def test_only_visible_events_and_removal_takes_effect_at_once(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    private = await api.create_channel(ada, "inner", type_="private", members=(bob,))
+    other = await api.create_channel(ada, "outer", type_="private")
+    async with connect(live, bob) as ws:
+        await frame(ws, "hello")
+        await api.send(ada, other["id"], "not for bob")
+        await api.send(ada, private["id"], "for bob")
+        event = (await frame(ws))["event"]
+        assert event["data"]["text"] == "for bob"
+        await client.delete(f"/api/channels/{private['id']}/members/{bob.id}", headers=ada.headers)
+        left = (await frame(ws))["event"]
+        assert left["type"] == "member.left" and left["data"]["user_id"] == str(bob.id)
+        await api.send(ada, private["id"], "after bob left")
+        await no_event(ws)
+        # Added again (and to a brand-new channel): delivery starts at once.
+        await client.post(
+            f"/api/channels/{private['id']}/members",
+            headers=ada.headers,
+            json={"user_ids": [str(bob.id)]},
+        )
+        joined = (await frame(ws))["event"]
+        assert joined["type"] == "member.joined" and joined["data"]["channel"]["name"] == "inner"
+        fresh = await api.create_channel(ada, "fresh", members=(bob,))
+        created = (await frame(ws))["event"]
+        assert created["type"] == "channel.created" and created["channel_id"] == fresh["id"]
+        await api.send(ada, fresh["id"], "welcome")
+        assert (await frame(ws))["event"]["data"]["text"] == "welcome"
+
+
+async def test_resume_from_cursor_misses_nothing_and_repeats_nothing(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "resume", members=(bob,))
+    async with connect(live, bob) as ws:
+        await frame(ws, "hello")
+        await api.send(ada, channel["id"], "m0")
+        first = (await frame(ws))["event"]
+    for i in range(1, 6):
+        await api.send(ada, channel["id"], f"m{i}")
+
+    async def chatter() -> None:
+        for i in range(6, 12):
+            await api.send(ada, channel["id"], f"m{i}")
+
+    async with connect(live, bob, since=first["id"]) as ws:
+        hello = await frame(ws, "hello")
+        assert hello["cursor"] == first["id"]
+        writer = asyncio.create_task(chatter())
+        seen = await events_until(ws, lambda e: e["data"].get("text") == "m11")
+        await writer
+        await no_event(ws, 0.3)
+    assert [e["data"]["text"] for e in seen] == [f"m{i}" for i in range(1, 12)]
+    assert len({e["id"] for e in seen}) == len(seen)
+
+
+async def test_old_or_bad_cursor_gets_resync_required(
+    live: LiveServer, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    for since in ("garbage", "MS4xLjE"):  # unreadable, and a cursor from 1970
+        async with connect(live, ada, since=since) as ws:
+            assert (await frame(ws, "resync_required"))["type"] == "resync_required"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4009
+
+
+async def test_typing_reaches_other_members_rate_limited(
+    live: LiveServer, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    eve = await make_user()
+    channel = await api.create_channel(ada, "typing", type_="private", members=(bob,))
+    async with connect(live, ada) as a, connect(live, bob) as b, connect(live, eve) as e:
+        for ws in (a, b, e):
+            await frame(ws, "hello")
+        for _ in range(3):
+            await a.send(json.dumps({"type": "typing", "channel_id": channel["id"]}))
+        signal = await frame(b, "typing")
+        assert signal == {
+            "type": "typing",
+            "channel_id": channel["id"],
+            "user_id": str(ada.id),
+            "expires_in": 6,
+        }
+        with pytest.raises(TimeoutError):  # rate limited: one signal for the burst
+            await frame(b, "typing", timeout=0.5)
+        with pytest.raises(TimeoutError):  # not a member
+            await frame(e, "typing", timeout=0.2)
+        # Eve cannot type into a channel she is not in.
+        await e.send(json.dumps({"type": "typing", "channel_id": channel["id"]}))
+        with pytest.raises(TimeoutError):
+            await frame(b, "typing", timeout=0.3)
+
+
+async def test_slow_consumer_is_closed_with_4008_and_others_keep_going(
+    live: LiveServer, make_user: UserFactory, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 4)
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "flood", members=(bob,))
+    # A small receive buffer, so the unread bytes back up into the server quickly.
+    # (And no compression, which would shrink the test's traffic to nothing.)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", live.port))
+    slow_conn = websockets.connect(
+        live.ws_url(bob.access_token), sock=sock, max_queue=1, compression=None
+    )
+    async with slow_conn as slow, connect(live, ada) as fast:
+        await frame(slow, "hello")
+        await frame(fast, "hello")
+        big = secrets.token_urlsafe(29_000)
+        received = 0
+        for i in range(300):
+            await api.send(ada, channel["id"], f"{i} {big}")
+            if (await frame(fast))["event"]["type"] == "message.created":
+                received += 1
+        assert received == 300  # the fast reader got every one, in time
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    await slow.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+async def test_idle_client_is_dropped_and_restart_closes_with_1012(
+    database_url: str, tmp_path: Any, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    server = await start_live(database_url, tmp_path)
+    server.app.state.ws_heartbeat_s = 0.2
+    try:
+        async with connect(server, ada) as ws:
+            await frame(ws, "hello")
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()  # never answers the pings
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
+        server.app.state.ws_heartbeat_s = 30
+        async with connect(server, ada) as ws:
+            await frame(ws, "hello")
+            server.server.should_exit = True
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(TIMEOUT):
+                    while True:
+                        await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    finally:
+        await stop_live(server)
