@@ -26,6 +26,7 @@ from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
+from nchat.realtime.api import router as realtime_router
 from nchat.realtime.gateway import router as gateway_router
 from nchat.realtime.hub import Hub
 from nchat.realtime.redis_bus import make_bus
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         messages_router,
         sync_router,
         gateway_router,
+        realtime_router,
         metrics_router,
     ):
         app.include_router(router)

@@ -74,6 +74,8 @@ VALUES ('message.created', '0193a0c4-0000-7000-8000-0000000000c1',
         '0193a0c4-0000-7000-8000-000000000001', '{"id": "0193a0c4-0000-7000-8000-0000000000d1"}');
 INSERT INTO nchat_sync_ops (user_id, client_op_id, type, status, result)
 VALUES ('0193a0c4-0000-7000-8000-000000000002', 'phone-1', 'channel.join', 'applied', NULL);
+INSERT INTO nchat_presence (connection_id, user_id, status)
+VALUES ('0193a0c4-0000-7000-8000-0000000000e1', '0193a0c4-0000-7000-8000-000000000001', 'dnd');
 INSERT INTO nchat_thread_followers (message_id, user_id)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-000000000002');
 """

@@ -245,3 +245,39 @@ async def test_idle_client_is_dropped_and_restart_closes_with_1012(
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
     finally:
         await stop_live(server)
+
+
+async def test_presence_across_devices(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+
+    async def status_of() -> dict[str, str]:
+        r = await client.get(
+            "/api/presence", params={"user_ids": f"{ada.id},{bob.id}"}, headers=ada.headers
+        )
+        assert r.status_code == 200, r.text
+        return {p["user_id"]: p["status"] for p in r.json()["presence"]}
+
+    async with connect(live, ada) as a:
+        await frame(a, "hello")
+        mine = await frame(a, "presence")  # her own devices hear it too
+        assert mine == {"type": "presence", "user_id": str(ada.id), "status": "online"}
+        assert await status_of() == {str(ada.id): "online", str(bob.id): "offline"}
+        async with connect(live, bob) as phone, connect(live, bob) as laptop:
+            await frame(phone, "hello")
+            await frame(laptop, "hello")
+            seen = await frame(a, "presence")
+            assert seen == {"type": "presence", "user_id": str(bob.id), "status": "online"}
+            await phone.send(json.dumps({"type": "presence", "status": "dnd"}))
+            assert (await frame(a, "presence"))["status"] == "dnd"
+            assert (await status_of())[str(bob.id)] == "dnd"
+            await phone.send(json.dumps({"type": "presence", "status": "away"}))
+            assert (await frame(a, "presence"))["status"] == "online"  # laptop still online
+            await laptop.send(json.dumps({"type": "presence", "status": "away"}))
+            assert (await frame(a, "presence"))["status"] == "away"
+        assert (await frame(a, "presence"))["status"] == "offline"
+        assert (await status_of())[str(bob.id)] == "offline"
+    r = await client.get("/api/presence", params={"user_ids": "nope"}, headers=ada.headers)
+    assert r.status_code == 422

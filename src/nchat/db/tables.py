@@ -15,7 +15,7 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
-from nchat.realtime.models import events
+from nchat.realtime.models import events, presence
 from nchat.sync.models import sync_ops
 from nchat.users.models import users
 
@@ -32,6 +32,7 @@ __all__ = [
     "messages",
     "metadata",
     "pinned_messages",
+    "presence",
     "reactions",
     "sessions",
     "sync_ops",

@@ -21,13 +21,15 @@ import orjson
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.auth.deps import Principal, resolve_token
 from nchat.channels.models import channel_members
 from nchat.config import Settings
+from nchat.db.ids import uuid7
 from nchat.errors import NchatError
-from nchat.realtime import log
+from nchat.realtime import log, presence
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
 from nchat.realtime.hub import Hub, Subscriber, event_frame, event_position
@@ -78,7 +80,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         return
     finally:
-        session.close()
+        await session.close()
     # The close frame queues behind unsent data; a client that never reads again is left to
     # the server's own connection teardown.
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
@@ -107,11 +109,15 @@ class Session:
         self.principal: Principal | None = None
         self.last_heard = time.monotonic()
         self.typing_sent: dict[uuid.UUID, float] = {}
+        self.connection_id = uuid7()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.sub is not None:
             self.hub.unregister(self.sub)
             self.sub = None
+        if self.principal is not None:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._presence(None, leaving=True)
 
     async def run(self) -> None:
         self.principal = await self._authenticate()
@@ -125,6 +131,7 @@ class Session:
         # Registered before the replay: whatever commits meanwhile is buffered, not lost.
         self.sub, start = self.hub.register(self.principal.id, channels, since)
         cursor = since or start
+        await self._presence("online")
         await self._send(
             {
                 "type": "hello",
@@ -237,6 +244,7 @@ class Session:
             if time.monotonic() - self.last_heard > 2 * self.heartbeat_s:
                 raise Gone(CLOSE_IDLE)
             await self._send({"type": "ping"})
+            await self._presence(None)  # still here
 
     async def _on_client_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -244,6 +252,8 @@ class Session:
             await self._send({"type": "pong"})
         elif kind == "typing":
             await self._typing(frame.get("channel_id"))
+        elif kind == "presence" and frame.get("status") in presence.STATUSES:
+            await self._presence(str(frame["status"]))
 
     async def _typing(self, raw_channel: object) -> None:
         assert self.sub is not None and self.principal is not None
@@ -265,6 +275,23 @@ class Session:
         }
         payload = {"channel_id": str(channel_id), "user_id": str(self.principal.id), "frame": frame}
         await self.bus.publish(EPHEMERAL, orjson.dumps(payload).decode())
+
+    async def _presence(self, status: str | None, *, leaving: bool = False) -> None:
+        """Record this socket's presence; tell everyone when the user's status changes."""
+        assert self.principal is not None
+        user_id = self.principal.id
+        async with self.engine.begin() as conn:
+            (before,) = await presence.status_of(conn, [user_id])
+            if leaving:
+                await presence.remove(conn, self.connection_id)
+            else:
+                await presence.upsert(conn, self.connection_id, user_id, status)
+            (after,) = await presence.status_of(conn, [user_id])
+        if after.status != before.status:
+            frame = {"type": "presence", "user_id": str(user_id), "status": after.status}
+            await self.bus.publish(
+                EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode()
+            )
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())

@@ -240,11 +240,15 @@ class Hub:
     def _ephemeral(self, payload: str) -> None:
         try:
             signal = orjson.loads(payload)
-            channel_id = uuid.UUID(signal["channel_id"])
+            frame = orjson.dumps(signal["frame"])
+            receivers = (
+                self._subs
+                if signal.get("broadcast")
+                else self._by_channel.get(uuid.UUID(signal["channel_id"]), set())
+            )
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
             return
-        frame = orjson.dumps(signal["frame"])
-        for sub in list(self._by_channel.get(channel_id, ())):
+        for sub in list(receivers):
             if str(sub.user_id) != signal.get("user_id"):
                 with contextlib.suppress(asyncio.QueueFull):
                     sub.queue.put_nowait(frame)

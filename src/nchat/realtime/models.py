@@ -28,3 +28,18 @@ events = sa.Table(
     sa.Index("ix_nchat_events_xid_id", "xid", "id"),
     sa.Index("ix_nchat_events_created_at", "created_at"),
 )
+
+# One row per open socket; a user is online while any of their sockets is fresh. Rows of a
+# node that died go stale (last_seen) and are ignored, then removed by housekeeping.
+presence = sa.Table(
+    "nchat_presence",
+    metadata,
+    sa.Column("connection_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("user_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="online"),
+    sa.Column(
+        "last_seen", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.CheckConstraint("status IN ('online', 'away', 'dnd')", name="status_valid"),
+    sa.Index("ix_nchat_presence_user_id", "user_id"),
+)

@@ -1,4 +1,4 @@
-"""realtime and sync: event log ordered by (writing transaction, id), offline operations
+"""realtime and sync: event log, offline operations, presence
 
 Revision ID: 20261125_0003
 Revises: 20261125_0002
@@ -67,6 +67,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id", "client_op_id", name=op.f("pk_nchat_sync_ops")),
     )
+    op.create_table(
+        "nchat_presence",
+        sa.Column("connection_id", sa.UUID(), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("status", sa.Text(), server_default="online", nullable=False),
+        sa.Column(
+            "last_seen", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.CheckConstraint(
+            "status IN ('online', 'away', 'dnd')", name=op.f("ck_nchat_presence_status_valid")
+        ),
+        sa.PrimaryKeyConstraint("connection_id", name=op.f("pk_nchat_presence")),
+    )
+    op.create_index("ix_nchat_presence_user_id", "nchat_presence", ["user_id"], unique=False)
     op.add_column("nchat_sessions", sa.Column("last_sync_at", sa.DateTime(timezone=True)))
     op.add_column("nchat_sessions", sa.Column("last_sync_cursor", sa.Text()))
 
@@ -75,6 +89,8 @@ def downgrade() -> None:
     op.drop_column("nchat_sessions", "last_sync_cursor")
     op.drop_column("nchat_sessions", "last_sync_at")
     op.drop_table("nchat_sync_ops")
+    op.drop_index("ix_nchat_presence_user_id", table_name="nchat_presence")
+    op.drop_table("nchat_presence")
     op.drop_index("ix_nchat_events_created_at", table_name="nchat_events")
     op.drop_index("ix_nchat_events_xid_id", table_name="nchat_events")
     op.drop_table("nchat_events")
