@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import RowMapping
+from starlette.requests import HTTPConnection
 
 from nchat.auth import repository
 from nchat.auth.tokens import decode_access_token
@@ -32,8 +33,8 @@ class Principal:
         return value
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def settings_of(connection: HTTPConnection) -> Settings:
+    settings: Settings = connection.app.state.settings
     return settings
 
 

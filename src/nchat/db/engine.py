@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
@@ -48,7 +49,14 @@ async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]
     Scope "function" runs the commit before the response is sent, so a client never sees a
     success for a write that then failed to commit.
     """
-    engine: AsyncEngine = request.app.state.engine
+    async with transaction(request.app) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def transaction(app: Any) -> AsyncIterator[AsyncConnection]:
+    """The request boundary: commit or roll back once, then wake the event readers."""
+    engine: AsyncEngine = app.state.engine
     async with engine.connect() as conn:
         tx = await conn.begin()
         try:
@@ -56,7 +64,7 @@ async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]
         except NchatError as exc:
             await (tx.commit() if exc.keep_writes else tx.rollback())
             if conn.info.pop(WROTE_EVENTS, False) and exc.keep_writes:
-                await request.app.state.bus.publish(EVENTS)
+                await app.state.bus.publish(EVENTS)
             raise
         except BaseException:
             await tx.rollback()
@@ -66,7 +74,7 @@ async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]
             await tx.commit()
             # `info` belongs to the pooled connection: take the flag off for its next user.
             if conn.info.pop(WROTE_EVENTS, False):
-                await request.app.state.bus.publish(EVENTS)
+                await app.state.bus.publish(EVENTS)
 
 
 Conn = Annotated[AsyncConnection, Depends(request_connection, scope="function")]

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from nchat.errors import NchatError
@@ -25,6 +26,17 @@ class NchatGraphQLRouter(GraphQLRouter[GqlContext, None]):
             )
             error.status_code = exc.status_code
             raise error from exc
+
+    async def on_ws_connect(self, context: GqlContext) -> dict[str, object] | None:
+        """graphql-transport-ws: a token in `connection_init` (browsers cannot set headers)."""
+        params: object = context.connection_params
+        token = params.get("token") if isinstance(params, dict) else None
+        if context.principal is None:
+            try:
+                await context.authenticate(str(token) if token else None)
+            except NchatError as exc:
+                raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
+        return None  # accept, with an empty acknowledgement
 
     def decode_json(self, data: str | bytes) -> object:
         value = json.loads(data)

@@ -4,6 +4,7 @@ anything unexpected is logged and masked."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
 from graphql import GraphQLError
@@ -14,17 +15,20 @@ from nchat.errors import NchatError
 log = structlog.get_logger("nchat.graphql")
 
 
+def as_graphql_error(exc: NchatError, **where: Any) -> GraphQLError:
+    """The REST error's code and status in `extensions`."""
+    extensions: dict[str, Any] = {"code": exc.code, "status": exc.status_code}
+    if exc.details:
+        extensions["details"] = exc.details
+    return GraphQLError(exc.message, extensions=extensions, **where)
+
+
 def _convert(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         return error
     if isinstance(original, NchatError):
-        extensions = {"code": original.code, "status": original.status_code}
-        if original.details:
-            extensions["details"] = original.details
-        return GraphQLError(
-            original.message, nodes=error.nodes, path=error.path, extensions=extensions
-        )
+        return as_graphql_error(original, nodes=error.nodes, path=error.path)
     log.error("unhandled error in resolver", exc_info=original, path=error.path)
     return GraphQLError(
         "Something went wrong on our side",

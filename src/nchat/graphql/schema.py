@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import strawberry
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from strawberry.types import ExecutionContext
 
 from nchat.channels import service as channels
 from nchat.channels.schemas import ChannelCreate, ChannelQuery
 from nchat.errors import NchatError, ValidationFailed
+from nchat.graphql.args import opt_id, parse_id, validated
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import NchatErrors
+from nchat.graphql.subscriptions import Subscription
 from nchat.graphql.types import Channel, Message, ReadState, Thread, User
 from nchat.messages import service as messages
 from nchat.messages.schemas import HistoryQuery, MessageCreate, MessageEdit, ReactionIn
@@ -25,31 +26,6 @@ Info = strawberry.Info[GqlContext, None]
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
-
-
-def parse_id(value: strawberry.ID | None, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"{field} is not a valid id", code="invalid_id", details={"field": field}
-        ) from exc
-
-
-def opt_id(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
-    return None if value is None else parse_id(value, field)
-
-
-def validated(model: type[M], **values: Any) -> M:
-    """Arguments checked by the same pydantic models the REST routes use."""
-    try:
-        return model(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        raise ValidationFailed(details={"errors": errors}) from exc
 
 
 def atomic(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -264,6 +240,8 @@ class NchatSchema(strawberry.Schema):
         """Client mistakes are answers, not incidents: NchatErrors already logs the rest."""
 
 
-schema = NchatSchema(query=Query, mutation=Mutation, extensions=[NchatErrors])
+schema = NchatSchema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=[NchatErrors]
+)
 
 __all__ = ["NchatError", "schema"]
