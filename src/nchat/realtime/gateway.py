@@ -281,6 +281,7 @@ class Session:
         assert self.principal is not None
         user_id = self.principal.id
         async with self.engine.begin() as conn:
+            await presence.lock_user(conn, user_id)
             (before,) = await presence.status_of(conn, [user_id])
             if leaving:
                 await presence.remove(conn, self.connection_id)

@@ -40,6 +40,13 @@ def _fresh() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=PRESENCE_TTL_S)
 
 
+async def lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
+    """Serialise one user's presence changes (all their devices, every node), so that each
+    change of their status is seen, and announced, exactly once."""
+    key = sa.func.hashtextextended(str(user_id), 0)
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 async def upsert(
     conn: AsyncConnection, connection_id: uuid.UUID, user_id: uuid.UUID, status: str | None
 ) -> None:
