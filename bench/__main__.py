@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import history
+from bench import fanout, history
 
-SCENARIOS = {"history": history.main}
+SCENARIOS = {"fanout": fanout.main, "history": history.main}
 
 
 def main() -> int:
