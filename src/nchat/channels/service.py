@@ -266,8 +266,11 @@ async def do_update_channel(
     for key in ("name", "topic", "description", "read_only", "archived"):
         if key in fields and fields[key] is None:
             raise BadRequest(f"{key} cannot be null", code="validation_error")
+    # Only what really changes: a PATCH repeating the current values writes no event.
     values: dict[str, Any] = {
-        k: fields[k] for k in ("topic", "description", "read_only") if k in fields
+        k: fields[k]
+        for k in ("topic", "description", "read_only")
+        if k in fields and fields[k] != access.channel[k]
     }
     if "name" in fields and fields["name"] != access.channel["name"]:
         if await repo.name_taken(conn, fields["name"], except_id=access.id):
@@ -372,8 +375,12 @@ async def do_set_member_role(
     if access.channel["type"] in DM_TYPES:
         raise Conflict("DMs have no channel roles", code="channel_is_dm")
     check_can_manage(access, principal)
-    if not await repo.set_member_role(conn, access.id, user_id, role):
+    member = await repo.get_membership(conn, access.id, user_id)
+    if member is None:
         raise NotFound("That user is not a member", code="member_not_found")
+    if member["role"] == role:
+        return  # nothing changes, nothing to tell anyone
+    await repo.set_member_role(conn, access.id, user_id, role)
     await log.emit(
         conn,
         "member.updated",
@@ -462,7 +469,11 @@ async def _emit_joined(
 async def _emit_left(
     conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID, *, actor: Principal
 ) -> None:
-    event = MemberChanged(channel_id=channel_id, user_id=user_id)
+    row = await repo.get(conn, channel_id)
+    assert row is not None
+    # The channel as it is after the change (member count included): applying the event
+    # twice, as a client resuming from a slightly older cursor may, gives the same state.
+    event = MemberChanged(channel_id=channel_id, user_id=user_id, channel=channel_info(row))
     # Once for the one who left (no longer a member, they would not otherwise see it), then
     # for the members who stay. In that order: a hub stops delivering the channel to the
     # leaver's sockets on the first, so they do not get the second too.

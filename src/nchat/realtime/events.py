@@ -51,7 +51,8 @@ class MemberChanged(BaseModel):
     channel_id: uuid.UUID
     user_id: uuid.UUID
     role: str | None = None
-    # On member.joined: the channel, so the joiner's devices can show it straight away.
+    # The channel after the change (member.joined, member.left): the joiner's devices can
+    # show it at once, and everyone's member count is set, not incremented.
     channel: ChannelInfo | None = None
 
 

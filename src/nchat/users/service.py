@@ -148,7 +148,8 @@ async def do_update_user(
         else:
             rbac.check_permission(actor.role, "user:update_any")
             _check_manages(actor, target)
-    values: dict[str, Any] = dict(profile)
+    # Only fields that really change: repeating the current values writes no event.
+    values: dict[str, Any] = {k: v for k, v in profile.items() if v != target[k]}
     if "display_name" in values and not values["display_name"]:
         values["display_name"] = target["username"]
     for key in ("role", "is_active"):
