@@ -5,12 +5,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from nchat.users.schemas import CleanModel, StrictModel
 
 MAX_TEXT = 40_000
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text must not be blank")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_not_blank)
+]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
@@ -21,7 +31,7 @@ def _check_emoji(value: str) -> str:
     return value
 
 
-Emoji = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_emoji)]
 
 
 class MessageCreate(StrictModel):
@@ -30,32 +40,13 @@ class MessageCreate(StrictModel):
     thread_id: uuid.UUID | None = None
     client_id: ClientId | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
-        return value
-
 
 class MessageEdit(StrictModel):
     text: Text
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
-        return value
-
 
 class ReactionIn(StrictModel):
     emoji: Emoji
-
-    @field_validator("emoji")
-    @classmethod
-    def _emoji(cls, value: str) -> str:
-        return _check_emoji(value)
 
 
 class ReadIn(StrictModel):
