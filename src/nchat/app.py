@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nchat import __version__, housekeeping
@@ -122,6 +123,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, message), status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if (
+            isinstance(exc, DBAPIError)
+            and not exc.connection_invalidated
+            and not isinstance(exc, OperationalError | InterfaceError)
+        ):
+            return await unexpected(_, exc)
+        log.warning("database unavailable", error=str(exc))
+        body = error_body("database_unavailable", "The database is unreachable; retry shortly")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

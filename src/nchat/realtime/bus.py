@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,21 @@ from nchat.realtime.topics import EPHEMERAL, EVENTS
 log = structlog.get_logger("nchat.bus")
 
 RETRY_S = 1.0
+CHECK_S = 5.0
+# How the bus's own connection shows up in pg_stat_activity (and can be found there).
+APPLICATION_NAME = "nchat-bus"
 
 Listener = Callable[[str, str], None]  # (topic, payload)
+
+# What a lost or broken connection raises: asyncpg's server and client-side errors (a
+# connection cut in the middle of an operation can leave the client "busy" for the next
+# one), and the network's.
+PG_CONNECTION_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 
 
 class Bus:
@@ -40,13 +54,21 @@ class Bus:
         self._wake_pending = False
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        # A wake-up could not be sent while disconnected: send one once connected again, so
+        # the other nodes do not wait for their next poll.
+        self._missed_wake = False
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def _deliver(self, topic: str, payload: str) -> None:
         for listener in self._listeners:
-            listener(topic, payload)
+            # One failing listener (say, on a malformed payload from another publisher on the
+            # same channel) must neither starve the others nor end the receiving task.
+            try:
+                listener(topic, payload)
+            except Exception:
+                log.exception("bus listener failed", topic=topic)
 
     async def start(self) -> None:
         self._sender = asyncio.create_task(self._send_loop())
@@ -70,12 +92,34 @@ class Bus:
             self._kick.clear()
             if self._wake_pending:
                 self._wake_pending = False
-                await self._send(EVENTS, "")
+                await self._send_safely(EVENTS, "")
             while self._outbox:
-                await self._send(*self._outbox.popleft())
+                await self._send_safely(*self._outbox.popleft())
+
+    async def _send_safely(self, topic: str, payload: str) -> None:
+        """One send; whatever goes wrong is logged and the loop goes on (a dead sender would
+        silence this process on the bus for good)."""
+        try:
+            await self._send(topic, payload)
+        except Exception:
+            log.exception("bus publish failed", topic=topic)
 
     async def _send(self, topic: str, payload: str) -> None:
         raise NotImplementedError
+
+    def _send_failed(self, topic: str) -> None:
+        """A message did not go out. The hubs poll the log, so a lost wake-up only delays
+        delivery; `_connected` sends one again once the bus is back."""
+        self._missed_wake = self._missed_wake or topic == EVENTS
+
+    async def _connected(self) -> None:
+        """(Re)connected and listening: whatever was committed while we were away is in the
+        log, so wake the readers here and, if a wake-up was lost meanwhile, everywhere."""
+        self.connected.set()
+        self._deliver(EVENTS, "")
+        if self._missed_wake:
+            self._missed_wake = False
+            await self.publish(EVENTS)
 
 
 class PostgresBus(Bus):
@@ -84,7 +128,6 @@ class PostgresBus(Bus):
         self._dsn = libpq_url(database_url)
         self._conn: asyncpg.Connection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._lost = asyncio.Event()
 
     async def start(self) -> None:
         await super().start()
@@ -100,27 +143,45 @@ class PostgresBus(Bus):
     async def _send(self, topic: str, payload: str) -> None:
         conn = self._conn
         if conn is None or conn.is_closed():
-            return  # the hubs poll the log, so a missed wake-up only delays delivery
+            self._send_failed(topic)
+            if conn is not None:
+                conn.terminate()  # see below
+            return
         try:
             await conn.execute("SELECT pg_notify($1, $2)", topic, payload)
-        except (asyncpg.PostgresError, OSError) as exc:
+        except PG_CONNECTION_ERRORS as exc:
+            self._send_failed(topic)
             log.warning("bus publish failed", error=str(exc))
+            if conn.is_closed() or not isinstance(exc, asyncpg.PostgresError):
+                # Closed, or in a state no longer known. asyncpg closes a connection on a
+                # protocol error without calling its termination listeners: terminate()
+                # does, so the keeper notices and reconnects.
+                conn.terminate()
 
     async def _keep_connected(self) -> None:
         while True:
             conn: asyncpg.Connection[Any] | None = None
             try:
-                conn = await asyncpg.connect(self._dsn)
-                self._conn = conn
+                conn = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": APPLICATION_NAME}
+                )
+                # This connection's own event, watched from before the first await: a
+                # connection lost during the LISTENs is never waited on forever.
+                lost = asyncio.Event()
+                conn.add_termination_listener(functools.partial(_set_on_close, lost))
                 await conn.add_listener(EVENTS, self._on_notify)
                 await conn.add_listener(EPHEMERAL, self._on_notify)
-                conn.add_termination_listener(lambda _c: self._lost.set())
-                self._lost.clear()
-                self.connected.set()
-                # Whatever was committed while we were away is in the log: wake the readers.
-                self._deliver(EVENTS, "")
-                await self._lost.wait()
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                # Handed to the sender only now: a publish sent while LISTEN is still running
+                # on the same connection fails ("another operation is in progress").
+                self._conn = conn
+                await self._connected()
+                # Also look now and then: a connection closed without its listeners being
+                # told (see _send) must not keep this node off the bus for good.
+                while not lost.is_set() and not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(CHECK_S):
+                            await lost.wait()
+            except PG_CONNECTION_ERRORS as exc:
                 log.warning("bus connection failed; retrying", error=str(exc))
             finally:
                 # Also on cancellation (stop): never leave the listening connection behind.
@@ -132,3 +193,7 @@ class PostgresBus(Bus):
 
     def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
         self._deliver(channel, str(payload))
+
+
+def _set_on_close(event: asyncio.Event, _conn: object) -> None:
+    event.set()

@@ -244,7 +244,10 @@ class Session:
             if time.monotonic() - self.last_heard > 2 * self.heartbeat_s:
                 raise Gone(CLOSE_IDLE)
             await self._send({"type": "ping"})
-            await self._presence(None)  # still here
+            # Still here. A database that is briefly away costs a stale presence, not the
+            # socket: events resume from the log once it is back.
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._presence(None)
 
     async def _on_client_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")

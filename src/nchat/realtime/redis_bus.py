@@ -34,19 +34,24 @@ class RedisBus(Bus):
         await self._client.aclose()
 
     async def _send(self, topic: str, payload: str) -> None:
-        try:
-            await self._client.publish(topic, payload)
-        except (RedisError, OSError) as exc:
-            # The hubs poll the log, so a missed wake-up only delays delivery.
-            log.warning("bus publish failed", error=str(exc))
+        # Twice: a pooled connection may have died since its last use (Redis restarted, a
+        # proxy dropped it, a CLIENT KILL), and that first use fails without a retry; the
+        # pool then drops it and the second try connects afresh.
+        for attempt in range(2):
+            try:
+                await self._client.publish(topic, payload)
+                return
+            except (RedisError, OSError) as exc:
+                if attempt:
+                    self._send_failed(topic)
+                    log.warning("bus publish failed", error=str(exc))
 
     async def _keep_subscribed(self) -> None:
         while True:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(EVENTS, EPHEMERAL)
-                self.connected.set()
-                self._deliver(EVENTS, "")  # catch up on what was committed while away
+                await self._connected()
                 async for message in pubsub.listen():
                     if message["type"] == "message":
                         topic = message["channel"].decode()
