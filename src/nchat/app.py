@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -54,6 +55,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.hub = hub
         await bus.start()
         await hub.start()
+        # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
+        # process: freeze it out of the cyclic garbage collector, whose full passes over it
+        # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
+        gc.collect()
+        gc.freeze()
         cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
         try:
             yield
