@@ -127,10 +127,6 @@ class Hub:
         for channel_id in sub.channels:
             self._index_remove(channel_id, sub)
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subs)
-
     def _index_remove(self, channel_id: uuid.UUID, sub: Subscriber) -> None:
         subs = self._by_channel.get(channel_id)
         if subs is not None:

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nchat.auth.models import sessions
 from nchat.users.models import users
 
-USER_COLUMNS = [c for c in users.c if c.name != "password_hash"]
-
 
 async def get_by_id(conn: AsyncConnection, user_id: uuid.UUID) -> RowMapping | None:
     result = await conn.execute(sa.select(users).where(users.c.id == user_id))
