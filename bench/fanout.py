@@ -10,14 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,79 +19,22 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
+from bench import server
 from bench.common import fresh_database, percentiles, write_results
 
 console = Console()
-PASSWORD = "bench password long enough"
 SUBSCRIBER_PROCESSES = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NCHAT_")}
-    env.update(
-        NCHAT_DATABASE_URL=url,
-        NCHAT_DATA_DIR=str(data_dir),
-        NCHAT_LOG_LEVEL="error",
-        NCHAT_SECRET_KEY="bench-" + "k" * 40,
-        NCHAT_LOGIN_MAX_FAILURES="1000",
-    )
-    nchat = Path(sys.executable).with_name("nchat")
-    return subprocess.Popen(
-        [str(nchat), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _wait_healthy(base: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{base}/api/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("nchat serve did not become healthy")
 
 
 async def _prepare(base: str) -> tuple[str, str, str]:
     """Owner (the sender), a listener user, and a channel both are in."""
     async with httpx.AsyncClient(base_url=base) as client:
-        owner = (
-            await client.post(
-                "/api/setup",
-                json={
-                    "owner": {
-                        "email": "owner@example.com",
-                        "username": "owner",
-                        "password": PASSWORD,
-                        "display_name": "Owner",
-                    }
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {owner['access_token']}"}
-        await client.post(
-            "/api/users",
-            headers=headers,
-            json={"email": "listener@example.com", "username": "listener", "password": PASSWORD},
-        )
-        listener = (
-            await client.post("/api/auth/signin", json={"login": "listener", "password": PASSWORD})
-        ).json()
+        owner = await server.setup_owner(client)
+        listener = await server.add_user(client, owner["access_token"], "listener")
         channel = (
             await client.post(
                 "/api/channels",
-                headers=headers,
+                headers={"Authorization": f"Bearer {owner['access_token']}"},
                 json={"name": "fanout", "member_ids": [listener["user"]["id"]]},
             )
         ).json()
@@ -193,19 +129,12 @@ def main(args: argparse.Namespace) -> int:
     levels = [1, 10, 100] if args.quick else [1, 100, 1000]
     messages = 20 if args.quick else 50
     results: dict[str, Any] = {"levels": {}}
-    with fresh_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = _start_server(url, Path(tmp), port, workers=1)
-        try:
-            asyncio.run(_wait_healthy(base))
-            tokens = asyncio.run(_prepare(base))
-            for level in levels:
-                console.print(f"{level} subscriber(s), {messages} messages at 10/s ...")
-                results["levels"][str(level)] = _run_level(base, tokens, level, messages)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+    with fresh_database(args.database_url) as url, server.running(url, workers=1) as nodes:
+        base = nodes[0].base
+        tokens = asyncio.run(_prepare(base))
+        for level in levels:
+            console.print(f"{level} subscriber(s), {messages} messages at 10/s ...")
+            results["levels"][str(level)] = _run_level(base, tokens, level, messages)
     table = Table("subscribers", "delivered", "p50 ms", "p99 ms", "max ms")
     for level, r in results["levels"].items():
         table.add_row(
