@@ -33,7 +33,8 @@ class Principal:
         return value
 
 
-def settings_of(connection: HTTPConnection) -> Settings:
+# async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
+async def settings_of(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
 

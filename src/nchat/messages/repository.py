@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,14 +61,15 @@ async def by_client_id(
     return row
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Insert unless (user, client_id) exists already; True when inserted."""
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> datetime | None:
+    """Insert unless (user, client_id) exists already; the new row's created_at, or None."""
     query = pg_insert(messages).values(**values)
     if values.get("client_id") is not None:
         query = query.on_conflict_do_nothing(
             index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
         )
-    return (await conn.execute(query.returning(msg.id))).first() is not None
+    created: datetime | None = (await conn.execute(query.returning(msg.created_at))).scalar()
+    return created
 
 
 async def bump_thread(conn: AsyncConnection, root_id: uuid.UUID, delta: int) -> None:
@@ -292,6 +294,12 @@ async def replace_mentions(
     conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID, user_ids: list[uuid.UUID]
 ) -> None:
     await conn.execute(sa.delete(mentions).where(mentions.c.message_id == message_id))
+    await add_mentions(conn, message_id, channel_id, user_ids)
+
+
+async def add_mentions(
+    conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> None:
     if user_ids:
         await conn.execute(
             sa.insert(mentions).values(

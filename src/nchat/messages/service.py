@@ -4,6 +4,7 @@ mentions and read markers. Channel visibility and posting rules come from channe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,7 +153,7 @@ async def do_send(
             raise Conflict("The thread's root message was deleted", code="thread_deleted")
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
     message_id = uuid7()
-    inserted = await repo.insert(
+    created_at = await repo.insert(
         conn,
         {
             "id": message_id,
@@ -164,20 +165,53 @@ async def do_send(
             "mentions": payload,
         },
     )
-    if not inserted:  # a concurrent send with the same client_id won
+    if created_at is None:  # a concurrent send with the same client_id won
         assert body.client_id is not None
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         assert existing is not None
         return (await render(conn, [existing], principal))[0], False
-    await repo.replace_mentions(conn, message_id, access.id, notified)
+    await repo.add_mentions(conn, message_id, access.id, notified)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
-    message = await message_out(conn, message_id, principal)
+    message = _fresh(message_id, body, payload, created_at, principal)
     await log.emit(conn, "message.created", message, channel_id=access.id, actor_id=principal.id)
     if root is not None:
         await _emit_updated(conn, root["id"], actor_id=principal.id)
     return message, True
+
+
+def _fresh(
+    message_id: uuid.UUID,
+    body: MessageCreate,
+    mentions: dict[str, Any],
+    created_at: datetime,
+    principal: Principal,
+) -> MessageOut:
+    """A message just inserted, as render() would show it, without reading it back: nobody
+    can have reacted to it, replied to it or pinned it inside this transaction."""
+    author = principal.user
+    return MessageOut(
+        id=message_id,
+        channel_id=body.channel_id,
+        user=UserBrief(
+            id=author["id"],
+            username=author["username"],
+            name=author["display_name"] or author["username"],
+        ),
+        text=body.text,
+        thread_id=body.thread_id,
+        reply_count=0,
+        last_reply_at=None,
+        participants=[],
+        reactions=[],
+        mentions=Mentions(**mentions),
+        pinned=False,
+        client_id=body.client_id,
+        created_at=created_at,
+        edited_at=None,
+        deleted_at=None,
+    )
 
 
 async def _emit_updated(
