@@ -21,13 +21,12 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels.models import channel_members
 from nchat.realtime import log
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
-from nchat.realtime.models import events
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 
 logger = structlog.get_logger("nchat.hub")
@@ -86,6 +85,7 @@ class Hub:
         self.position = Position(0, 0, 0)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._conn: AsyncConnection | None = None
         self._subs: set[Subscriber] = set()
         self._by_user: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
         self._by_channel: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
@@ -102,6 +102,7 @@ class Hub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._drop_connection()
 
     def wake(self) -> None:
         self._wake.set()
@@ -184,21 +185,39 @@ class Hub:
             else:
                 retry = BLOCKED_RETRY_S
 
+    async def _connection(self) -> AsyncConnection:
+        """The hub's own connection, kept between reads: a read is then one round trip.
+        Autocommit, so it never holds a snapshot (or the horizon) between reads."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            conn = await self.engine.connect()
+            self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await conn.close()
+
     async def _drain(self) -> bool:
         """Deliver everything final; True when committed events still wait behind a
         transaction that has not finished."""
-        async with self.engine.connect() as conn:
+        try:
+            conn = await self._connection()
             while True:
-                rows, end, more = await log.read(conn, self.position, limit=BATCH, user_id=None)
-                for row in rows:
+                # With nobody to deliver to, only the horizon is needed (no rows read).
+                idle = not self._subs
+                got = await log.tail(conn, self.position, limit=0 if idle else BATCH)
+                if idle and self._subs:
+                    continue  # a socket registered meanwhile: read its events after all
+                for row in got.rows:
                     await self._dispatch(conn, row)
-                self.position = end
-                if not more:
-                    break
-            waiting = await conn.scalar(
-                sa.select(sa.exists().where(events.c.xid >= self.position.xid))
-            )
-        return bool(waiting)
+                self.position = got.end
+                if not got.more:
+                    return got.waiting
+        except BaseException:
+            await self._drop_connection()
+            raise
 
     async def _dispatch(self, conn: Any, row: RowMapping) -> None:
         kind, channel_id, target = row["type"], row["channel_id"], row["target_user_id"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,6 +110,51 @@ async def read(
     if len(rows) == limit:
         return rows, _position(rows[-1]), True
     return rows, max(edge, after), False
+
+
+# The hub's read, in one statement and so one snapshot: that snapshot's xmin is the
+# horizon, every transaction below it has finished, and the same snapshot sees all of their
+# events. `waiting` says whether committed events already sit at or past the horizon.
+_TAIL = sa.text(
+    """
+    SELECT h.horizon, h.waiting, e.id, e.xid, e.type, e.channel_id, e.user_id,
+           e.target_user_id, e.data, e.created_at
+    FROM (SELECT s.x AS horizon,
+                 EXISTS (SELECT 1 FROM nchat_events WHERE xid >= s.x) AS waiting
+          FROM (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS x) AS s) AS h
+    LEFT JOIN LATERAL (
+        SELECT * FROM nchat_events
+        WHERE (xid, id) > (:after_xid, :after_id) AND xid < h.horizon
+        ORDER BY xid, id
+        LIMIT :limit
+    ) AS e ON true
+    ORDER BY e.xid, e.id
+    """
+).columns(
+    sa.column("horizon", sa.BigInteger),
+    sa.column("waiting", sa.Boolean),
+    *(col for col in events.c),
+)
+
+
+@dataclass(frozen=True)
+class Tail:
+    rows: list[RowMapping]
+    end: Position
+    more: bool
+    waiting: bool
+
+
+async def tail(conn: AsyncConnection, after: Position, *, limit: int) -> Tail:
+    """Every event after `after` below the horizon, for all readers (one round trip)."""
+    params = {"after_xid": after.xid, "after_id": after.id, "limit": limit}
+    found = list((await conn.execute(_TAIL, params)).mappings())
+    head = found[0]
+    rows = [r for r in found if r["id"] is not None]
+    if limit and len(rows) == limit:
+        return Tail(rows, _position(rows[-1]), True, True)
+    edge = Position(head["horizon"], 0, int(time.time()))
+    return Tail(rows, max(edge, after), False, bool(head["waiting"]))
 
 
 def _position(row: RowMapping) -> Position:
