@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import fanout, history
+from bench import fanout, history, send
 
-SCENARIOS = {"fanout": fanout.main, "history": history.main}
+SCENARIOS = {"fanout": fanout.main, "history": history.main, "send": send.main}
 
 
 def main() -> int:

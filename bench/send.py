@@ -1,0 +1,202 @@
+"""`send`: N concurrent senders posting to one busy channel (and to many channels) for T
+seconds, driven by `wrk`; then the same load held at half the measured maximum for its p99.
+The database's limit for the same SQL is measured with pgbench in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from bench import pgbench, server, wrk
+from bench.common import fresh_database, write_results
+from nchat.db.engine import libpq_url
+
+console = Console()
+CONNECTIONS = 16
+SPREAD_CHANNELS = 100
+
+
+async def _prepare(base: str, senders: int) -> dict[str, Any]:
+    """`senders` users, all members of one busy channel and of SPREAD_CHANNELS others."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        owner = await server.setup_owner(client)
+        headers = {"Authorization": f"Bearer {owner['access_token']}"}
+        users = [
+            await server.add_user(client, owner["access_token"], f"sender{i}")
+            for i in range(senders)
+        ]
+        member_ids = [u["user"]["id"] for u in users]
+
+        async def channel(name: str) -> str:
+            resp = await client.post(
+                "/api/channels", headers=headers, json={"name": name, "member_ids": member_ids}
+            )
+            resp.raise_for_status()
+            channel_id: str = resp.json()["id"]
+            return channel_id
+
+        busy = await channel("busy")
+        spread = [await channel(f"spread-{i}") for i in range(SPREAD_CHANNELS)]
+    return {"tokens": [u["access_token"] for u in users], "busy": busy, "spread": spread}
+
+
+def _session_of(token: str) -> tuple[str, str]:
+    """(user id, session id) from an access token's claims; the harness trusts its own."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims["sub"], claims["sid"]
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _load(
+    base: str, process: psutil.Process, load: wrk.Load, channels: list[str], tokens: list[str]
+) -> dict[str, Any]:
+    before, started = _cpu_seconds(process), time.monotonic()
+    result = wrk.run(
+        base,
+        "nchat_send",
+        load,
+        TOKENS=wrk.lua_list(tokens),
+        CHANNELS=wrk.lua_list(channels),
+    )
+    wall = time.monotonic() - started
+    result["server_cpu_share"] = round(
+        (_cpu_seconds(process) - before) / (wall * (psutil.cpu_count() or 1)), 3
+    )
+    return result
+
+
+async def _rows(url: str) -> int:
+    conn = await asyncpg.connect(libpq_url(url))
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM nchat_messages")
+        return count
+    finally:
+        await conn.close()
+
+
+async def _server_version(url: str) -> int:
+    conn = await asyncpg.connect(libpq_url(url))
+    try:
+        return int(await conn.fetchval("SHOW server_version_num"))
+    finally:
+        await conn.close()
+
+
+def measure_nchat(url: str, seconds: float) -> dict[str, Any]:
+    workers = os.cpu_count() or 1
+    results: dict[str, Any] = {"workers": workers, "connections": CONNECTIONS}
+    with server.running(url, workers=workers) as nodes:
+        node = nodes[0]
+        prepared = asyncio.run(_prepare(node.base, CONNECTIONS))
+        process = psutil.Process(node.process.pid)
+        tokens = prepared["tokens"]
+        cases = {"busy_channel": [prepared["busy"]], "spread_channels": prepared["spread"]}
+        for case, channels in cases.items():
+            console.print(f"nchat send, {case}: {CONNECTIONS} connections for {seconds:g} s ...")
+            before = asyncio.run(_rows(url))
+            peak = _load(node.base, process, wrk.Load(CONNECTIONS, seconds), channels, tokens)
+            peak["rows_written"] = asyncio.run(_rows(url)) - before
+            console.print(f"  ... at half of {peak['rps']:.0f}/s ...")
+            half = _load(
+                node.base,
+                process,
+                wrk.Load(CONNECTIONS, seconds, rate=max(1.0, peak["rps"] / 2)),
+                channels,
+                tokens,
+            )
+            results[case] = {"max": peak, "half_load": half}
+        user_id, session_id = _session_of(tokens[0])
+    results["pgbench_vars"] = {"user": user_id, "session": session_id, "channel": prepared["busy"]}
+    return results
+
+
+def measure_pgbench(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
+    version = asyncio.run(_server_version(url))
+    out: dict[str, Any] = {}
+    for script in pgbench.SCRIPTS:
+        console.print(f"pgbench {script}: {CONNECTIONS} clients, one channel, {seconds:g} s ...")
+        out[script] = pgbench.run(
+            url,
+            script,
+            clients=CONNECTIONS,
+            seconds=seconds,
+            server_version_num=version,
+            variables=variables,
+        )
+    out["server_version_num"] = version
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    if not wrk.available():
+        console.print("wrk is not installed (Debian: apt-get install wrk)")
+        return 1
+    seconds = 5.0 if args.quick else 20.0
+    with fresh_database(args.database_url) as url:
+        nchat = measure_nchat(url, seconds)
+        reference = measure_pgbench(url, seconds, nchat.pop("pgbench_vars"))
+    results = {"seconds": seconds, "nchat": nchat, "pgbench": reference}
+    busy = nchat["busy_channel"]["max"]["rps"]
+    results["ratios"] = {
+        f"nchat_busy_vs_pgbench_{s}": round(busy / reference[s]["tps"], 3)
+        for s in pgbench.SCRIPTS
+        if reference[s]["tps"]
+    }
+    _print(results)
+    console.print(f"results written to {write_results('send', results, args.output)}")
+    return 0
+
+
+def _print(results: dict[str, Any]) -> None:
+    table = Table("load", "req/s", "p50 ms", "p99 ms", "errors", "rows", "server CPU", "wrk CPU")
+    nchat = results["nchat"]
+    for case in ("busy_channel", "spread_channels"):
+        for phase in ("max", "half_load"):
+            r = nchat[case][phase]
+            table.add_row(
+                f"nchat {case} {phase}",
+                f"{r['rps']:.0f}",
+                str(r["p50_ms"]),
+                str(r["p99_ms"]),
+                str(r["errors"]),
+                str(r.get("rows_written", "")),
+                f"{r['server_cpu_share']:.0%}",
+                f"{r['generator_cpu_share']:.0%}",
+            )
+    for script in pgbench.SCRIPTS:
+        r = results["pgbench"][script]
+        table.add_row(
+            f"pgbench {script} (busy channel)",
+            f"{r['tps']:.0f}",
+            str(r["p50_ms"]),
+            str(r["p99_ms"]),
+            str(r["failed"]),
+            "",
+            "",
+            "",
+        )
+    console.print(table)
+    for name, ratio in results["ratios"].items():
+        console.print(f"{name}: {ratio:.2f}")
