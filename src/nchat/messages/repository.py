@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,6 +21,7 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
+from nchat.realtime.models import events
 from nchat.users.models import users
 
 msg = messages.c
@@ -61,15 +62,40 @@ async def by_client_id(
     return row
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> datetime | None:
-    """Insert unless (user, client_id) exists already; the new row's created_at, or None."""
-    query = pg_insert(messages).values(**values)
-    if values.get("client_id") is not None:
-        query = query.on_conflict_do_nothing(
-            index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
-        )
-    created: datetime | None = (await conn.execute(query.returning(msg.created_at))).scalar()
-    return created
+_SEND_COLUMNS = ("id", "channel_id", "user_id", "text", "thread_id", "client_id", "mentions")
+_new_message = (
+    pg_insert(messages)
+    .values({name: sa.bindparam(name) for name in (*_SEND_COLUMNS, "created_at")})
+    .on_conflict_do_nothing(
+        index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
+    )
+    .returning(msg.channel_id, msg.user_id)
+    .cte("new_message")
+)
+# The message and its event in one statement: one round trip, and no event when the insert
+# yields to an earlier send with the same client_id.
+_SEND = (
+    sa.insert(events)
+    .from_select(
+        ["type", "channel_id", "user_id", "data"],
+        sa.select(
+            sa.literal("message.created"),
+            _new_message.c.channel_id,
+            _new_message.c.user_id,
+            sa.bindparam("event_data", type_=JSONB),
+        ),
+    )
+    .returning(events.c.id)
+)
+
+
+async def insert_with_event(
+    conn: AsyncConnection, values: dict[str, Any], event_data: dict[str, Any]
+) -> bool:
+    """Insert the message and its `message.created` event unless (user, client_id) exists
+    already; True when inserted."""
+    params = {**values, "event_data": event_data}
+    return (await conn.execute(_SEND, params)).first() is not None
 
 
 async def bump_thread(conn: AsyncConnection, root_id: uuid.UUID, delta: int) -> None:

@@ -4,7 +4,7 @@ mentions and read markers. Channel visibility and posting rules come from channe
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -153,7 +153,11 @@ async def do_send(
             raise Conflict("The thread's root message was deleted", code="thread_deleted")
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
     message_id = uuid7()
-    created_at = await repo.insert(
+    # The app's clock, like the id (UUIDv7): the event carries the message, so both are
+    # known before the one statement that writes them.
+    created_at = datetime.now(UTC)
+    message = _fresh(message_id, body, payload, created_at, principal)
+    inserted = await repo.insert_with_event(
         conn,
         {
             "id": message_id,
@@ -163,19 +167,20 @@ async def do_send(
             "thread_id": body.thread_id,
             "client_id": body.client_id,
             "mentions": payload,
+            "created_at": created_at,
         },
+        log.event_data("message.created", message),
     )
-    if created_at is None:  # a concurrent send with the same client_id won
+    if not inserted:  # a concurrent send with the same client_id won
         assert body.client_id is not None
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         assert existing is not None
         return (await render(conn, [existing], principal))[0], False
+    log.wrote(conn)
     await repo.add_mentions(conn, message_id, access.id, notified)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
-    message = _fresh(message_id, body, payload, created_at, principal)
-    await log.emit(conn, "message.created", message, channel_id=access.id, actor_id=principal.id)
     if root is not None:
         await _emit_updated(conn, root["id"], actor_id=principal.id)
     return message, True

@@ -46,17 +46,27 @@ async def emit(
     actor_id: uuid.UUID | None,
     target_user_id: uuid.UUID | None = None,
 ) -> None:
-    model = EVENT_DATA[type_]
-    assert isinstance(data, model), f"{type_} carries {model.__name__}"
     await conn.execute(
         sa.insert(events).values(
             type=type_,
             channel_id=channel_id,
             user_id=actor_id,
             target_user_id=target_user_id,
-            data=data.model_dump(mode="json"),
+            data=event_data(type_, data),
         )
     )
+    wrote(conn)
+
+
+def event_data(type_: str, data: BaseModel) -> dict[str, Any]:
+    """An event's `data` column, checked against the type's model."""
+    model = EVENT_DATA[type_]
+    assert isinstance(data, model), f"{type_} carries {model.__name__}"
+    return data.model_dump(mode="json")
+
+
+def wrote(conn: AsyncConnection) -> None:
+    """Mark the transaction as one that wrote events: its commit wakes the readers."""
     conn.info[WROTE_EVENTS] = True
 
 
