@@ -203,24 +203,30 @@ async def dm_members(
 NO_MARKER = uuid.UUID(int=0)
 
 
-def _unread_counts(me: Any) -> tuple[Any, Any, Any]:
-    """Correlated subqueries for one channel row: unread, mentions, last message.
+def _counts(me: Any) -> tuple[Any, Any, Any]:
+    """For one channel row: (a lateral of unread count and newest time since the read
+    marker, the mention count, the newest root message's time).
 
     Each is an index range scan from the read marker forward (a missing marker reads as the
     smallest id, keeping the condition a plain range the index can seek), so a user in 500
-    channels pays for their unread messages, not for the channels' history."""
+    channels pays for their unread messages, not for the channels' history. The newest
+    message comes from the same scan when anything is unread; only read-up channels (and
+    non-members) need the separate backward probe, which coalesce() skips otherwise."""
     marker = sa.func.coalesce(m.last_read_id, NO_MARKER)
     x = messages.alias("x")
-    unread = (
-        sa.select(sa.func.count())
+    since_read = (
+        sa.select(
+            sa.func.count().filter(x.c.user_id != me).label("unread"),
+            sa.func.max(x.c.created_at).label("newest"),
+        )
         .where(
+            m.user_id.isnot(None),
             x.c.channel_id == c.id,
             x.c.thread_id.is_(None),
             x.c.id > marker,
             x.c.deleted_at.is_(None),
-            x.c.user_id != me,
         )
-        .scalar_subquery()
+        .lateral("since_read")
     )
     mn = mentions.alias("mn")
     mention_count = (
@@ -229,14 +235,14 @@ def _unread_counts(me: Any) -> tuple[Any, Any, Any]:
         .scalar_subquery()
     )
     y = messages.alias("y")
-    last_at = (
+    newest = (
         sa.select(y.c.created_at)
         .where(y.c.channel_id == c.id, y.c.thread_id.is_(None), y.c.deleted_at.is_(None))
         .order_by(y.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    return unread, mention_count, last_at
+    return since_read, mention_count, newest
 
 
 def _view_query(*, joined: bool) -> sa.Select[Any]:
@@ -245,22 +251,22 @@ def _view_query(*, joined: bool) -> sa.Select[Any]:
     joined: start from the caller's memberships (an index lookup) instead of every channel.
     """
     me = sa.bindparam("me", type_=UUID(as_uuid=True))
-    unread, mention_count, last_at = _unread_counts(me)
+    since_read, mention_count, newest = _counts(me)
     is_member = m.user_id.isnot(None)
     mine = sa.and_(m.channel_id == c.id, m.user_id == me)
     source = (
         channels.join(channel_members, mine)
         if joined
         else channels.outerjoin(channel_members, mine)
-    )
+    ).join(since_read, sa.true())  # an aggregate: always exactly one row
     return sa.select(
         channels,
         is_member.label("is_member"),
         m.role.label("channel_role"),
         m.last_read_id.label("last_read_id"),
-        sa.case((is_member, unread)).label("unread_count"),
+        sa.case((is_member, since_read.c.unread)).label("unread_count"),
         sa.case((is_member, mention_count)).label("mention_count"),
-        last_at.label("last_message_at"),
+        sa.func.coalesce(since_read.c.newest, newest).label("last_message_at"),
     ).select_from(source)
 
 

@@ -115,7 +115,17 @@ def check_active(access: ChannelAccess) -> None:
 def _to_out(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> ChannelOut:
     members = dm.get(row["id"])
     return ChannelOut(
-        **channel_info(row).model_dump(),
+        id=row["id"],
+        type=row["type"],
+        name=row["name"],
+        topic=row["topic"],
+        description=row["description"],
+        read_only=row["read_only"],
+        archived=row["archived_at"] is not None,
+        archived_at=row["archived_at"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        member_count=row["member_count"],
         is_member=row["is_member"],
         channel_role=row["channel_role"],
         unread_count=row["unread_count"],
