@@ -463,7 +463,14 @@ async def _emit_joined(
     info = channel_info(row)
     for user_id in user_ids:
         event = MemberChanged(channel_id=channel_id, user_id=user_id, role="member", channel=info)
-        await log.emit(conn, "member.joined", event, channel_id=channel_id, actor_id=actor.id)
+        await log.emit(
+            conn,
+            "member.joined",
+            event,
+            channel_id=channel_id,
+            actor_id=actor.id,
+            subject_user_id=user_id,
+        )
 
 
 async def _emit_left(
@@ -480,4 +487,11 @@ async def _emit_left(
     await log.emit(
         conn, "member.left", event, channel_id=channel_id, actor_id=actor.id, target_user_id=user_id
     )
-    await log.emit(conn, "member.left", event, channel_id=channel_id, actor_id=actor.id)
+    await log.emit(
+        conn,
+        "member.left",
+        event,
+        channel_id=channel_id,
+        actor_id=actor.id,
+        subject_user_id=user_id,
+    )

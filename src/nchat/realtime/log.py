@@ -45,13 +45,16 @@ async def emit(
     channel_id: uuid.UUID | None,
     actor_id: uuid.UUID | None,
     target_user_id: uuid.UUID | None = None,
+    subject_user_id: uuid.UUID | None = None,
 ) -> None:
+    """subject_user_id: on the members' copy of member.joined and member.left, the member."""
     await conn.execute(
         sa.insert(events).values(
             type=type_,
             channel_id=channel_id,
             user_id=actor_id,
             target_user_id=target_user_id,
+            subject_user_id=subject_user_id,
             data=event_data(type_, data),
         )
     )
@@ -82,13 +85,31 @@ def check_retention(position: Position, retention_s: int) -> None:
 
 
 def _visible_to(user_id: uuid.UUID) -> Any:
+    """What a live socket of the user would have received: their own targeted events,
+    events without a channel, and those of channels they were a member of at the time.
+
+    Membership at an event's time: the user's first membership change in that channel after
+    the event tells it (a join: not yet a member; a leave: still a member); with none since,
+    membership now does. Every change after a resumable cursor is still in the log."""
     cm = channel_members.c
-    member_of = sa.select(cm.channel_id).where(cm.user_id == user_id)
+    f = events.alias("f")
+    next_change = (
+        sa.select(f.c.type == "member.left")
+        .where(
+            f.c.channel_id == e.channel_id,
+            f.c.subject_user_id == user_id,
+            sa.tuple_(f.c.xid, f.c.id) > sa.tuple_(e.xid, e.id),
+        )
+        .order_by(f.c.xid, f.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    member_now = e.channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == user_id))
     return sa.or_(
         e.target_user_id == user_id,
         sa.and_(
             e.target_user_id.is_(None),
-            sa.or_(e.channel_id.is_(None), e.channel_id.in_(member_of)),
+            sa.or_(e.channel_id.is_(None), sa.func.coalesce(next_change, member_now)),
         ),
     )
 
@@ -125,6 +146,16 @@ async def read(
 # The hub's read, in one statement and so one snapshot: that snapshot's xmin is the
 # horizon, every transaction below it has finished, and the same snapshot sees all of their
 # events. `waiting` says whether committed events already sit at or past the horizon.
+_TAIL_COLUMNS = (
+    "id",
+    "xid",
+    "type",
+    "channel_id",
+    "user_id",
+    "target_user_id",
+    "data",
+    "created_at",
+)
 _TAIL = sa.text(
     """
     SELECT h.horizon, h.waiting, e.id, e.xid, e.type, e.channel_id, e.user_id,
@@ -143,7 +174,7 @@ _TAIL = sa.text(
 ).columns(
     sa.column("horizon", sa.BigInteger),
     sa.column("waiting", sa.Boolean),
-    *(col for col in events.c),
+    *(e[name] for name in _TAIL_COLUMNS),
 )
 
 

@@ -23,10 +23,21 @@ events = sa.Table(
     sa.Column("user_id", UUID(as_uuid=True)),
     # When set, only this user's devices receive the event (read markers, own membership).
     sa.Column("target_user_id", UUID(as_uuid=True)),
+    # The member a membership event (members' copy) is about: replays find from these
+    # whether a reader was a member when an event happened.
+    sa.Column("subject_user_id", UUID(as_uuid=True)),
     sa.Column("data", JSONB, nullable=False),
     created_at(),
     sa.Index("ix_nchat_events_xid_id", "xid", "id"),
     sa.Index("ix_nchat_events_created_at", "created_at"),
+    sa.Index(
+        "ix_nchat_events_membership",
+        "channel_id",
+        "subject_user_id",
+        "xid",
+        "id",
+        postgresql_where=sa.text("subject_user_id IS NOT NULL"),
+    ),
 )
 
 # One row per open socket; a user is online while any of their sockets is fresh. Rows of a
