@@ -164,3 +164,38 @@ async def test_limit_bounds(client: httpx.AsyncClient, make_user: UserFactory, l
     ada = await make_user()
     r = await client.get("/api/sync/changes", params={"limit": limit}, headers=ada.headers)
     assert r.status_code == 422
+
+
+async def test_idle_polls_write_nothing(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    """An empty page leaves the session row alone (a write would hold back the log's
+    horizon for everyone); a page with events stores its cursor."""
+    ada = await make_user()
+
+    async def stored() -> tuple[Any, Any, Any]:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT xmin::text, last_sync_at, last_sync_cursor FROM nchat_sessions"
+                        " WHERE user_id = :u"
+                    ),
+                    {"u": ada.id},
+                )
+            ).one()
+            return row[0], row[1], row[2]
+
+    first = await changes(client, ada)
+    version, synced_at, cursor = await stored()
+    assert synced_at is not None and cursor == first["cursor"]
+    for _ in range(3):
+        await changes(client, ada, first["cursor"])
+    assert await stored() == (version, synced_at, cursor)
+
+    channel = await api.create_channel(ada, "busy")
+    page = await collect(client, ada, first["cursor"], 1)
+    assert [e["data"]["id"] for e in page["events"]] == [channel["id"]]
+    version_after, synced_after, cursor_after = await stored()
+    assert version_after != version and synced_after > synced_at
+    assert cursor_after != cursor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,12 +65,29 @@ async def record_rejected(
     )
 
 
-async def mark_synced(conn: AsyncConnection, session_id: uuid.UUID, cursor: str) -> None:
-    await conn.execute(
+# An empty page moves the stored cursor at most this often: a device polling an idle
+# account then writes nothing, and a write would hold back event delivery for everyone
+# until it commits (the log's horizon).
+MARK_IDLE_EVERY = timedelta(seconds=30)
+
+
+async def mark_synced(
+    conn: AsyncConnection, session_id: uuid.UUID, cursor: str, *, delivered: bool
+) -> None:
+    """Store the session's sync cursor. An UPDATE matching no row writes nothing."""
+    query = (
         sa.update(sessions)
         .where(sessions.c.id == session_id)
         .values(last_sync_at=sa.func.now(), last_sync_cursor=cursor)
     )
+    if not delivered:
+        query = query.where(
+            sa.or_(
+                sessions.c.last_sync_at.is_(None),
+                sessions.c.last_sync_at < sa.func.now() - MARK_IDLE_EVERY,
+            )
+        )
+    await conn.execute(query)
 
 
 async def sync_state(conn: AsyncConnection, session_id: uuid.UUID) -> RowMapping | None:

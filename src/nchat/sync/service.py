@@ -157,7 +157,7 @@ async def changes(
     after = await _start(conn, since, settings)
     rows, end, more = await log.read(conn, after, limit=limit, user_id=who.id)
     page = log.page_out(rows, end, more)
-    await repo.mark_synced(conn, who.session_id, page.cursor)
+    await repo.mark_synced(conn, who.session_id, page.cursor, delivered=bool(rows))
     return page
 
 
