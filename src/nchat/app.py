@@ -49,7 +49,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
         app.state.engine = engine
-        bus = make_bus(database_url=str(settings.database_url), redis_url=settings.redis_url)
+        bus = make_bus(
+            database_url=str(settings.database_url),
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+        )
         app.state.bus = bus
         hub = Hub(engine, bus)
         app.state.hub = hub

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
     redis_url: str | None = None
+    redis_prefix: str | None = Field(
+        default=None, description="Redis channel prefix; unset: named after the database"
+    )
     event_retention_s: int = Field(default=30 * 24 * 3600, ge=60)
     db_pool_size: int = Field(default=10, ge=1)
     password_min_length: int = Field(default=8, ge=6)

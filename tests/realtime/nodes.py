@@ -1,6 +1,7 @@
 """Helpers for tests with several nchat processes and real buses: whole process trees that are
-always reaped, a team set up over REST, WebSocket readers that track the resume cursor, and
-a view of the bus connections in PostgreSQL and Redis."""
+always reaped, a team set up over REST, WebSocket readers that track the resume cursor, a
+view of the bus connections in PostgreSQL and Redis, and a relay whose Redis connections can
+be made to go silent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -183,6 +185,81 @@ async def kill_redis_clients(ids: set[int]) -> None:
             await client.client_kill_filter(_id=str(client_id))
     finally:
         await client.aclose()
+
+
+@dataclass
+class Link:
+    """One client connection through the relay, and whether it still passes anything."""
+
+    silent: bool = False
+
+
+class SilentRelay:
+    """A TCP relay to the test Redis whose connections can be made to go silent: still open,
+    passing nothing either way. That is all a client sees of a peer gone without a word (a
+    host that died, a NAT or load balancer that forgot the flow, a hung server): no FIN, no
+    reset, no answer. Connections made afterwards pass again, as a reconnect would reach a
+    healthy server."""
+
+    def __init__(self) -> None:
+        self.links: list[Link] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{urlsplit(REDIS_URL).path}"
+
+    def silence(self) -> int:
+        """Every connection so far goes silent; how many there are."""
+        for link in self.links:
+            link.silent = True
+        return len(self.links)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.append(writer)
+        upstream = urlsplit(REDIS_URL)
+        up_reader, up_writer = await asyncio.open_connection(upstream.hostname, upstream.port)
+        self._writers.append(up_writer)
+        link = Link()
+        self.links.append(link)
+        await asyncio.gather(_pipe(reader, up_writer, link), _pipe(up_reader, writer, link))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: Link) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(65536):
+            if not link.silent:  # silent: read and dropped, so the sender never notices
+                writer.write(data)
+                await writer.drain()
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def silent_relay() -> AsyncIterator[SilentRelay]:
+    relay = SilentRelay()
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.close()
 
 
 # -- a team over REST ----------------------------------------------------------------------

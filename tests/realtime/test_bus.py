@@ -1,6 +1,7 @@
 """The bus over real PostgreSQL and real Redis: instances hear each other (and themselves),
-and every kind of lost connection heals by itself: a terminated LISTEN backend, a killed
-Redis pub/sub client, a connection cut while publishes are queued, a listener that throws.
+Redis channels are named per deployment, and every kind of lost connection heals by itself:
+a terminated LISTEN backend, a killed Redis pub/sub client, a Redis connection that goes
+silent, a connection cut while publishes are queued, a listener that throws.
 
 Only this process's connections are cut (found by application name and database, or by
 the client's address), so tests running beside these on the same servers are not touched."""
@@ -16,10 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as redis
+from sqlalchemy.engine import make_url
 
 from nchat.realtime import hub as hub_module
+from nchat.realtime import redis_bus
 from nchat.realtime.bus import Bus
-from nchat.realtime.redis_bus import make_bus
+from nchat.realtime.redis_bus import database_prefix, make_bus
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
@@ -35,6 +39,8 @@ from tests.realtime.nodes import (
     next_frame,
     pg_bus_backends,
     redis_clients,
+    silent_relay,
+    throwaway_database,
 )
 
 BACKENDS = ["postgres", "redis"]
@@ -42,6 +48,8 @@ BACKENDS = ["postgres", "redis"]
 # arrives within this came over the bus.
 PROMPTLY = 8.0
 NO_POLL_S = 120.0
+# The Redis bus's PING interval in tests that wait for it.
+QUICK_PING_S = 0.3
 
 
 class Recorder:
@@ -269,3 +277,180 @@ async def test_sockets_keep_receiving_after_the_bus_connection_dies(
             assert stream.messages == sent
     finally:
         await stop_live(live)
+
+
+# -- Redis: channel names ------------------------------------------------------------------
+
+
+def prefixed_bus(database_url: str, prefix: str | None, redis_url: str = REDIS_URL) -> Bus:
+    return make_bus(database_url=database_url, redis_url=redis_url, redis_prefix=prefix)
+
+
+def new_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.parametrize("naming", ["setting", "database"])
+async def test_redis_buses_hear_only_their_own_deployment(
+    naming: str, database_url: str, server_url: str
+) -> None:
+    """One Redis, two deployments: told apart by NCHAT_REDIS_PREFIX (which wins over the
+    database: one prefix joins buses on two databases), or with no setting by database."""
+    async with throwaway_database(server_url) as elsewhere:
+        if naming == "setting":
+            prefix = new_prefix()
+            a = prefixed_bus(database_url, prefix)
+            same = prefixed_bus(elsewhere, prefix)
+            other = prefixed_bus(database_url, new_prefix())
+        else:
+            a, same = prefixed_bus(database_url, None), prefixed_bus(database_url, None)
+            other = prefixed_bus(elsewhere, None)
+        heard_same, heard_other = Recorder(), Recorder()
+        same.listen(heard_same)
+        other.listen(heard_other)
+        async with started(a, same, other):
+            heard_same.heard.clear()
+            heard_other.heard.clear()
+            token = uuid.uuid4().hex
+            await a.publish(EPHEMERAL, f"{token}:a")
+            await a.publish(EVENTS)
+            await until(lambda: heard_same.payloads(token) == [f"{token}:a"], "same hears a")
+            await until(lambda: heard_same.wakes() >= 1, "same hears a's wake-up")
+            # Redis has passed a's messages on before this one (same hears them already), so
+            # once other hears itself it would have heard a too, had it been subscribed.
+            await other.publish(EPHEMERAL, f"{token}:other")
+            await until(lambda: heard_other.payloads(token) != [], "other hears itself")
+            assert heard_other.payloads(token) == [f"{token}:other"]
+            assert heard_other.wakes() == 0
+            assert heard_same.payloads(token) == [f"{token}:a"]
+
+
+async def test_redis_channel_names_carry_the_prefix(database_url: str, server_url: str) -> None:
+    prefix = new_prefix()
+    names = [f"{prefix}:{EVENTS}", f"{prefix}:{EPHEMERAL}"]
+    a = prefixed_bus(database_url, prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    raw = client.pubsub()
+    try:
+        await raw.subscribe(*names, EPHEMERAL)
+        async with started(a):
+            numsub = dict(await client.pubsub_numsub(*names))
+            assert numsub == {name.encode(): 2 for name in names}  # a's and raw's
+            token = uuid.uuid4().hex
+            await a.publish(EPHEMERAL, token)
+            await a.publish(EVENTS)
+            got: list[tuple[str, str]] = []
+            async with asyncio.timeout(PROMPTLY):
+                while len(got) < 2:
+                    message = await raw.get_message(ignore_subscribe_messages=True, timeout=1)
+                    if message and message["type"] == "message":
+                        channel, data = message["channel"].decode(), message["data"].decode()
+                        if channel in names or data == token:
+                            got.append((channel, data))
+            assert sorted(got) == sorted([(names[0], ""), (names[1], token)])
+    finally:
+        await raw.aclose()  # type: ignore[no-untyped-call]
+        await client.aclose()
+    # Unset, the prefix names the database: the same however it is reached, and another
+    # database's differs.
+    url = make_url(database_url)
+    derived = await database_prefix(database_url)
+    assert derived.startswith("nchat:") and derived.endswith(f":{url.database}")
+    reached_otherwise = url.update_query_dict({"application_name": "another"})
+    assert await database_prefix(reached_otherwise.render_as_string(False)) == derived
+    async with throwaway_database(server_url) as elsewhere:
+        assert await database_prefix(elsewhere) != derived
+
+
+# -- Redis: lost and silent connections ----------------------------------------------------
+
+
+async def test_a_killed_redis_subscription_is_replaced_and_the_readers_catch_up(
+    database_url: str,
+) -> None:
+    before = set(await redis_clients([os.getpid()]))
+    prefix = new_prefix()
+    a, b = prefixed_bus(database_url, prefix), prefixed_bus(database_url, prefix)
+    heard = Recorder()
+    b.listen(heard)
+    async with started(a, b):
+        ours = set(await redis_clients([os.getpid()])) - before
+        assert len(ours) == 2, "one pub/sub client per bus in CLIENT LIST"
+        heard.heard.clear()
+        await kill_redis_clients(ours)  # CLIENT KILL ID, each
+        await until(lambda: not b.connected.is_set(), "b notices")
+        await until(lambda: a.connected.is_set() and b.connected.is_set(), "both resubscribe")
+        assert heard.wakes() >= 1, "back, b wakes its readers to catch up on the log"
+        assert not ours & set(await redis_clients([os.getpid()]))
+        token = uuid.uuid4().hex
+        await a.publish(EPHEMERAL, token)
+        await until(lambda: heard.payloads(token) == [token], "a later publish is heard")
+
+
+async def test_a_redis_connection_that_stops_answering_is_replaced(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No FIN, no reset, no error: only the bus's PING going unanswered shows the loss."""
+    monkeypatch.setattr(redis_bus, "PING_S", QUICK_PING_S)
+    prefix = new_prefix()
+    async with silent_relay() as relay:
+        a = prefixed_bus(database_url, prefix, relay.url)
+        b = prefixed_bus(database_url, prefix)
+        heard = Recorder()
+        a.listen(heard)
+        async with started(a, b):
+            # Quiet but answering its PINGs: kept (each reconnection would wake the readers).
+            wakes = heard.wakes()
+            await asyncio.sleep(10 * QUICK_PING_S)
+            assert heard.wakes() == wakes and a.connected.is_set()
+
+            silenced = relay.silence()
+            await until(lambda: not a.connected.is_set(), "a notices the silence")
+            await until(a.connected.is_set, "a reconnects")
+            assert heard.wakes() > wakes, "back, a wakes its readers to catch up on the log"
+            assert len(relay.links) > silenced, "over a new connection"
+            token = uuid.uuid4().hex
+            await b.publish(EPHEMERAL, token)
+            await until(lambda: heard.payloads(token) == [token], "a later publish is heard")
+
+
+async def test_sockets_catch_up_after_the_redis_connection_goes_silent(
+    database_url: str,
+    tmp_path: Path,
+    make_user: UserFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With the hub's safety-net poll out of the way, only the bus can deliver in time.
+    monkeypatch.setattr(hub_module, "POLL_S", NO_POLL_S)
+    monkeypatch.setattr(redis_bus, "PING_S", QUICK_PING_S)
+    async with silent_relay() as relay:
+        # The server publishes through the relay too: its silent pooled connection fails a
+        # publish after socket_timeout, and the retry goes out on a new one.
+        live = await start_live(database_url, tmp_path, redis_url=f"{relay.url}?socket_timeout=1")
+        try:
+            await until(live.app.state.bus.connected.is_set, "the live server's bus connects")
+            ada = await make_user()
+            bob = await make_user()
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{live.port}", timeout=TIMEOUT
+            ) as http:
+                api = Api(http)
+                channel = await api.create_channel(ada, "bus", members=(bob,))
+                stream = Stream()
+                async with connect(f"http://127.0.0.1:{live.port}", bob.access_token) as ws:
+                    await next_frame(ws, "hello")
+                    sent = [(await api.send(ada, channel["id"], "before"))["id"]]
+                    await stream.read_until(ws, lambda: sent[-1] in stream.messages, PROMPTLY)
+
+                    relay.silence()
+                    # Its wake-up is lost on the silent subscription: the catch-up brings it.
+                    sent.append((await api.send(ada, channel["id"], "during"))["id"])
+                    await stream.read_until(ws, lambda: sent[-1] in stream.messages, PROMPTLY)
+                    await until(live.app.state.bus.connected.is_set, "the bus is back")
+                    for text in ("after", "and after"):
+                        sent.append((await api.send(ada, channel["id"], text))["id"])
+                        await stream.read_until(ws, lambda: sent[-1] in stream.messages, PROMPTLY)
+                    await stream.quiet(ws, 0.3)
+                assert stream.messages == sent
+        finally:
+            await stop_live(live)

@@ -1,24 +1,57 @@
-"""Redis pub/sub backend of the bus (NCHAT_REDIS_URL)."""
+"""Redis pub/sub backend of the bus (NCHAT_REDIS_URL).
+
+Channel names are global to a Redis server, so each carries a prefix: NCHAT_REDIS_PREFIX, or
+else one named after the database (docs/decisions/0011-redis-channel-prefix.md). The bus
+then spans exactly the processes that share an event log, as LISTEN/NOTIFY does, and two
+deployments on one Redis neither wake each other's nodes nor see each other's signals.
+
+A subscriber only reads, so a connection whose peer vanished without a word (a host gone,
+a NAT or load balancer that forgot the flow, a hung server) would look idle for good: after
+PING_S of quiet the bus sends a PING, and a connection that stays quiet for PING_S more is
+treated as lost."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
+import asyncpg
 import redis.asyncio as redis
 import structlog
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from nchat.realtime.bus import RETRY_S, Bus, PostgresBus
+from nchat.db.engine import libpq_url
+from nchat.realtime.bus import PG_CONNECTION_ERRORS, RETRY_S, Bus, PostgresBus
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 
 log = structlog.get_logger("nchat.bus")
 
+PING_S = 5.0
+# Every command and connect is bounded (older redis-py waits forever by default): a publish
+# on a connection that went silent fails and is retried instead of holding the sender.
+SOCKET_TIMEOUT_S = 5.0
+# What a lost connection raises: Redis's, and PostgreSQL's while the channels are named.
+CONNECTION_ERRORS = (RedisError, *PG_CONNECTION_ERRORS)
+
 
 class RedisBus(Bus):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, database_url: str, prefix: str | None = None) -> None:
         super().__init__()
-        self._client = redis.Redis.from_url(url)
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+            # No reconnecting inside redis-py: it would resubscribe without the catch-up of
+            # _connected(), so every lost connection has to surface here.
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._database_url = database_url
+        self._prefix = prefix
+        self._channels: dict[str, str] = {}  # topic -> Redis channel, once the prefix is known
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -34,12 +67,16 @@ class RedisBus(Bus):
         await self._client.aclose()
 
     async def _send(self, topic: str, payload: str) -> None:
+        channel = self._channels.get(topic)
+        if channel is None:  # not named yet, so not subscribed either: as if disconnected
+            self._send_failed(topic)
+            return
         # Twice: a pooled connection may have died since its last use (Redis restarted, a
         # proxy dropped it, a CLIENT KILL), and that first use fails without a retry; the
         # pool then drops it and the second try connects afresh.
         for attempt in range(2):
             try:
-                await self._client.publish(topic, payload)
+                await self._client.publish(channel, payload)
                 return
             except (RedisError, OSError) as exc:
                 if attempt:
@@ -50,15 +87,12 @@ class RedisBus(Bus):
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(EVENTS, EPHEMERAL)
-                await self._connected()
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        topic = message["channel"].decode()
-                        self._deliver(topic, message["data"].decode())
+                channels = await self._named_channels()
+                await pubsub.subscribe(*channels.values())
+                await self._listen(pubsub, channels)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except CONNECTION_ERRORS as exc:
                 log.warning("redis bus connection lost; retrying", error=str(exc))
             finally:
                 self.connected.clear()
@@ -66,9 +100,59 @@ class RedisBus(Bus):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RETRY_S)
 
+    async def _named_channels(self) -> dict[str, str]:
+        """Named on the first connection (the database may be away when the bus starts), and
+        kept: one query per process."""
+        if not self._channels:
+            prefix = self._prefix or await database_prefix(self._database_url)
+            self._channels = {topic: f"{prefix}:{topic}" for topic in (EVENTS, EPHEMERAL)}
+        return self._channels
 
-def make_bus(*, database_url: str, redis_url: str | None) -> Bus:
-    """Redis when configured, else PostgreSQL's LISTEN/NOTIFY."""
+    async def _listen(self, pubsub: PubSub, channels: dict[str, str]) -> None:
+        """Deliver until the connection fails or stops answering. Connected once the server
+        has confirmed every subscription: from then on nothing published is missed, so that
+        is when the readers catch up on the log."""
+        topics = {channel.encode(): topic for topic, channel in channels.items()}
+        unconfirmed = set(topics)
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=PING_S)
+            if message is None:
+                if pinged:
+                    raise RedisConnectionError(f"no answer to PING within {PING_S} s")
+                await pubsub.ping()
+                pinged = True
+                continue
+            pinged = False  # anything at all shows the connection alive
+            if message["type"] == "subscribe" and unconfirmed:
+                unconfirmed.discard(message["channel"])
+                if not unconfirmed:
+                    await self._connected()
+            elif message["type"] == "message" and message["channel"] in topics:
+                self._deliver(topics[message["channel"]], message["data"].decode())
+
+
+async def database_prefix(database_url: str) -> str:
+    """`nchat:<cluster's system identifier>:<database>`: the same for every process on this
+    database however it is reached (another host name, a pooler, other credentials), and
+    different for any other database, on this server or another."""
+    conn = await asyncpg.connect(libpq_url(database_url))
+    try:
+        name = await conn.fetchval("SELECT current_database()")
+        try:
+            system = await conn.fetchval("SELECT system_identifier FROM pg_control_system()")
+        except asyncpg.InsufficientPrivilegeError:
+            # Still the same on every node that uses this role, only less unique.
+            log.warning("pg_control_system() not allowed: set NCHAT_REDIS_PREFIX to be sure")
+            return f"nchat:{name}"
+    finally:
+        await conn.close()
+    return f"nchat:{system}:{name}"
+
+
+def make_bus(*, database_url: str, redis_url: str | None, redis_prefix: str | None = None) -> Bus:
+    """Redis when configured (channels prefixed with `redis_prefix`, or else named after the
+    database), else PostgreSQL's LISTEN/NOTIFY."""
     if redis_url:
-        return RedisBus(redis_url)
+        return RedisBus(redis_url, database_url=database_url, prefix=redis_prefix or None)
     return PostgresBus(database_url)
