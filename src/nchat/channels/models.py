@@ -72,5 +72,5 @@ channel_members = sa.Table(
         "joined_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.CheckConstraint("role IN ('admin', 'member')", name="role_valid"),
-    sa.Index("ix_nchat_channel_members_user_id", "user_id"),
+    sa.Index("ix_nchat_channel_members_user_id_channel_id", "user_id", "channel_id"),
 )

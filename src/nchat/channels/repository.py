@@ -30,24 +30,34 @@ async def get_membership(
     return (await conn.execute(query)).mappings().first()
 
 
+# Every channel-scoped request runs this: built once (see _MINE below).
+_WITH_MEMBERSHIP = (
+    sa.select(
+        channels,
+        m.role.label("m_role"),
+        m.last_read_id.label("m_last_read_id"),
+        m.user_id.label("m_user_id"),
+        m.joined_at.label("m_joined_at"),
+    )
+    .select_from(
+        channels.outerjoin(
+            channel_members,
+            sa.and_(
+                m.channel_id == c.id,
+                m.user_id == sa.bindparam("user_id", type_=UUID(as_uuid=True)),
+            ),
+        )
+    )
+    .where(c.id == sa.bindparam("channel_id", type_=UUID(as_uuid=True)))
+)
+
+
 async def get_with_membership(
     conn: AsyncConnection, channel_id: uuid.UUID, user_id: uuid.UUID
 ) -> tuple[RowMapping, dict[str, Any] | None] | None:
     """The channel and the caller's membership row, in one round trip."""
-    query = (
-        sa.select(
-            channels,
-            m.role.label("m_role"),
-            m.last_read_id.label("m_last_read_id"),
-            m.user_id.label("m_user_id"),
-            m.joined_at.label("m_joined_at"),
-        )
-        .select_from(
-            channels.outerjoin(channel_members, sa.and_(m.channel_id == c.id, m.user_id == user_id))
-        )
-        .where(c.id == channel_id)
-    )
-    row = (await conn.execute(query)).mappings().first()
+    params = {"channel_id": channel_id, "user_id": user_id}
+    row = (await conn.execute(_WITH_MEMBERSHIP, params)).mappings().first()
     if row is None:
         return None
     membership: dict[str, Any] | None = None
@@ -300,6 +310,10 @@ async def list_view(
     limit: int,
 ) -> list[RowMapping]:
     query = _view(see_public=see_public, members_only=member is True)
+    # From the caller's memberships, the membership's channel id is the key: it comes in
+    # order from the (user_id, channel_id) index, which the planner then merges with the
+    # channels instead of looping over every membership (a generic plan did, at 30-50 ms).
+    key = m.channel_id if query is _MINE else c.id
     if type_ is not None:
         query = query.where(c.type == type_)
     if q:
@@ -312,8 +326,8 @@ async def list_view(
     elif archived is False:
         query = query.where(c.archived_at.is_(None))
     if after is not None:
-        query = query.where(c.id > after)
-    result = await conn.execute(query.order_by(c.id).limit(limit), {"me": me})
+        query = query.where(key > after)
+    result = await conn.execute(query.order_by(key).limit(limit), {"me": me})
     return list(result.mappings().all())
 
 

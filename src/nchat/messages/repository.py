@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -138,6 +139,27 @@ async def edits(conn: AsyncConnection, message_id: uuid.UUID) -> list[RowMapping
 # -- pages -----------------------------------------------------------------
 
 
+@functools.cache
+def _channel_page_query(*, before: bool, after: bool, at_or_after: bool) -> sa.Select[Any]:
+    """One statement per page shape, built once: history pages are among the hottest reads,
+    and building a statement costs more than executing a cached one."""
+
+    def uuid_param(name: str) -> Any:
+        return sa.bindparam(name, type_=UUID(as_uuid=True))
+
+    query = message_rows().where(
+        msg.channel_id == uuid_param("channel_id"), msg.thread_id.is_(None)
+    )
+    if before:
+        query = query.where(msg.id < uuid_param("before"))
+    if after:
+        query = query.where(msg.id > uuid_param("after"))
+    if at_or_after:
+        query = query.where(msg.id >= uuid_param("at_or_after"))
+    forward = after or at_or_after
+    return query.order_by(msg.id.asc() if forward else msg.id.desc()).limit(sa.bindparam("limit"))
+
+
 async def channel_page(
     conn: AsyncConnection,
     channel_id: uuid.UUID,
@@ -148,16 +170,18 @@ async def channel_page(
     limit: int,
 ) -> list[RowMapping]:
     """Channel-level messages; newest first, or oldest first when reading forward."""
-    query = message_rows().where(msg.channel_id == channel_id, msg.thread_id.is_(None))
-    forward = after is not None or at_or_after is not None
-    if before is not None:
-        query = query.where(msg.id < before)
-    if after is not None:
-        query = query.where(msg.id > after)
-    if at_or_after is not None:
-        query = query.where(msg.id >= at_or_after)
-    query = query.order_by(msg.id.asc() if forward else msg.id.desc()).limit(limit)
-    return list((await conn.execute(query)).mappings().all())
+    query = _channel_page_query(
+        before=before is not None, after=after is not None, at_or_after=at_or_after is not None
+    )
+    params = {
+        "channel_id": channel_id,
+        "before": before,
+        "after": after,
+        "at_or_after": at_or_after,
+        "limit": limit,
+    }
+    used = {k: v for k, v in params.items() if v is not None or k == "channel_id"}
+    return list((await conn.execute(query, used)).mappings().all())
 
 
 async def thread_page(
@@ -169,20 +193,29 @@ async def thread_page(
     return list((await conn.execute(query.order_by(msg.id).limit(limit))).mappings().all())
 
 
+_r = reactions.c
+# One array parameter rather than IN (...): a single prepared statement for any page size.
+_REACTIONS = (
+    sa.select(
+        _r.message_id,
+        _r.emoji,
+        sa.func.count(),
+        sa.func.bool_or(_r.user_id == sa.bindparam("viewer", type_=UUID(as_uuid=True))),
+    )
+    .where(_r.message_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+    .group_by(_r.message_id, _r.emoji)
+    .order_by(_r.message_id, sa.func.min(_r.created_at), _r.emoji)
+)
+
+
 async def reactions_for(
     conn: AsyncConnection, message_ids: list[uuid.UUID], viewer: uuid.UUID
 ) -> dict[uuid.UUID, list[tuple[str, int, bool]]]:
     if not message_ids:
         return {}
-    r = reactions.c
-    query = (
-        sa.select(r.message_id, r.emoji, sa.func.count(), sa.func.bool_or(r.user_id == viewer))
-        .where(r.message_id.in_(message_ids))
-        .group_by(r.message_id, r.emoji)
-        .order_by(r.message_id, sa.func.min(r.created_at), r.emoji)
-    )
+    params = {"ids": message_ids, "viewer": viewer}
     out: dict[uuid.UUID, list[tuple[str, int, bool]]] = {}
-    for message_id, emoji, count, me in (await conn.execute(query)).all():
+    for message_id, emoji, count, me in (await conn.execute(_REACTIONS, params)).all():
         out.setdefault(message_id, []).append((emoji, int(count), bool(me)))
     return out
 
