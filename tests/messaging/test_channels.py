@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from nchat.channels.schemas import ChannelList
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
@@ -195,3 +196,38 @@ async def test_direct_messages_cannot_be_left_or_extended(
     assert r.status_code == 409
     r = await client.get(f"/api/channels/{dm['id']}", headers=cy.headers)
     assert r.status_code == 404
+
+
+async def test_channel_list_json_is_exactly_the_model(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    """The list is serialized straight from its fields (for speed); what it sends must be
+    what the ChannelList model would send, field for field and format for format."""
+    ada = await make_user()
+    bob = await make_user()
+    public = await api.create_channel(ada, "plain", members=(bob,))
+    await api.create_channel(ada, "hidden", type_="private")
+    r = await client.post(
+        "/api/channels/direct", headers=ada.headers, json={"user_ids": [str(bob.id)]}
+    )
+    assert r.status_code in (200, 201), r.text
+    sent = await api.send(bob, public["id"], "hello @" + ada.username)
+    await client.post(
+        f"/api/channels/{public['id']}/read", headers=bob.headers, json={"message_id": sent["id"]}
+    )
+    await client.delete(f"/api/channels/{public['id']}", headers=ada.headers)
+    for params in ({}, {"member": "true"}, {"limit": 1}, {"archived": "true"}):
+        r = await client.get("/api/channels", headers=ada.headers, params=params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["channels"], params
+        assert body == ChannelList.model_validate(body).model_dump(mode="json"), params
+        assert r.text == ChannelList.model_validate(body).model_dump_json(), params
+    archived = await client.get("/api/channels", headers=ada.headers, params={"archived": "true"})
+    [plain] = archived.json()["channels"]
+    assert plain["id"] == public["id"] and plain["archived"] is True
+    assert plain["mention_count"] == 1 and plain["unread_count"] == 1
+    assert plain["last_message_at"] is not None and plain["last_message_at"].endswith("Z")
+    listed = (await client.get("/api/channels", headers=ada.headers)).json()["channels"]
+    dm = next(c for c in listed if c["type"] == "direct")
+    assert {m["username"] for m in dm["dm_members"]} == {ada.username, bob.username}

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Response
 
 from nchat.auth.deps import CurrentUser
@@ -24,11 +25,20 @@ from nchat.db.engine import Conn
 router = APIRouter(prefix="/api/channels", tags=["channels"])
 
 
-@router.get("")
+@router.get("", response_model=ChannelList)
 async def list_channels(
     principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
-) -> ChannelList:
-    return await service.list_channels(conn, query, principal)
+) -> Response:
+    page = await service.list_channel_fields(conn, query, principal)
+    body = orjson.dumps(page, default=_uuid_subclass, option=orjson.OPT_UTC_Z)
+    return Response(body, media_type="application/json")
+
+
+def _uuid_subclass(value: object) -> str:
+    # asyncpg hands back its own uuid.UUID subclass, which orjson only takes as exact type.
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 @router.post("", status_code=201)
