@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import fanout, history, send
+from bench import connections, fanout, history, send
 
-SCENARIOS = {"fanout": fanout.main, "history": history.main, "send": send.main}
+SCENARIOS = {
+    "connections": connections.main,
+    "fanout": fanout.main,
+    "history": history.main,
+    "send": send.main,
+}
 
 
 def main() -> int:

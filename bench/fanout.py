@@ -1,9 +1,11 @@
 """`fanout`: send-to-receive latency to 1, 100 and 1,000 WebSocket subscribers in one channel.
 
-The server is `nchat serve` as users run it, on a fresh database. Subscribers live in their
-own processes (so the load generator does not share an event loop with the measurement of
-itself); a message's latency is the time from just before its REST send to its arrival on
-each socket (one clock: everything runs on this machine)."""
+The server is `nchat serve` as users run it, on a fresh database, in three setups: one node;
+two nodes with the sender on the first and every subscriber on the second, the bus between
+them PostgreSQL LISTEN/NOTIFY; the same over Redis pub/sub (skipped when Redis is not
+there). Subscribers live in their own processes (so the load generator does not share an
+event loop with the measurement of itself); a message's latency is the time from just before
+its REST send to its arrival on each socket (one clock: everything runs on this machine)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+import redis
 import websockets
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +28,34 @@ from bench.common import fresh_database, percentiles, write_results
 
 console = Console()
 SUBSCRIBER_PROCESSES = 2
+RATE_PER_S = 10
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Setup:
+    key: str
+    label: str
+    nodes: int
+    bus: str
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"redis_url": REDIS_URL} if self.bus == "redis" else {}
+
+
+SETUPS = (
+    Setup("one-node", "1 node", 1, "postgres"),
+    Setup("two-nodes-postgres", "2 nodes, PostgreSQL", 2, "postgres"),
+    Setup("two-nodes-redis", "2 nodes, Redis", 2, "redis"),
+)
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
 
 
 async def _prepare(base: str) -> tuple[str, str, str]:
@@ -48,7 +80,7 @@ def _subscriber_process(ws_url: str, count: int, ready: Any, results: Any, stop:
 async def _subscribe(ws_url: str, count: int, ready: Any, results: Any, stop: Any) -> None:
     sockets = []
     for _ in range(count):
-        ws = await websockets.connect(ws_url, max_size=None, compression=None)
+        ws = await websockets.connect(ws_url, max_size=None, compression=None, proxy=None)
         await ws.recv()  # hello
         sockets.append(ws)
     ready.put(count)
@@ -88,12 +120,16 @@ async def _send(
 
 
 def _run_level(
-    base: str, tokens: tuple[str, str, str], subscribers: int, messages: int
+    sender: server.Node,
+    receiver: server.Node,
+    tokens: tuple[str, str, str],
+    subscribers: int,
+    messages: int,
 ) -> dict[str, Any]:
     owner_token, listener_token, channel_id = tokens
     ctx = mp.get_context("spawn")
     ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Queue()
-    ws_url = base.replace("http", "ws") + f"/api/ws?token={listener_token}"
+    ws_url = f"{receiver.ws}/api/ws?token={listener_token}"
     per = [
         subscribers // SUBSCRIBER_PROCESSES + (1 if i < subscribers % SUBSCRIBER_PROCESSES else 0)
         for i in range(SUBSCRIBER_PROCESSES)
@@ -107,7 +143,7 @@ def _run_level(
         proc.start()
     for _ in procs:
         ready.get(timeout=300)
-    sent = asyncio.run(_send(base, owner_token, channel_id, messages, rate=10))
+    sent = asyncio.run(_send(sender.base, owner_token, channel_id, messages, rate=RATE_PER_S))
     for _ in procs:
         stop.put(True)
     latencies: list[float] = []
@@ -125,25 +161,55 @@ def _run_level(
     return result
 
 
-def main(args: argparse.Namespace) -> int:
-    levels = [1, 10, 100] if args.quick else [1, 100, 1000]
-    messages = 20 if args.quick else 50
-    results: dict[str, Any] = {"levels": {}}
-    with fresh_database(args.database_url) as url, server.running(url, workers=1) as nodes:
-        base = nodes[0].base
-        tokens = asyncio.run(_prepare(base))
+def _run_setup(
+    url: str, setup: Setup, tokens: tuple[str, str, str] | None, levels: list[int], messages: int
+) -> tuple[dict[str, Any], tuple[str, str, str]]:
+    """Every level on one setup; the users and channel are made on the first setup's server
+    and serve the later ones (same database, same signing key)."""
+    levels_out: dict[str, Any] = {}
+    with server.running(url, workers=1, nodes=setup.nodes, **setup.settings) as nodes:
+        sender, receiver = nodes[0], nodes[-1]
+        tokens = tokens or asyncio.run(_prepare(sender.base))
         for level in levels:
-            console.print(f"{level} subscriber(s), {messages} messages at 10/s ...")
-            results["levels"][str(level)] = _run_level(base, tokens, level, messages)
-    table = Table("subscribers", "delivered", "p50 ms", "p99 ms", "max ms")
-    for level, r in results["levels"].items():
-        table.add_row(
-            level,
-            f"{r['delivered']}/{r['expected']}",
-            str(r.get("p50_ms")),
-            str(r.get("p99_ms")),
-            str(r.get("max_ms")),
-        )
-    console.print(table)
+            console.print(
+                f"{setup.label}: {level} subscriber(s), {messages} messages at {RATE_PER_S}/s ..."
+            )
+            levels_out[str(level)] = _run_level(sender, receiver, tokens, level, messages)
+    return {"nodes": setup.nodes, "bus": setup.bus, "levels": levels_out}, tokens
+
+
+def _table(results: dict[str, Any]) -> Table:
+    table = Table("setup (bus)", "subscribers", "delivered", "p50 ms", "p99 ms", "max ms")
+    for key, setup in results["setups"].items():
+        label = next(s.label for s in SETUPS if s.key == key)
+        if "skipped" in setup:
+            table.add_row(label, "-", "skipped", "-", "-", "-")
+        for i, (level, r) in enumerate(setup.get("levels", {}).items()):
+            table.add_row(
+                "" if i else label,
+                level,
+                f"{r['delivered']}/{r['expected']}",
+                str(r.get("p50_ms")),
+                str(r.get("p99_ms")),
+                str(r.get("max_ms")),
+            )
+        table.add_section()
+    return table
+
+
+def main(args: argparse.Namespace) -> int:
+    levels = [1, 100] if args.quick else [1, 100, 1000]
+    messages = 10 if args.quick else 50
+    results: dict[str, Any] = {"messages": messages, "rate_per_s": RATE_PER_S, "setups": {}}
+    tokens: tuple[str, str, str] | None = None
+    with fresh_database(args.database_url) as url:
+        for setup in SETUPS:
+            if setup.bus == "redis" and not redis_reachable(REDIS_URL):
+                note = f"Redis not reachable at {REDIS_URL}"
+                console.print(f"{setup.label}: skipped ({note})")
+                results["setups"][setup.key] = {"skipped": note}
+                continue
+            results["setups"][setup.key], tokens = _run_setup(url, setup, tokens, levels, messages)
+    console.print(_table(results))
     console.print(f"results written to {write_results('fanout', results, args.output)}")
     return 0

@@ -9,7 +9,10 @@ import asyncio
 import base64
 import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -132,6 +135,41 @@ def measure_nchat(url: str, seconds: float) -> dict[str, Any]:
     return results
 
 
+def measure_floor(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
+    """bench/floor_app.py under uvicorn, same workers and load as nchat's busy channel."""
+    workers = os.cpu_count() or 1
+    port = server.free_port()
+    env = {
+        **os.environ,
+        "FLOOR_DATABASE_URL": libpq_url(url),
+        "FLOOR_USER_ID": variables["user"],
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    cmd = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "error", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(_wait_port(base))
+        console.print(f"bare FastAPI + asyncpg floor: {CONNECTIONS} connections ...")
+        load = wrk.Load(CONNECTIONS, seconds)
+        channels = [variables["channel"]]
+        return _load(base, psutil.Process(proc.pid), load, channels, ["-"])
+    finally:
+        server.stop(proc)
+
+
+async def _wait_port(base: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                await client.get(f"{base}/docs")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("the floor app did not start")
+
+
 def measure_pgbench(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
     version = asyncio.run(_server_version(url))
     out: dict[str, Any] = {}
@@ -156,14 +194,23 @@ def main(args: argparse.Namespace) -> int:
     seconds = 5.0 if args.quick else 20.0
     with fresh_database(args.database_url) as url:
         nchat = measure_nchat(url, seconds)
-        reference = measure_pgbench(url, seconds, nchat.pop("pgbench_vars"))
-    results = {"seconds": seconds, "nchat": nchat, "pgbench": reference}
+        variables = nchat.pop("pgbench_vars")
+        floor = measure_floor(url, seconds, variables)
+        reference = measure_pgbench(url, seconds, variables)
+    results: dict[str, Any] = {
+        "seconds": seconds,
+        "nchat": nchat,
+        "floor": floor,
+        "pgbench": reference,
+    }
     busy = nchat["busy_channel"]["max"]["rps"]
     results["ratios"] = {
         f"nchat_busy_vs_pgbench_{s}": round(busy / reference[s]["tps"], 3)
         for s in pgbench.SCRIPTS
         if reference[s]["tps"]
     }
+    if floor["rps"]:
+        results["ratios"]["nchat_busy_vs_bare_fastapi"] = round(busy / floor["rps"], 3)
     _print(results)
     console.print(f"results written to {write_results('send', results, args.output)}")
     return 0
@@ -185,6 +232,17 @@ def _print(results: dict[str, Any]) -> None:
                 f"{r['server_cpu_share']:.0%}",
                 f"{r['generator_cpu_share']:.0%}",
             )
+    r = results["floor"]
+    table.add_row(
+        "bare FastAPI+asyncpg (busy)",
+        f"{r['rps']:.0f}",
+        str(r["p50_ms"]),
+        str(r["p99_ms"]),
+        str(r["errors"]),
+        "",
+        f"{r['server_cpu_share']:.0%}",
+        f"{r['generator_cpu_share']:.0%}",
+    )
     for script in pgbench.SCRIPTS:
         r = results["pgbench"][script]
         table.add_row(
