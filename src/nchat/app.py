@@ -28,7 +28,9 @@ from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
+from nchat.realtime import presence
 from nchat.realtime.api import router as realtime_router
+from nchat.realtime.gateway import heartbeat_of
 from nchat.realtime.gateway import router as gateway_router
 from nchat.realtime.hub import Hub
 from nchat.realtime.redis_bus import make_bus
@@ -57,8 +59,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.bus = bus
         hub = Hub(engine, bus)
         app.state.hub = hub
+        keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))
+        app.state.presence_keeper = keeper
         await bus.start()
         await hub.start()
+        await keeper.start()
         # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
         # process: freeze it out of the cyclic garbage collector, whose full passes over it
         # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
@@ -72,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await cleanup
             # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
+            await keeper.stop()
             await hub.stop()
             await bus.stop()
             await engine.dispose()

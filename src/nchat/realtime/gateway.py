@@ -60,17 +60,23 @@ class Gone(Exception):
         self.code = code
 
 
+def heartbeat_of(app: Any) -> float:
+    interval: float = getattr(app.state, "ws_heartbeat_s", HEARTBEAT_S)
+    return interval
+
+
 @router.websocket("/api/ws")
 async def websocket_endpoint(ws: WebSocket) -> None:
     await ws.accept()
     app = ws.app
     session = Session(
         ws,
-        app.state.engine,
-        app.state.hub,
-        app.state.bus,
-        app.state.settings,
-        heartbeat_s=getattr(app.state, "ws_heartbeat_s", HEARTBEAT_S),
+        engine=app.state.engine,
+        hub=app.state.hub,
+        bus=app.state.bus,
+        settings=app.state.settings,
+        keeper=app.state.presence_keeper,
+        heartbeat_s=heartbeat_of(app),
     )
     code = 1000
     try:
@@ -92,11 +98,12 @@ class Session:
     def __init__(
         self,
         ws: WebSocket,
+        *,
         engine: AsyncEngine,
         hub: Hub,
         bus: Bus,
         settings: Settings,
-        *,
+        keeper: presence.Keeper,
         heartbeat_s: float,
     ) -> None:
         self.ws = ws
@@ -104,6 +111,7 @@ class Session:
         self.hub = hub
         self.bus = bus
         self.settings = settings
+        self.keeper = keeper
         self.heartbeat_s = heartbeat_s
         self.sub: Subscriber | None = None
         self.principal: Principal | None = None
@@ -116,6 +124,7 @@ class Session:
             self.hub.unregister(self.sub)
             self.sub = None
         if self.principal is not None:
+            self.keeper.discard(self.connection_id)
             with contextlib.suppress(SQLAlchemyError, OSError):
                 await self._presence(None, leaving=True)
 
@@ -132,6 +141,7 @@ class Session:
         self.sub, start = self.hub.register(self.principal.id, channels, since)
         cursor = since or start
         await self._presence("online")
+        self.keeper.add(self.connection_id, self.principal.id)
         await self._send(
             {
                 "type": "hello",
@@ -239,15 +249,13 @@ class Session:
                 await self._on_client_frame(frame)
 
     async def _heartbeat_loop(self) -> None:
+        # Presence is kept fresh for all of the process's sockets at once (presence.Keeper):
+        # nothing here waits on the database, so pings go out on time.
         while True:
             await asyncio.sleep(self.heartbeat_s)
             if time.monotonic() - self.last_heard > 2 * self.heartbeat_s:
                 raise Gone(CLOSE_IDLE)
             await self._send({"type": "ping"})
-            # Still here. A database that is briefly away costs a stale presence, not the
-            # socket: events resume from the log once it is back.
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                await self._presence(None)
 
     async def _on_client_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -280,22 +288,10 @@ class Session:
         await self.bus.publish(EPHEMERAL, orjson.dumps(payload).decode())
 
     async def _presence(self, status: str | None, *, leaving: bool = False) -> None:
-        """Record this socket's presence; tell everyone when the user's status changes."""
         assert self.principal is not None
-        user_id = self.principal.id
-        async with self.engine.begin() as conn:
-            await presence.lock_user(conn, user_id)
-            (before,) = await presence.status_of(conn, [user_id])
-            if leaving:
-                await presence.remove(conn, self.connection_id)
-            else:
-                await presence.upsert(conn, self.connection_id, user_id, status)
-            (after,) = await presence.status_of(conn, [user_id])
-        if after.status != before.status:
-            frame = {"type": "presence", "user_id": str(user_id), "status": after.status}
-            await self.bus.publish(
-                EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode()
-            )
+        await presence.record(
+            self.engine, self.bus, self.connection_id, self.principal.id, status, leaving=leaving
+        )
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())

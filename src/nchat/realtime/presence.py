@@ -6,16 +6,28 @@ simply go stale)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import sqlalchemy as sa
+import structlog
 from pydantic import BaseModel, Field
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from nchat.realtime.bus import Bus
 from nchat.realtime.models import presence
+from nchat.realtime.topics import EPHEMERAL
 from nchat.users.schemas import CleanModel
+
+logger = structlog.get_logger("nchat.presence")
 
 PRESENCE_TTL_S = 60
 STATUSES = ("online", "away", "dnd")
@@ -91,3 +103,91 @@ async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[Pr
 async def prune(conn: AsyncConnection) -> None:
     stale = datetime.now(UTC) - timedelta(hours=1)
     await conn.execute(sa.delete(presence).where(p.last_seen < stale))
+
+
+async def record(
+    engine: AsyncEngine,
+    bus: Bus,
+    connection_id: uuid.UUID,
+    user_id: uuid.UUID,
+    status: str | None,
+    *,
+    leaving: bool = False,
+) -> None:
+    """Record one socket's presence; tell everyone when the user's status changes."""
+    async with engine.begin() as conn:
+        await lock_user(conn, user_id)
+        (before,) = await status_of(conn, [user_id])
+        if leaving:
+            await remove(conn, connection_id)
+        else:
+            await upsert(conn, connection_id, user_id, status)
+        (after,) = await status_of(conn, [user_id])
+    if after.status != before.status:
+        frame = {"type": "presence", "user_id": str(user_id), "status": after.status}
+        await bus.publish(EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode())
+
+
+_TOUCH = (
+    sa.update(presence)
+    .where(
+        p.connection_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+        p.last_seen > sa.bindparam("fresh"),
+    )
+    .values(last_seen=sa.func.now())
+    .returning(p.connection_id)
+)
+
+
+class Keeper:
+    """Keeps this process's sockets seen: one UPDATE per heartbeat for all of them, rather
+    than a transaction per socket (at 10,000 idle sockets those took most of a core, and a
+    socket's heartbeat waiting on the pool could close it as idle). A socket whose row had
+    gone stale, or vanished, takes the full path: it may bring its user back online."""
+
+    def __init__(self, engine: AsyncEngine, bus: Bus, interval_s: Callable[[], float]) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.interval_s = interval_s
+        self._live: dict[uuid.UUID, uuid.UUID] = {}  # connection id -> user id
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, connection_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self._live[connection_id] = user_id
+
+    def discard(self, connection_id: uuid.UUID) -> None:
+        self._live.pop(connection_id, None)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            # Short naps, so a changed interval takes effect without waiting out the old one.
+            await asyncio.sleep(min(self.interval_s(), 1.0))
+            if time.monotonic() - last < self.interval_s():
+                continue
+            last = time.monotonic()
+            try:
+                await self.touch()
+            except (SQLAlchemyError, OSError) as exc:
+                # A database briefly away costs stale presence, not the sockets.
+                logger.warning("presence heartbeat failed", error=str(exc))
+
+    async def touch(self) -> None:
+        live = dict(self._live)
+        if not live:
+            return
+        async with self.engine.begin() as conn:
+            result = await conn.execute(_TOUCH, {"ids": list(live), "fresh": _fresh()})
+            kept = {row[0] for row in result.all()}
+        for connection_id, user_id in live.items():
+            if connection_id not in kept and connection_id in self._live:
+                await record(self.engine, self.bus, connection_id, user_id, None)
