@@ -21,6 +21,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small data, few samples")
     parser.add_argument("--database-url", help="an empty database (default: embedded, fresh)")
     parser.add_argument("--output", help="write the JSON results here")
+    parser.add_argument(
+        "--no-peer", action="store_true", help="skip the Matrix Synapse runs (send, fanout)"
+    )
     args = parser.parse_args()
     return SCENARIOS[args.scenario](args)
 

@@ -23,7 +23,7 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
-from bench import server
+from bench import server, synapse
 from bench.common import fresh_database, percentiles, write_results
 
 console = Console()
@@ -178,10 +178,29 @@ def _run_setup(
     return {"nodes": setup.nodes, "bus": setup.bus, "levels": levels_out}, tokens
 
 
+def _run_synapse(url: str, database: str, levels: list[int], messages: int) -> dict[str, Any]:
+    """The peer: one sender, subscribers long-polling /sync, all on one user's token as
+    nchat's subscribers share one user's sockets."""
+    levels_out: dict[str, Any] = {}
+    with synapse.running(database, pg_url=url, users=2) as syn:
+        for level in levels:
+            console.print(
+                f"Synapse ({database}): {level} subscriber(s), {messages} messages "
+                f"at {RATE_PER_S}/s ..."
+            )
+            levels_out[str(level)] = synapse.fanout(syn, level, messages, RATE_PER_S)
+    return {"nodes": 1, "bus": database, "levels": levels_out}
+
+
+def _label(key: str) -> str:
+    known = {s.key: s.label for s in SETUPS}
+    return known.get(key) or f"Synapse ({key.removeprefix('synapse-')})"
+
+
 def _table(results: dict[str, Any]) -> Table:
     table = Table("setup (bus)", "subscribers", "delivered", "p50 ms", "p99 ms", "max ms")
     for key, setup in results["setups"].items():
-        label = next(s.label for s in SETUPS if s.key == key)
+        label = _label(key)
         if "skipped" in setup:
             table.add_row(label, "-", "skipped", "-", "-", "-")
         for i, (level, r) in enumerate(setup.get("levels", {}).items()):
@@ -210,6 +229,12 @@ def main(args: argparse.Namespace) -> int:
                 results["setups"][setup.key] = {"skipped": note}
                 continue
             results["setups"][setup.key], tokens = _run_setup(url, setup, tokens, levels, messages)
+    if not args.no_peer:
+        with fresh_database(args.database_url) as url:
+            for database in synapse.DATABASES:
+                results["setups"][f"synapse-{database}"] = _run_synapse(
+                    url, database, levels, messages
+                )
     console.print(_table(results))
     console.print(f"results written to {write_results('fanout', results, args.output)}")
     return 0

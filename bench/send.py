@@ -21,11 +21,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from bench import pgbench, server, wrk
+from bench import pgbench, server, synapse, wrk
 from bench.common import fresh_database, write_results
 from nchat.db.engine import libpq_url
 
-console = Console()
+console = Console(width=120)
 CONNECTIONS = 16
 SPREAD_CHANNELS = 100
 
@@ -170,6 +170,18 @@ async def _wait_port(base: str) -> None:
     raise RuntimeError("the floor app did not start")
 
 
+def measure_synapse(url: str, seconds: float, databases: tuple[str, ...]) -> dict[str, Any]:
+    """The peer server under the same load: one room, the same number of senders."""
+    out: dict[str, Any] = {}
+    for database in databases:
+        console.print(f"Synapse ({database}) send: {CONNECTIONS} connections ...")
+        with synapse.running(database, pg_url=url, users=CONNECTIONS) as syn:
+            peak = synapse.send(syn, wrk.Load(CONNECTIONS, seconds))
+            half = synapse.send(syn, wrk.Load(CONNECTIONS, seconds, rate=max(1.0, peak["rps"] / 2)))
+        out[database] = {"max": peak, "half_load": half}
+    return out
+
+
 def measure_pgbench(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
     version = asyncio.run(_server_version(url))
     out: dict[str, Any] = {}
@@ -197,11 +209,13 @@ def main(args: argparse.Namespace) -> int:
         variables = nchat.pop("pgbench_vars")
         floor = measure_floor(url, seconds, variables)
         reference = measure_pgbench(url, seconds, variables)
+        peer = {} if args.no_peer else measure_synapse(url, seconds, synapse.DATABASES)
     results: dict[str, Any] = {
         "seconds": seconds,
         "nchat": nchat,
         "floor": floor,
         "pgbench": reference,
+        "synapse": peer,
     }
     busy = nchat["busy_channel"]["max"]["rps"]
     results["ratios"] = {
@@ -211,6 +225,11 @@ def main(args: argparse.Namespace) -> int:
     }
     if floor["rps"]:
         results["ratios"]["nchat_busy_vs_bare_fastapi"] = round(busy / floor["rps"], 3)
+    for database, r in peer.items():
+        if r["max"]["rps"]:
+            results["ratios"][f"nchat_busy_vs_synapse_{database}"] = round(
+                busy / r["max"]["rps"], 2
+            )
     _print(results)
     console.print(f"results written to {write_results('send', results, args.output)}")
     return 0
@@ -243,6 +262,19 @@ def _print(results: dict[str, Any]) -> None:
         f"{r['server_cpu_share']:.0%}",
         f"{r['generator_cpu_share']:.0%}",
     )
+    for database, phases in results["synapse"].items():
+        for phase in ("max", "half_load"):
+            r = phases[phase]
+            table.add_row(
+                f"Synapse ({database}) one room {phase}",
+                f"{r['rps']:.0f}",
+                str(r["p50_ms"]),
+                str(r["p99_ms"]),
+                str(r["errors"]),
+                "",
+                f"{r['server_cpu_share']:.0%}",
+                f"{r['generator_cpu_share']:.0%}",
+            )
     for script in pgbench.SCRIPTS:
         r = results["pgbench"][script]
         table.add_row(
