@@ -9,6 +9,10 @@ function setup(thread)
   threads = threads + 1
 end
 
+function init(args)
+  math.randomseed(os.time() + thread_id * 7919)
+end
+
 function request()
   counter = counter + 1
   local i = thread_id * 7919 + counter
@@ -23,7 +27,8 @@ function request()
 end
 
 if DELAY_MS then
+  -- Uniform around the mean: connections drift apart instead of arriving in lockstep bursts.
   function delay()
-    return DELAY_MS
+    return DELAY_MS * 2 * math.random()
   end
 end
