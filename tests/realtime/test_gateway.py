@@ -290,3 +290,20 @@ async def test_presence_across_devices(
         assert (await status_of())[str(bob.id)] == "offline"
     r = await client.get("/api/presence", params={"user_ids": "nope"}, headers=ada.headers)
     assert r.status_code == 422
+
+
+async def test_binary_frame_closes_with_1003(live: LiveServer, make_user: UserFactory) -> None:
+    """Frames are JSON text: a binary one is refused with a close code, not a server error."""
+    ada = await make_user()
+    async with connect(live, ada) as ws:
+        await frame(ws, "hello")
+        await ws.send(b"\x00\x01binary")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    async with connect(live, ada) as ws:  # and the server goes on
+        await frame(ws, "hello")
+        await ws.send(json.dumps({"type": "ping"}))
+        await frame(ws, "pong")

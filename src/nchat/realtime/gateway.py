@@ -7,7 +7,8 @@ the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` s
 
 Close codes: 4001 bad or missing token, 4002 no frame from the client for two heartbeats,
 4008 too slow to keep up (resume from the last cursor), 4009 resync required,
-1012 the server is restarting (reconnect, anywhere)."""
+1012 the server is restarting (reconnect, anywhere), 1003 a binary frame (frames are
+JSON text)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ CLOSE_IDLE = 4002
 CLOSE_SLOW = 4008
 CLOSE_RESYNC = 4009
 CLOSE_RESTART = 1012
+CLOSE_UNSUPPORTED = 1003
 
 
 class Gone(Exception):
@@ -160,7 +162,7 @@ class Session:
         if not token:
             try:
                 async with asyncio.timeout(AUTH_TIMEOUT_S):
-                    first = orjson.loads(await self.ws.receive_text())
+                    first = orjson.loads(await self._receive_text())
             except (TimeoutError, orjson.JSONDecodeError) as exc:
                 raise Gone(CLOSE_BAD_TOKEN) from exc
             if not isinstance(first, dict) or first.get("type") != "auth":
@@ -237,9 +239,20 @@ class Session:
             closing.cancel()
         raise Gone(CLOSE_SLOW if sub.overflowed.is_set() else CLOSE_RESTART)
 
+    async def _receive_text(self) -> str:
+        """The next text frame. Frames are JSON text; a binary one ends the session with
+        1003 (unsupported data) rather than an error inside the server."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            raise Gone(CLOSE_UNSUPPORTED)
+        return str(text)
+
     async def _receive_loop(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
+            raw = await self._receive_text()
             self.last_heard = time.monotonic()
             try:
                 frame = orjson.loads(raw)
