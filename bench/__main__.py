@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import connections, fanout, history, send
+from bench import ceiling, connections, fanout, history, send, suite
 
 SCENARIOS = {
+    "all": suite.main,
+    "ceiling": ceiling.main,
     "connections": connections.main,
     "fanout": fanout.main,
     "history": history.main,
