@@ -77,7 +77,7 @@ def targets(folder: Path) -> list[dict[str, Any]]:
     rows: list[tuple[str, Any, str, Callable[[Any], bool]]] = [
         ("history page p99 ms", _get(h, "history_latest_50", "p99_ms"), "< 10", lambda v: v < 10),
         (
-            "channel list (500) p99 ms",
+            "channel list p99 ms (500 channels; quick: 50)",
             _get(h, "channel_list_500", "p99_ms"),
             "< 10",
             lambda v: v < 10,
