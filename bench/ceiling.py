@@ -34,7 +34,6 @@ import importlib.util
 import multiprocessing as mp
 import os
 import random
-import resource
 import ssl
 import statistics
 import sys
@@ -56,7 +55,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from bench import seed, server
-from bench.common import fresh_database, percentiles, write_results
+from bench.common import fresh_database, percentiles, raise_fd_limit, write_results
 from nchat.auth.service import do_start_session
 from nchat.channels.models import channel_members
 from nchat.config import Settings
@@ -138,13 +137,6 @@ UPDATE nchat_channels AS c SET member_count =
 class SimUser:
     token: str
     channels: tuple[str, ...]
-
-
-def raise_nofile() -> None:
-    """Thousands of sockets: the soft open-files limit up to the hard one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def make_users(url: str, count: int, channels: int) -> list[SimUser]:
@@ -401,7 +393,7 @@ async def _watch_lag(rec: Recorder) -> None:
 def generator_process(
     base: str, think_s: float, sims: list[SimUser], commands: Any, results: Any
 ) -> None:
-    raise_nofile()
+    raise_fd_limit()
     # httpcore asks for sniffio on every request; when it is not installed, each ask is an
     # import that fails after searching sys.path (a fifth of the generator's CPU). A None
     # entry makes the import fail at once, with the same outcome.
@@ -767,7 +759,7 @@ def report(outcome: dict[str, Any], steps: list[dict[str, Any]]) -> None:
 
 def main(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
-    raise_nofile()  # the server inherits it
+    raise_fd_limit()  # the server inherits it
     started = time.perf_counter()
     with fresh_database(args.database_url) as url:
         size = plan.size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -67,3 +68,28 @@ def write_results(name: str, results: dict[str, Any], output: str | None) -> Pat
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def raise_fd_limit() -> None:
+    """Thousands of sockets: the soft open-files limit up to the hard one (children, the
+    server among them, inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used by a process and its children (workers) so far."""
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def cpu_share(cpu_s: float, wall_s: float) -> float:
+    """CPU seconds over a wall-clock window, as a share of the whole machine."""
+    return round(cpu_s / (wall_s * (psutil.cpu_count() or 1)), 3) if wall_s else 0.0

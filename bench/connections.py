@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import resource
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench import server
-from bench.common import fresh_database, percentiles, write_results
+from bench.common import fresh_database, percentiles, raise_fd_limit, write_results
 
 console = Console()
 
@@ -50,12 +49,6 @@ REPLY_TIMEOUT_S = 900.0
 TARGET_MB_PER_1000 = 100
 PROBE_TEXT = "connections probe"
 PONG = orjson.dumps({"type": "pong"}).decode()
-
-
-def raise_fd_limit() -> None:
-    """Every socket is a file descriptor on both ends; the default soft limit is often 1024."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # -- client processes ----------------------------------------------------------------

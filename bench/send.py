@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import pgbench, server, synapse, wrk
-from bench.common import fresh_database, write_results
+from bench.common import cpu_share, fresh_database, tree_cpu_seconds, write_results
 from nchat.db.engine import libpq_url
 
 console = Console(width=120)
@@ -61,21 +61,10 @@ def _session_of(token: str) -> tuple[str, str]:
     return claims["sub"], claims["sid"]
 
 
-def _cpu_seconds(proc: psutil.Process) -> float:
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def _load(
     base: str, process: psutil.Process, load: wrk.Load, channels: list[str], tokens: list[str]
 ) -> dict[str, Any]:
-    before, started = _cpu_seconds(process), time.monotonic()
+    before, started = tree_cpu_seconds(process), time.monotonic()
     result = wrk.run(
         base,
         "nchat_send",
@@ -84,27 +73,19 @@ def _load(
         CHANNELS=wrk.lua_list(channels),
     )
     wall = time.monotonic() - started
-    result["server_cpu_share"] = round(
-        (_cpu_seconds(process) - before) / (wall * (psutil.cpu_count() or 1)), 3
-    )
+    result["server_cpu_share"] = cpu_share(tree_cpu_seconds(process) - before, wall)
     return result
 
 
-async def _rows(url: str) -> int:
+async def _fetchval(url: str, sql: str) -> Any:
     conn = await asyncpg.connect(libpq_url(url))
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM nchat_messages")
-        return count
+        return await conn.fetchval(sql)
     finally:
         await conn.close()
 
 
-async def _server_version(url: str) -> int:
-    conn = await asyncpg.connect(libpq_url(url))
-    try:
-        return int(await conn.fetchval("SHOW server_version_num"))
-    finally:
-        await conn.close()
+MESSAGE_ROWS = "SELECT count(*) FROM nchat_messages"
 
 
 def measure_nchat(url: str, seconds: float) -> dict[str, Any]:
@@ -118,9 +99,9 @@ def measure_nchat(url: str, seconds: float) -> dict[str, Any]:
         cases = {"busy_channel": [prepared["busy"]], "spread_channels": prepared["spread"]}
         for case, channels in cases.items():
             console.print(f"nchat send, {case}: {CONNECTIONS} connections for {seconds:g} s ...")
-            before = asyncio.run(_rows(url))
+            before = asyncio.run(_fetchval(url, MESSAGE_ROWS))
             peak = _load(node.base, process, wrk.Load(CONNECTIONS, seconds), channels, tokens)
-            peak["rows_written"] = asyncio.run(_rows(url)) - before
+            peak["rows_written"] = asyncio.run(_fetchval(url, MESSAGE_ROWS)) - before
             console.print(f"  ... at half of {peak['rps']:.0f}/s ...")
             half = _load(
                 node.base,
@@ -183,7 +164,7 @@ def measure_synapse(url: str, seconds: float, databases: tuple[str, ...]) -> dic
 
 
 def measure_pgbench(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
-    version = asyncio.run(_server_version(url))
+    version = int(asyncio.run(_fetchval(url, "SHOW server_version_num")))
     out: dict[str, Any] = {}
     for script in pgbench.SCRIPTS:
         console.print(f"pgbench {script}: {CONNECTIONS} clients, one channel, {seconds:g} s ...")
@@ -235,46 +216,31 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _row(table: Table, label: str, r: dict[str, Any], rows: str = "") -> None:
+    """One load's line: an HTTP load measured with wrk (server and generator CPU)."""
+    table.add_row(
+        label,
+        f"{r['rps']:.0f}",
+        str(r["p50_ms"]),
+        str(r["p99_ms"]),
+        str(r["errors"]),
+        rows,
+        f"{r['server_cpu_share']:.0%}",
+        f"{r['generator_cpu_share']:.0%}",
+    )
+
+
 def _print(results: dict[str, Any]) -> None:
     table = Table("load", "req/s", "p50 ms", "p99 ms", "errors", "rows", "server CPU", "wrk CPU")
     nchat = results["nchat"]
     for case in ("busy_channel", "spread_channels"):
         for phase in ("max", "half_load"):
             r = nchat[case][phase]
-            table.add_row(
-                f"nchat {case} {phase}",
-                f"{r['rps']:.0f}",
-                str(r["p50_ms"]),
-                str(r["p99_ms"]),
-                str(r["errors"]),
-                str(r.get("rows_written", "")),
-                f"{r['server_cpu_share']:.0%}",
-                f"{r['generator_cpu_share']:.0%}",
-            )
-    r = results["floor"]
-    table.add_row(
-        "bare FastAPI+asyncpg (busy)",
-        f"{r['rps']:.0f}",
-        str(r["p50_ms"]),
-        str(r["p99_ms"]),
-        str(r["errors"]),
-        "",
-        f"{r['server_cpu_share']:.0%}",
-        f"{r['generator_cpu_share']:.0%}",
-    )
+            _row(table, f"nchat {case} {phase}", r, str(r.get("rows_written", "")))
+    _row(table, "bare FastAPI+asyncpg (busy)", results["floor"])
     for database, phases in results["synapse"].items():
         for phase in ("max", "half_load"):
-            r = phases[phase]
-            table.add_row(
-                f"Synapse ({database}) one room {phase}",
-                f"{r['rps']:.0f}",
-                str(r["p50_ms"]),
-                str(r["p99_ms"]),
-                str(r["errors"]),
-                "",
-                f"{r['server_cpu_share']:.0%}",
-                f"{r['generator_cpu_share']:.0%}",
-            )
+            _row(table, f"Synapse ({database}) one room {phase}", phases[phase])
     for script in pgbench.SCRIPTS:
         r = results["pgbench"][script]
         table.add_row(

@@ -33,7 +33,7 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from bench import wrk
-from bench.common import percentiles
+from bench.common import cpu_share, percentiles, tree_cpu_seconds
 from bench.server import free_port, stop
 from nchat.db.engine import libpq_url
 
@@ -323,7 +323,7 @@ async def _register(client: httpx.AsyncClient, secret: str, name: str) -> dict[s
 def send(syn: Synapse, load: wrk.Load) -> dict[str, Any]:
     """wrk PUTting m.room.message events into the room, tokens rotating across requests."""
     process = psutil.Process(syn.pid)
-    before, started = _cpu_seconds(process), time.monotonic()
+    before, started = tree_cpu_seconds(process), time.monotonic()
     result = wrk.run(
         syn.base,
         "matrix_send",
@@ -334,15 +334,8 @@ def send(syn: Synapse, load: wrk.Load) -> dict[str, Any]:
     )
     wall = time.monotonic() - started
     # Synapse is one process: a share of 1/cores is all it can take.
-    result["server_cpu_share"] = round(
-        (_cpu_seconds(process) - before) / (wall * (psutil.cpu_count() or 1)), 3
-    )
+    result["server_cpu_share"] = cpu_share(tree_cpu_seconds(process) - before, wall)
     return result
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
 
 
 def fanout(syn: Synapse, subscribers: int, messages: int, rate: float) -> dict[str, Any]:
