@@ -5,7 +5,8 @@ Healthy, as Mattermost's load tests define it: mean request latency under 100 ms
 the result is the last step that met all of them.
 
 A simulated user holds one WebSocket (reads every frame, answers the gateway's pings, sends a
-presence frame on connect and again every heartbeat) and, after an exponentially distributed
+presence frame on connect and again every heartbeat, subscribes to the presence of 50 of
+the people in its channels) and, after an exponentially distributed
 think time, does one action picked by weight, as Mattermost's simulated users do (their
 SwitchChannel 6.5, ScrollChannel 2, CreatePost 1, ReconnectWebSocket 0.14):
 
@@ -90,6 +91,9 @@ QUEUE_TIMEOUT_S = 120.0
 BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")
 # Frames go as text (str): the gateway reads text frames only, and a binary one ends the socket.
 PRESENCE = '{"type":"presence","status":"online"}'
+# A client subscribes to the presence of the people its screen shows (the DM list, the open
+# channel's members): here this many of the user's fellow channel members.
+WATCH = 50
 PONG = '{"type":"pong"}'
 _TLS = ssl.create_default_context()
 
@@ -137,6 +141,7 @@ UPDATE nchat_channels AS c SET member_count =
 class SimUser:
     token: str
     channels: tuple[str, ...]
+    watch: str  # the presence_subscribe frame: people its screen shows
 
 
 async def make_users(url: str, count: int, channels: int) -> list[SimUser]:
@@ -158,15 +163,22 @@ async def make_users(url: str, count: int, channels: int) -> list[SimUser]:
             by_name = {row["username"]: row for row in (await conn.execute(query)).mappings()}
             cm = channel_members.c
             member_of: dict[Any, list[str]] = defaultdict(list)
+            members: dict[str, list[str]] = defaultdict(list)
             for user_id, channel_id in await conn.execute(sa.select(cm.user_id, cm.channel_id)):
                 member_of[user_id].append(str(channel_id))
+                members[str(channel_id)].append(str(user_id))
             made = []
+            pick = random.Random(0)
             for name in names:
                 row = by_name[name]
                 tokens = await do_start_session(
                     conn, row, settings=settings, user_agent="bench-ceiling", ip="127.0.0.1"
                 )
-                made.append(SimUser(tokens.access_token, tuple(member_of[row["id"]])))
+                mine = tuple(member_of[row["id"]])
+                people = sorted({u for c in mine for u in members[c]} - {str(row["id"])})
+                watch = pick.sample(people, min(WATCH, len(people)))
+                frame = orjson.dumps({"type": "presence_subscribe", "user_ids": watch}).decode()
+                made.append(SimUser(tokens.access_token, mine, frame))
             return made
     finally:
         await engine.dispose()
@@ -291,6 +303,7 @@ class User:
             self.cursor, self.ws = hello["cursor"], ws
             with contextlib.suppress(ConnectionClosed):  # if so, the reader counts the close
                 await ws.send(PRESENCE)
+                await ws.send(self.sim.watch)
             self.tasks = [
                 asyncio.create_task(self._read(ws)),
                 asyncio.create_task(self._heartbeat(ws, float(hello["heartbeat_s"]))),

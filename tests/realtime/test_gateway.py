@@ -4,6 +4,7 @@ slow consumers, heartbeats and restarts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import socket
@@ -274,6 +275,12 @@ async def test_presence_across_devices(
         mine = await frame(a, "presence")  # her own devices hear it too
         assert mine == {"type": "presence", "user_id": str(ada.id), "status": "online"}
         assert await status_of() == {str(ada.id): "online", str(bob.id): "offline"}
+        await a.send(json.dumps({"type": "presence_subscribe", "user_ids": [str(bob.id)]}))
+        state = await frame(a, "presence_state")
+        assert state == {
+            "type": "presence_state",
+            "presence": [{"user_id": str(bob.id), "status": "offline", "last_seen": None}],
+        }
         async with connect(live, bob) as phone, connect(live, bob) as laptop:
             await frame(phone, "hello")
             await frame(laptop, "hello")
@@ -290,6 +297,82 @@ async def test_presence_across_devices(
         assert (await status_of())[str(bob.id)] == "offline"
     r = await client.get("/api/presence", params={"user_ids": "nope"}, headers=ada.headers)
     assert r.status_code == 422
+
+
+async def presence_heard(ws: ClientConnection, wait: float = 0.5) -> list[tuple[str, str]]:
+    """(user, status) of the presence frames that arrive within `wait` seconds."""
+    heard: list[tuple[str, str]] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            while True:
+                data = json.loads(await ws.recv())
+                if data["type"] == "presence":
+                    heard.append((data["user_id"], data["status"]))
+    return heard
+
+
+async def test_presence_goes_only_to_sockets_watching_the_user(
+    live: LiveServer, make_user: UserFactory
+) -> None:
+    """Presence changes reach the sockets that subscribed to the user (and the user's own),
+    not every socket of the server; a new subscription replaces the old one."""
+    ada, bob, carol, dan = [await make_user() for _ in range(4)]
+    async with connect(live, ada) as a, connect(live, carol) as c, connect(live, dan) as d:
+        for ws in (a, c, d):
+            await frame(ws, "hello")
+            await frame(ws, "presence")  # the user's own, coming online
+        for ws in (a, d):
+            await ws.send(json.dumps({"type": "presence_subscribe", "user_ids": [str(bob.id)]}))
+            await frame(ws, "presence_state")
+        async with connect(live, bob) as b:
+            await frame(b, "hello")
+            assert (await frame(a, "presence"))["user_id"] == str(bob.id)
+            await b.send(json.dumps({"type": "presence", "status": "away"}))
+            assert (await frame(a, "presence"))["status"] == "away"
+            # Carol never asked about Bob; her own change reaches her and nobody else.
+            await c.send(json.dumps({"type": "presence", "status": "dnd"}))
+            assert await presence_heard(c) == [(str(carol.id), "dnd")]
+            # Ada now watches Carol instead of Bob.
+            await a.send(json.dumps({"type": "presence_subscribe", "user_ids": [str(carol.id)]}))
+            state = await frame(a, "presence_state")
+            assert [(p["user_id"], p["status"]) for p in state["presence"]] == [
+                (str(carol.id), "dnd")
+            ]
+            await b.send(json.dumps({"type": "presence", "status": "online"}))
+            await c.send(json.dumps({"type": "presence", "status": "online"}))
+            assert await presence_heard(a) == [(str(carol.id), "online")]
+        # Bob goes offline: Dan, still watching him, hears it; Ada and Carol do not.
+        while (await frame(d, "presence"))["status"] != "offline":
+            pass
+        assert await presence_heard(a) == []
+        assert await presence_heard(c) == [(str(carol.id), "online")]
+
+
+@pytest.mark.parametrize(
+    ("user_ids", "code"),
+    [
+        ("not a list", "invalid_id"),
+        (["nope"], "invalid_id"),
+        ([{"id": 1}], "invalid_id"),
+        ([f"00000000-0000-0000-0000-{i:012d}" for i in range(201)], "too_many_ids"),
+    ],
+)
+async def test_bad_presence_subscription_gets_an_error_frame(
+    live: LiveServer, make_user: UserFactory, user_ids: object, code: str
+) -> None:
+    ada, bob = await make_user(), await make_user()
+    async with connect(live, ada) as a:
+        await frame(a, "hello")
+        await frame(a, "presence")  # her own, coming online
+        await a.send(json.dumps({"type": "presence_subscribe", "user_ids": [str(bob.id)]}))
+        await frame(a, "presence_state")
+        await a.send(json.dumps({"type": "presence_subscribe", "user_ids": user_ids}))
+        error = await frame(a, "error")
+        assert error["for"] == "presence_subscribe" and error["error"]["code"] == code
+        # The socket stays, and so does the subscription it had.
+        async with connect(live, bob) as b:
+            await frame(b, "hello")
+            assert (await frame(a, "presence"))["user_id"] == str(bob.id)
 
 
 async def test_binary_frame_closes_with_1003(live: LiveServer, make_user: UserFactory) -> None:

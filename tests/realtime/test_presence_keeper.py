@@ -62,6 +62,8 @@ async def test_keeper_refreshes_sockets_and_revives_stale_ones(
             a, b = Client(a_ws), Client(b_ws)
             await a.next("hello")
             await b.next("hello")
+            await a_ws.send(json.dumps({"type": "presence_subscribe", "user_ids": [str(bob.id)]}))
+            await a.next("presence_state")
             first = await _last_seen(engine, bob)
             # Several heartbeats: the row keeps moving, nobody is dropped as idle.
             await asyncio.sleep(HEARTBEAT_S * 5)

@@ -1,9 +1,13 @@
 """The WebSocket gateway, `GET /api/ws`.
 
 Frames are JSON. The server sends `hello` (with the cursor the stream continues from and
-the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` signals, and
+the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` signals,
+`presence` changes of the users the socket subscribed to (and of its own user),
+`presence_state` answering a subscription, `error` for a client frame it refuses, and
 `resync_required` for a cursor older than the log keeps. Clients send `ping`, `pong`,
-`typing` and, when the token could not go in the query string, a first `auth` frame.
+`typing`, `presence` (their status), `presence_subscribe` (the users whose presence they
+show; replaces the previous list) and, when the token could not go in the query string, a
+first `auth` frame.
 
 Close codes: 4001 bad or missing token, 4002 no frame from the client for two heartbeats,
 4008 too slow to keep up (resume from the last cursor), 4009 resync required,
@@ -29,7 +33,7 @@ from nchat.auth.deps import Principal, resolve_token
 from nchat.channels.models import channel_members
 from nchat.config import Settings
 from nchat.db.ids import uuid7
-from nchat.errors import NchatError
+from nchat.errors import NchatError, ValidationFailed
 from nchat.realtime import log, presence
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
@@ -119,6 +123,7 @@ class Session:
         self.principal: Principal | None = None
         self.last_heard = time.monotonic()
         self.typing_sent: dict[uuid.UUID, float] = {}
+        self.status: str | None = None  # the last status this socket recorded
         self.connection_id = uuid7()
 
     async def close(self) -> None:
@@ -143,7 +148,6 @@ class Session:
         self.sub, start = self.hub.register(self.principal.id, channels, since)
         cursor = since or start
         await self._presence("online")
-        self.keeper.add(self.connection_id, self.principal.id)
         await self._send(
             {
                 "type": "hello",
@@ -277,7 +281,30 @@ class Session:
         elif kind == "typing":
             await self._typing(frame.get("channel_id"))
         elif kind == "presence" and frame.get("status") in presence.STATUSES:
-            await self._presence(str(frame["status"]))
+            status = str(frame["status"])
+            # Re-saying the socket's status changes nothing: the keeper keeps its row fresh.
+            if status != self.status:
+                await self._presence(status)
+        elif kind == "presence_subscribe":
+            await self._presence_subscribe(frame.get("user_ids"))
+
+    async def _presence_subscribe(self, raw: object) -> None:
+        """Replace the users whose presence changes this socket hears, and say where they
+        stand now."""
+        assert self.sub is not None
+        try:
+            if not isinstance(raw, list):
+                raise ValidationFailed("user_ids must be a list of user ids", code="invalid_id")
+            user_ids = presence.user_ids_from(raw)
+        except NchatError as exc:
+            await self._send({"type": "error", "for": "presence_subscribe", **exc.envelope()})
+            return
+        self.hub.watch(self.sub, frozenset(user_ids))
+        async with self.engine.connect() as conn:
+            states = await presence.status_of(conn, user_ids)
+        await self._send(
+            {"type": "presence_state", "presence": [s.model_dump(mode="json") for s in states]}
+        )
 
     async def _typing(self, raw_channel: object) -> None:
         assert self.sub is not None and self.principal is not None
@@ -305,6 +332,9 @@ class Session:
         await presence.record(
             self.engine, self.bus, self.connection_id, self.principal.id, status, leaving=leaving
         )
+        if status is not None and not leaving:
+            self.status = status
+            self.keeper.add(self.connection_id, self.principal.id, status)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())

@@ -46,6 +46,8 @@ class Subscriber:
     channels: set[uuid.UUID]
     # Events at or before this position are not delivered (the socket already has them).
     after: Position
+    # Users whose presence changes this socket is sent (besides its own user's).
+    watching: frozenset[uuid.UUID] = frozenset()
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -89,6 +91,7 @@ class Hub:
         self._subs: set[Subscriber] = set()
         self._by_user: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
         self._by_channel: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        self._watchers: dict[uuid.UUID, set[Subscriber]] = defaultdict(set)
         bus.listen(self._on_bus)
 
     # -- lifecycle ---------------------------------------------------------
@@ -127,6 +130,19 @@ class Hub:
             del self._by_user[sub.user_id]
         for channel_id in sub.channels:
             self._index_remove(channel_id, sub)
+        self.watch(sub, frozenset())
+
+    def watch(self, sub: Subscriber, user_ids: frozenset[uuid.UUID]) -> None:
+        """Replace the users whose presence changes reach this socket."""
+        for user_id in sub.watching - user_ids:
+            watchers = self._watchers.get(user_id)
+            if watchers is not None:
+                watchers.discard(sub)
+                if not watchers:
+                    del self._watchers[user_id]
+        for user_id in user_ids - sub.watching:
+            self._watchers[user_id].add(sub)
+        sub.watching = user_ids
 
     def _index_remove(self, channel_id: uuid.UUID, sub: Subscriber) -> None:
         subs = self._by_channel.get(channel_id)
@@ -256,14 +272,22 @@ class Hub:
         try:
             signal = orjson.loads(payload)
             frame = orjson.dumps(signal["frame"])
-            receivers = (
-                self._subs
-                if signal.get("broadcast")
-                else self._by_channel.get(uuid.UUID(signal["channel_id"]), set())
-            )
-        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+            receivers = self._signal_receivers(signal)
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError):
             return
-        for sub in list(receivers):
+        for sub in receivers:
             if str(sub.user_id) != signal.get("user_id"):
                 with contextlib.suppress(asyncio.QueueFull):
                     sub.queue.put_nowait(frame)
+
+    def _signal_receivers(self, signal: dict[str, Any]) -> list[Subscriber]:
+        """A presence change goes to the sockets watching that user and to the user's own;
+        typing to the channel's sockets."""
+        frame = signal["frame"]
+        if frame.get("type") == "presence":
+            user_id = uuid.UUID(frame["user_id"])
+            return [
+                *self._watchers.get(user_id, ()),
+                *(s for s in self._by_user.get(user_id, ()) if user_id not in s.watching),
+            ]
+        return list(self._by_channel.get(uuid.UUID(signal["channel_id"]), ()))

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from nchat.errors import ValidationFailed
 from nchat.realtime.bus import Bus
 from nchat.realtime.models import presence
 from nchat.realtime.topics import EPHEMERAL
@@ -31,6 +32,7 @@ logger = structlog.get_logger("nchat.presence")
 
 PRESENCE_TTL_S = 60
 STATUSES = ("online", "away", "dnd")
+MAX_USERS = 200  # per GET /api/presence, and per socket's presence subscription
 p = presence.c
 
 
@@ -46,6 +48,17 @@ class PresenceList(BaseModel):
 
 class PresenceQuery(CleanModel):
     user_ids: str = Field(min_length=1, max_length=200 * 37)
+
+
+def user_ids_from(values: list[object]) -> list[uuid.UUID]:
+    """Distinct user ids in the order given, at most MAX_USERS."""
+    try:
+        ids = list(dict.fromkeys(uuid.UUID(str(value)) for value in values))
+    except ValueError as exc:
+        raise ValidationFailed("user_ids must be user ids", code="invalid_id") from exc
+    if len(ids) > MAX_USERS:
+        raise ValidationFailed(f"At most {MAX_USERS} users at once", code="too_many_ids")
+    return ids
 
 
 def _fresh() -> datetime:
@@ -125,6 +138,8 @@ async def record(
         (after,) = await status_of(conn, [user_id])
     if after.status != before.status:
         frame = {"type": "presence", "user_id": str(user_id), "status": after.status}
+        # Hubs send it to the sockets watching the user. `broadcast` is read by nodes of
+        # versions before presence subscriptions, during a rolling upgrade.
         await bus.publish(EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode())
 
 
@@ -149,11 +164,13 @@ class Keeper:
         self.engine = engine
         self.bus = bus
         self.interval_s = interval_s
-        self._live: dict[uuid.UUID, uuid.UUID] = {}  # connection id -> user id
+        # connection id -> (user id, the status the socket last set)
+        self._live: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, connection_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        self._live[connection_id] = user_id
+    def add(self, connection_id: uuid.UUID, user_id: uuid.UUID, status: str) -> None:
+        """Keep the socket seen; called again when its status changes."""
+        self._live[connection_id] = (user_id, status)
 
     def discard(self, connection_id: uuid.UUID) -> None:
         self._live.pop(connection_id, None)
@@ -188,6 +205,6 @@ class Keeper:
         async with self.engine.begin() as conn:
             result = await conn.execute(_TOUCH, {"ids": list(live), "fresh": _fresh()})
             kept = {row[0] for row in result.all()}
-        for connection_id, user_id in live.items():
+        for connection_id, (user_id, status) in live.items():
             if connection_id not in kept and connection_id in self._live:
-                await record(self.engine, self.bus, connection_id, user_id, None)
+                await record(self.engine, self.bus, connection_id, user_id, status)
