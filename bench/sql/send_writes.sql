@@ -1,9 +1,17 @@
--- The writes of one nchat send, in one transaction: the message row and its event row.
+-- The writes of one nchat send, as the server runs them: the message row and its event row
+-- in one statement (mentions, none here, ride along in the same statement).
 -- Variables: :user, :channel (uuids), {uuid} (the server's uuid function, filled in by the harness).
 \set n random(1, 2000000000)
-BEGIN;
-INSERT INTO nchat_messages (id, channel_id, user_id, text, mentions)
-  VALUES ({uuid}, :channel, :user, 'pgbench ' || :n, '{"here": false, "channel": false, "user_ids": []}');
+WITH new_message AS (
+  INSERT INTO nchat_messages (id, channel_id, user_id, text, mentions, created_at)
+  VALUES ({uuid}, :channel, :user, 'pgbench ' || :n,
+          '{"here": false, "channel": false, "user_ids": []}', now())
+  ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+  RETURNING id, channel_id, user_id
+), new_mentions AS (
+  INSERT INTO nchat_mentions (message_id, user_id, channel_id)
+  SELECT id, unnest('{}'::uuid[]), channel_id FROM new_message
+)
 INSERT INTO nchat_events (type, channel_id, user_id, data)
-  VALUES ('message.created', :channel, :user, '{"text": "pgbench", "reactions": [], "pinned": false}');
-END;
+  SELECT 'message.created', channel_id, user_id, '{"text": "pgbench", "reactions": [], "pinned": false}'
+  FROM new_message RETURNING id;

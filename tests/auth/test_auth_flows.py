@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.auth.tokens import decode_access_token, issue_access_token
 from tests.fixtures.factories import MadeUser, UserFactory
 
 
@@ -193,3 +197,25 @@ async def test_login_rate_limited_per_address(
     )
     assert blocked.status_code == 429
     assert "retry-after" in blocked.headers
+
+
+async def test_an_accepted_access_token_is_refused_once_it_expires(
+    app: FastAPI, client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    """Verified tokens are remembered per process; expiry is still checked on every use."""
+    user = await make_user()
+    secret = app.state.settings.jwt_secret
+    claims = decode_access_token(user.access_token, secret=secret)
+    assert claims is not None
+    token = issue_access_token(
+        secret=secret, user_id=user.id, session_id=claims.session_id, ttl_s=1
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):  # the second use finds it verified already
+        assert (await client.get("/api/users/me", headers=headers)).status_code == 200
+    await asyncio.sleep(2.1)
+    r = await client.get("/api/users/me", headers=headers)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    r = await client.get("/api/users/me", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401

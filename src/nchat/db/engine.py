@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
@@ -76,21 +76,57 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any
         raise DisconnectionError(str(exc)) from exc
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+_AUTOCOMMIT = "nchat_autocommit"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def autocommit(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint whose every write is one statement, or runs inside `atomic()`, and
+    that raises no error after writing: its request runs without BEGIN and COMMIT."""
+    setattr(endpoint, _AUTOCOMMIT, True)
+    return endpoint
+
+
+def _runs_autocommit(request: Request) -> bool:
+    """Reads need no transaction: at READ COMMITTED every statement takes its own snapshot
+    anyway, so BEGIN and COMMIT were two round trips that changed nothing."""
+    return request.method in READ_METHODS or getattr(
+        request.scope.get("endpoint"), _AUTOCOMMIT, False
+    )
+
+
 async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
+    """One transaction per request: committed when the handler returns, rolled back on error
+    (or, for reads and endpoints marked `autocommit`, a statement at a time).
 
     Scope "function" runs the commit before the response is sent, so a client never sees a
     success for a write that then failed to commit.
     """
-    async with transaction(request.app) as conn:
+    async with transaction(request.app, autocommit=_runs_autocommit(request)) as conn:
         yield conn
 
 
 @asynccontextmanager
-async def transaction(app: Any) -> AsyncIterator[AsyncConnection]:
+async def atomic(conn: AsyncConnection) -> AsyncIterator[None]:
+    """The block's statements as one transaction: on a connection in a transaction already,
+    that one; on an autocommit one, a transaction of the block's own."""
+    sync = conn.sync_connection
+    if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        yield
+        return
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    async with driver.transaction():
+        yield
+
+
+@asynccontextmanager
+async def transaction(app: Any, *, autocommit: bool = False) -> AsyncIterator[AsyncConnection]:
     """The request boundary: commit or roll back once, then wake the event readers."""
     engine: AsyncEngine = app.state.engine
     async with engine.connect() as conn:
+        if autocommit:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
         tx = await conn.begin()
         try:
             yield conn

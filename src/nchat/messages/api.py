@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from nchat.auth.deps import CurrentUser
-from nchat.db.engine import Conn
+from nchat.db.engine import Conn, autocommit
 from nchat.messages import service
 from nchat.messages.schemas import (
     DeleteQuery,
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/api", tags=["messages"])
 
 
 @router.post("/messages", status_code=201)
+@autocommit  # a send's writes are one statement, a reply's one transaction (service.do_send)
 async def send(
     body: MessageCreate, principal: CurrentUser, conn: Conn, response: Response
 ) -> MessageOut:

@@ -70,11 +70,24 @@ _new_message = (
     .on_conflict_do_nothing(
         index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
     )
-    .returning(msg.channel_id, msg.user_id)
+    .returning(msg.id, msg.channel_id, msg.user_id)
     .cte("new_message")
 )
-# The message and its event in one statement: one round trip, and no event when the insert
-# yields to an earlier send with the same client_id.
+_new_mentions = (
+    sa.insert(mentions)
+    .from_select(
+        ["message_id", "user_id", "channel_id"],
+        sa.select(
+            _new_message.c.id,
+            sa.func.unnest(sa.bindparam("mention_ids", type_=ARRAY(UUID(as_uuid=True)))),
+            _new_message.c.channel_id,
+        ),
+    )
+    .cte("new_mentions")
+)
+# The message, its mentions and its event in one statement: one round trip, atomic without
+# a transaction around it, and nothing but the message's absence when the insert yields to
+# an earlier send with the same client_id.
 _SEND = (
     sa.insert(events)
     .from_select(
@@ -86,16 +99,20 @@ _SEND = (
             sa.bindparam("event_data", type_=JSONB),
         ),
     )
+    .add_cte(_new_mentions)
     .returning(events.c.id)
 )
 
 
 async def insert_with_event(
-    conn: AsyncConnection, values: dict[str, Any], event_data: dict[str, Any]
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    mention_ids: list[uuid.UUID],
+    event_data: dict[str, Any],
 ) -> bool:
-    """Insert the message and its `message.created` event unless (user, client_id) exists
-    already; True when inserted."""
-    params = {**values, "event_data": event_data}
+    """Insert the message, the mentions of `mention_ids` and its `message.created` event,
+    unless (user, client_id) exists already; True when inserted."""
+    params = {**values, "mention_ids": mention_ids, "event_data": event_data}
     return (await conn.execute(_SEND, params)).first() is not None
 
 

@@ -16,6 +16,7 @@ from nchat.auth.deps import Principal
 from nchat.channels import repository as channels_repo
 from nchat.channels import service as channels
 from nchat.channels.service import ChannelAccess
+from nchat.db.engine import atomic
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
 from nchat.messages import mentions as mention_parser
@@ -135,15 +136,19 @@ async def _resolve_mentions(
 async def do_send(
     conn: AsyncConnection, body: MessageCreate, principal: Principal
 ) -> tuple[MessageOut, bool]:
-    """Returns (the message, created). A repeated client_id returns the first message."""
+    """Returns (the message, created). A repeated client_id returns the first message.
+
+    A message outside a thread is one statement (message, mentions, event), so the send
+    needs no transaction of its own; a reply also updates its root, in one transaction."""
     if body.client_id is not None:
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         if existing is not None:
             return (await render(conn, [existing], principal))[0], False
     access = await channels.get_access(conn, body.channel_id, principal)
     channels.check_can_post(access, principal)
-    root = None
-    if body.thread_id is not None:
+    if body.thread_id is None:
+        return await _insert(conn, body, access, principal, root=None)
+    async with atomic(conn):
         root = await repo.get_for_update(conn, body.thread_id)
         if root is None or root["channel_id"] != access.id:
             raise NotFound("No such thread in this channel", code="thread_not_found")
@@ -151,6 +156,17 @@ async def do_send(
             raise BadRequest("Reply to the thread's root message", code="thread_not_root")
         if root["deleted_at"] is not None:
             raise Conflict("The thread's root message was deleted", code="thread_deleted")
+        return await _insert(conn, body, access, principal, root=root)
+
+
+async def _insert(
+    conn: AsyncConnection,
+    body: MessageCreate,
+    access: ChannelAccess,
+    principal: Principal,
+    *,
+    root: RowMapping | None,
+) -> tuple[MessageOut, bool]:
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
     message_id = uuid7()
     # The app's clock, like the id (UUIDv7): the event carries the message, so both are
@@ -169,6 +185,7 @@ async def do_send(
             "mentions": payload,
             "created_at": created_at,
         },
+        notified,
         log.event_data("message.created", message),
     )
     if not inserted:  # a concurrent send with the same client_id won
@@ -177,11 +194,9 @@ async def do_send(
         assert existing is not None
         return (await render(conn, [existing], principal))[0], False
     log.wrote(conn)
-    await repo.add_mentions(conn, message_id, access.id, notified)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
-    if root is not None:
         await _emit_updated(conn, root["id"], actor_id=principal.id)
     return message, True
 
