@@ -375,6 +375,28 @@ async def test_bad_presence_subscription_gets_an_error_frame(
             assert (await frame(a, "presence"))["user_id"] == str(bob.id)
 
 
+async def test_at_here_counts_for_members_with_a_live_socket(
+    live: LiveServer, make_user: UserFactory, api: Api
+) -> None:
+    """@here reaches the members who are around (a socket online or on do-not-disturb);
+    @channel reaches every member."""
+    ada, bob, carol, dan = [await make_user() for _ in range(4)]
+    channel = await api.create_channel(ada, "here", members=(bob, carol, dan))
+    async with connect(live, bob) as b, connect(live, dan) as d:
+        for ws in (b, d):
+            await frame(ws, "hello")
+            await frame(ws, "presence")
+        await d.send(json.dumps({"type": "presence", "status": "away"}))
+        await frame(d, "presence")
+        sent = await api.send(ada, channel["id"], "@here standup")
+        assert sent["mentions"]["here"] is True
+        counts = [(await api.channel(u, channel["id"]))["mention_count"] for u in (bob, carol, dan)]
+        assert counts == [1, 0, 0]
+        await api.send(ada, channel["id"], "@channel release")
+        counts = [(await api.channel(u, channel["id"]))["mention_count"] for u in (bob, carol, dan)]
+        assert counts == [2, 1, 1]
+
+
 async def test_binary_frame_closes_with_1003(live: LiveServer, make_user: UserFactory) -> None:
     """Frames are JSON text: a binary one is refused with a close code, not a server error."""
     ada = await make_user()

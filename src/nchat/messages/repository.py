@@ -22,7 +22,8 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
-from nchat.realtime.models import events
+from nchat.realtime.models import events, presence
+from nchat.realtime.presence import fresh_since
 from nchat.users.models import users
 
 msg = messages.c
@@ -401,9 +402,22 @@ async def member_ids_by_username(
     return {name: uid for name, uid in (await conn.execute(query)).all()}
 
 
-async def member_ids(conn: AsyncConnection, channel_id: uuid.UUID) -> list[uuid.UUID]:
+async def member_ids(
+    conn: AsyncConnection, channel_id: uuid.UUID, *, present_only: bool = False
+) -> list[uuid.UUID]:
+    """The channel's members; present_only: those with a live socket that is not away
+    (whom @here reaches)."""
     cm = channel_members.c
     query = sa.select(cm.user_id).where(cm.channel_id == channel_id)
+    if present_only:
+        p = presence.c
+        query = query.where(
+            sa.exists().where(
+                p.user_id == cm.user_id,
+                p.status.in_(("online", "dnd")),
+                p.last_seen > fresh_since(),
+            )
+        )
     return [r[0] for r in (await conn.execute(query)).all()]
 
 

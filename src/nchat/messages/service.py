@@ -121,9 +121,10 @@ async def _resolve_mentions(
     named = await repo.member_ids_by_username(conn, channel_id, list(parsed.usernames))
     user_ids = [named[n] for n in parsed.usernames if n in named]
     notified = set(user_ids)
-    if parsed.channel or parsed.here:
-        # @here reaches every member until presence exists to tell who is around.
+    if parsed.channel:
         notified |= set(await repo.member_ids(conn, channel_id))
+    elif parsed.here:
+        notified |= set(await repo.member_ids(conn, channel_id, present_only=True))
     notified.discard(author)
     payload = {
         "user_ids": [str(u) for u in user_ids],

@@ -24,6 +24,10 @@ log = structlog.get_logger("nchat.bus")
 
 RETRY_S = 1.0
 CHECK_S = 5.0
+# At most one "new events" wake-up per this interval from a process: under load a send
+# per wake-up was a round trip to publish it and a log read in every process receiving it;
+# paced, a burst of commits shares one, and a quiet process still sends at once.
+WAKE_INTERVAL_S = 0.005
 # How the bus's own connection shows up in pg_stat_activity (and can be found there).
 APPLICATION_NAME = "nchat-bus"
 
@@ -45,13 +49,15 @@ class Bus:
 
     Publishing never waits on the network: messages go to an outbox that one task sends in
     order, and wake-ups for new events coalesce (a hundred commits in a burst cost one
-    notification, since the readers fetch everything new from the log anyway)."""
+    notification, since the readers fetch everything new from the log anyway), at most one
+    per WAKE_INTERVAL_S."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self.connected = asyncio.Event()
         self._outbox: deque[tuple[str, str]] = deque()
         self._wake_pending = False
+        self._last_wake = float("-inf")
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         # A wake-up could not be sent while disconnected: send one once connected again, so
@@ -91,7 +97,12 @@ class Bus:
             await self._kick.wait()
             self._kick.clear()
             if self._wake_pending:
+                loop = asyncio.get_running_loop()
+                wait = self._last_wake + WAKE_INTERVAL_S - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # commits meanwhile ride on this wake-up
                 self._wake_pending = False
+                self._last_wake = loop.time()
                 await self._send_safely(EVENTS, "")
             while self._outbox:
                 await self._send_safely(*self._outbox.popleft())

@@ -61,7 +61,8 @@ def user_ids_from(values: list[object]) -> list[uuid.UUID]:
     return ids
 
 
-def _fresh() -> datetime:
+def fresh_since() -> datetime:
+    """Rows seen after this are live sockets."""
     return datetime.now(UTC) - timedelta(seconds=PRESENCE_TTL_S)
 
 
@@ -100,7 +101,7 @@ async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[Pr
     rows = (
         await conn.execute(
             sa.select(p.user_id, sa.func.array_agg(p.status), sa.func.max(p.last_seen))
-            .where(p.user_id.in_(user_ids), p.last_seen > _fresh())
+            .where(p.user_id.in_(user_ids), p.last_seen > fresh_since())
             .group_by(p.user_id)
         )
     ).all()
@@ -203,7 +204,7 @@ class Keeper:
         if not live:
             return
         async with self.engine.begin() as conn:
-            result = await conn.execute(_TOUCH, {"ids": list(live), "fresh": _fresh()})
+            result = await conn.execute(_TOUCH, {"ids": list(live), "fresh": fresh_since()})
             kept = {row[0] for row in result.all()}
         for connection_id, (user_id, status) in live.items():
             if connection_id not in kept and connection_id in self._live:
