@@ -113,10 +113,12 @@ def check_active(access: ChannelAccess) -> None:
 
 
 def _to_fields(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> dict[str, Any]:
-    """A channel as the caller sees it: exactly ChannelOut's fields."""
+    """A channel as the caller sees it: exactly ChannelOut's fields. Ids as strings: the
+    driver's uuid type is a subclass orjson would hand back to Python one value at a time."""
     members = dm.get(row["id"])
+    created_by, last_read_id = row["created_by"], row["last_read_id"]
     return {
-        "id": row["id"],
+        "id": str(row["id"]),
         "type": row["type"],
         "name": row["name"],
         "topic": row["topic"],
@@ -124,17 +126,21 @@ def _to_fields(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> dict[s
         "read_only": row["read_only"],
         "archived": row["archived_at"] is not None,
         "archived_at": row["archived_at"],
-        "created_by": row["created_by"],
+        "created_by": str(created_by) if created_by is not None else None,
         "created_at": row["created_at"],
         "is_member": row["is_member"],
         "channel_role": row["channel_role"],
         "member_count": row["member_count"],
         "unread_count": row["unread_count"],
         "mention_count": row["mention_count"],
-        "last_read_id": row["last_read_id"],
+        "last_read_id": str(last_read_id) if last_read_id is not None else None,
         "last_message_at": row["last_message_at"],
         "dm_members": [
-            {"id": u["id"], "username": u["username"], "name": u["display_name"] or u["username"]}
+            {
+                "id": str(u["id"]),
+                "username": u["username"],
+                "name": u["display_name"] or u["username"],
+            }
             for u in members
         ]
         if members is not None
