@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nchat.auth import ratelimit
 from nchat.config import Settings
 from nchat.realtime import log as event_log
-from nchat.realtime import presence
 
 INTERVAL_S = 300.0
 logger = structlog.get_logger("nchat.housekeeping")
@@ -22,7 +21,6 @@ async def run_once(engine: AsyncEngine, settings: Settings) -> None:
     async with engine.begin() as conn:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
         await event_log.prune(conn, retention_s=settings.event_retention_s)
-        await presence.prune(conn)
 
 
 async def run_forever(engine: AsyncEngine, settings: Settings) -> None:

@@ -39,6 +39,10 @@ async def start_live(database_url: str, data_dir: Path, **overrides: object) -> 
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     app.state.serve_task = task
+    # A closed socket's user goes offline a moment later, not after the production grace
+    # period; the grace itself has a test of its own.
+    app.state.presence_keeper.grace_s = 0.2
+    app.state.presence_keeper.sweep_s = 0.1
     return LiveServer(app, server, port)
 
 

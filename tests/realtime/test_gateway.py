@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import websockets
+from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection
 
 from nchat.realtime import hub as hub_module
@@ -373,6 +375,55 @@ async def test_bad_presence_subscription_gets_an_error_frame(
         async with connect(live, bob) as b:
             await frame(b, "hello")
             assert (await frame(a, "presence"))["user_id"] == str(bob.id)
+
+
+async def test_a_quick_reconnect_flips_nothing_and_a_dead_node_goes_offline(
+    live: LiveServer, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    """A closed socket's user stays online through the grace period (a reconnect within it
+    is seen by nobody); a user whose rows went stale (a node that died and never said
+    goodbye) is announced offline by the sweep."""
+    ada, bob, carol = [await make_user() for _ in range(3)]
+    live.app.state.presence_keeper.grace_s = 1.5
+    async with engine.begin() as conn:  # Carol's socket lives on a node that will die
+        await conn.execute(
+            sa.text(
+                "INSERT INTO nchat_presence (connection_id, user_id, status) "
+                "VALUES (gen_random_uuid(), :u, 'online')"
+            ),
+            {"u": carol.id},
+        )
+    async with connect(live, ada) as a:
+        await frame(a, "hello")
+        await frame(a, "presence")
+        watch = {"type": "presence_subscribe", "user_ids": [str(bob.id), str(carol.id)]}
+        await a.send(json.dumps(watch))
+        state = await frame(a, "presence_state")
+        assert [p["status"] for p in state["presence"]] == ["offline", "online"]
+        async with connect(live, bob) as b:
+            await frame(b, "hello")
+            assert await presence_heard(a) == [(str(bob.id), "online")]
+        async with connect(live, bob) as b:  # back within the grace period
+            await frame(b, "hello")
+            assert await presence_heard(a, 2.0) == []
+        # Gone for good: offline once the grace period is over.
+        assert await presence_heard(a, 2.5) == [(str(bob.id), "offline")]
+
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "UPDATE nchat_presence SET last_seen = now() - interval '10 minutes'"
+                    " WHERE user_id = :u"
+                ),
+                {"u": carol.id},
+            )
+        assert await presence_heard(a, 1.0) == [(str(carol.id), "offline")]
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            sa.text("SELECT count(*) FROM nchat_presence WHERE user_id IN (:b, :c)"),
+            {"b": bob.id, "c": carol.id},
+        )
+    assert left == 0  # swept
 
 
 async def test_at_here_counts_for_members_with_a_live_socket(

@@ -330,7 +330,13 @@ class Session:
     async def _presence(self, status: str | None, *, leaving: bool = False) -> None:
         assert self.principal is not None
         await presence.record(
-            self.engine, self.bus, self.connection_id, self.principal.id, status, leaving=leaving
+            self.engine,
+            self.bus,
+            self.connection_id,
+            self.principal.id,
+            status,
+            leaving=leaving,
+            grace_s=self.keeper.grace_s,
         )
         if status is not None and not leaving:
             self.status = status

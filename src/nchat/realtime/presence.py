@@ -1,8 +1,10 @@
 """Presence per user across devices: one row per socket, the freshest rows decide.
 
 A user is `dnd` if any fresh socket says so, else `online` if any is online, else `away` if
-any is away, else `offline` (no socket seen within PRESENCE_TTL_S: a crashed node's rows
-simply go stale)."""
+any is away, else `offline` (no socket seen within PRESENCE_TTL_S). A closed socket's row
+stays fresh for a grace period, so a quick reconnect changes nothing anyone sees; each
+process sweeps rows gone stale (closed sockets past their grace, a crashed node's) and
+announces the users they leave offline."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ from nchat.users.schemas import CleanModel
 logger = structlog.get_logger("nchat.presence")
 
 PRESENCE_TTL_S = 60
+GRACE_S = 5.0  # a closed socket still counts this long
+SWEEP_S = 2.0  # how often a process looks for rows gone stale
 STATUSES = ("online", "away", "dnd")
 MAX_USERS = 200  # per GET /api/presence, and per socket's presence subscription
 p = presence.c
@@ -93,8 +97,17 @@ async def upsert(
     )
 
 
-async def remove(conn: AsyncConnection, connection_id: uuid.UUID) -> None:
-    await conn.execute(sa.delete(presence).where(p.connection_id == connection_id))
+async def leave(conn: AsyncConnection, connection_id: uuid.UUID, grace_s: float) -> None:
+    """The socket closed: its row counts for `grace_s` more, then goes stale."""
+    if grace_s <= 0:
+        await conn.execute(sa.delete(presence).where(p.connection_id == connection_id))
+        return
+    until = datetime.now(UTC) - timedelta(seconds=PRESENCE_TTL_S - grace_s)
+    await conn.execute(
+        sa.update(presence)
+        .where(p.connection_id == connection_id)
+        .values(last_seen=sa.func.least(p.last_seen, until))
+    )
 
 
 async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[PresenceOut]:
@@ -114,9 +127,29 @@ async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[Pr
     return out
 
 
-async def prune(conn: AsyncConnection) -> None:
-    stale = datetime.now(UTC) - timedelta(hours=1)
-    await conn.execute(sa.delete(presence).where(p.last_seen < stale))
+async def sweep(engine: AsyncEngine, bus: Bus) -> None:
+    """Delete rows gone stale and announce offline the users left with no fresh one. Each
+    user is locked as `record` locks them, so a reconnect racing the sweep is announced
+    after it, not before."""
+    async with engine.begin() as conn:
+        fresh = fresh_since()
+        stale = sa.select(p.user_id).where(p.last_seen <= fresh).distinct()
+        user_ids = sorted((await conn.execute(stale)).scalars().all())
+        if not user_ids:
+            return
+        for user_id in user_ids:  # in order: two sweeping processes never deadlock
+            await lock_user(conn, user_id)
+        await conn.execute(sa.delete(presence).where(p.user_id.in_(user_ids), p.last_seen <= fresh))
+        gone = [s.user_id for s in await status_of(conn, user_ids) if s.status == "offline"]
+    for user_id in gone:
+        await _announce(bus, user_id, "offline")
+
+
+async def _announce(bus: Bus, user_id: uuid.UUID, status: str) -> None:
+    frame = {"type": "presence", "user_id": str(user_id), "status": status}
+    # Hubs send it to the sockets watching the user. `broadcast` is read by nodes of
+    # versions before presence subscriptions, during a rolling upgrade.
+    await bus.publish(EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode())
 
 
 async def record(
@@ -127,21 +160,20 @@ async def record(
     status: str | None,
     *,
     leaving: bool = False,
+    grace_s: float = GRACE_S,
 ) -> None:
-    """Record one socket's presence; tell everyone when the user's status changes."""
+    """Record one socket's presence (or, leaving, its close); announce the user's status
+    when it changes."""
     async with engine.begin() as conn:
         await lock_user(conn, user_id)
         (before,) = await status_of(conn, [user_id])
         if leaving:
-            await remove(conn, connection_id)
+            await leave(conn, connection_id, grace_s)
         else:
             await upsert(conn, connection_id, user_id, status)
         (after,) = await status_of(conn, [user_id])
     if after.status != before.status:
-        frame = {"type": "presence", "user_id": str(user_id), "status": after.status}
-        # Hubs send it to the sockets watching the user. `broadcast` is read by nodes of
-        # versions before presence subscriptions, during a rolling upgrade.
-        await bus.publish(EPHEMERAL, orjson.dumps({"broadcast": True, "frame": frame}).decode())
+        await _announce(bus, user_id, after.status)
 
 
 _TOUCH = (
@@ -165,6 +197,8 @@ class Keeper:
         self.engine = engine
         self.bus = bus
         self.interval_s = interval_s
+        self.grace_s = GRACE_S
+        self.sweep_s = SWEEP_S
         # connection id -> (user id, the status the socket last set)
         self._live: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -186,15 +220,18 @@ class Keeper:
                 await self._task
 
     async def _run(self) -> None:
-        last = time.monotonic()
+        touched = swept = time.monotonic()
         while True:
             # Short naps, so a changed interval takes effect without waiting out the old one.
-            await asyncio.sleep(min(self.interval_s(), 1.0))
-            if time.monotonic() - last < self.interval_s():
-                continue
-            last = time.monotonic()
+            await asyncio.sleep(min(self.interval_s(), self.sweep_s, 1.0))
+            now = time.monotonic()
             try:
-                await self.touch()
+                if now - touched >= self.interval_s():
+                    touched = now
+                    await self.touch()
+                if now - swept >= self.sweep_s:
+                    swept = now
+                    await sweep(self.engine, self.bus)
             except (SQLAlchemyError, OSError) as exc:
                 # A database briefly away costs stale presence, not the sockets.
                 logger.warning("presence heartbeat failed", error=str(exc))
