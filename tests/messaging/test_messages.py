@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.db import engine as engine_module
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
@@ -258,3 +260,27 @@ async def test_mentions_list_and_bookmarks_follow_visibility(
     assert (await client.get("/api/mentions", headers=bob.headers)).json()["messages"] == []
     assert (await client.get("/api/bookmarks", headers=bob.headers)).json()["messages"] == []
     assert (await client.get(f"/api/messages/{note['id']}", headers=bob.headers)).status_code == 404
+
+
+async def test_reads_and_sends_run_without_begin_and_commit(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GETs and the send take no transaction of their own (fewer round trips); other writes
+    keep theirs. The request boundary is wrapped, not replaced, to see which it chose."""
+    seen: list[tuple[str, bool]] = []
+    original = engine_module.transaction
+
+    def recording(app: Any, *, autocommit: bool = False) -> Any:
+        seen.append((current[0], autocommit))
+        return original(app, autocommit=autocommit)
+
+    current = [""]
+    monkeypatch.setattr(engine_module, "transaction", recording)
+    ada = await make_user()
+    current[0] = "create channel"
+    channel = await api.create_channel(ada, "modes")
+    current[0] = "send"
+    await api.send(ada, channel["id"], "hello")
+    current[0] = "history"
+    await api.history(ada, channel["id"])
+    assert seen == [("create channel", False), ("send", True), ("history", True)]
