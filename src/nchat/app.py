@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nchat import __version__, housekeeping
 from nchat.admin.api import router as admin_router
 from nchat.auth.api import router as auth_router
+from nchat.auth.session_cache import SessionCache
 from nchat.channels.api import router as channels_router
 from nchat.config import Settings
 from nchat.db.engine import create_engine
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
             redis_prefix=settings.redis_prefix,
         )
         app.state.bus = bus
+        app.state.session_cache = SessionCache(bus)
         hub = Hub(engine, bus)
         app.state.hub = hub
         keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from starlette.requests import HTTPConnection
 
 from nchat.auth import repository
+from nchat.auth.session_cache import SessionCache
 from nchat.auth.tokens import decode_access_token
 from nchat.config import Settings
 from nchat.db.engine import Conn
@@ -50,22 +51,30 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def resolve_token(conn: Conn, token: str | None, settings: Settings) -> Principal:
+async def resolve_token(
+    conn: Conn, token: str | None, settings: Settings, cache: SessionCache | None = None
+) -> Principal:
     if token is None:
         raise Unauthorized(code="unauthorized", message="A bearer access token is required")
     claims = decode_access_token(token, secret=settings.jwt_secret)
     if claims is None:
         raise Unauthorized(code="invalid_token", message="The access token is invalid or expired")
-    user = await repository.user_for_live_session(
-        conn, user_id=claims.user_id, session_id=claims.session_id
-    )
+    user = cache.get(claims.session_id, claims.user_id) if cache is not None else None
     if user is None:
-        raise Unauthorized(code="invalid_token", message="The session has ended")
+        epoch = cache.epoch if cache is not None else 0
+        user = await repository.user_for_live_session(
+            conn, user_id=claims.user_id, session_id=claims.session_id
+        )
+        if user is None:
+            raise Unauthorized(code="invalid_token", message="The session has ended")
+        if cache is not None:
+            cache.put(claims.session_id, user, epoch)
     return Principal(user=user, session_id=claims.session_id)
 
 
 async def current_principal(request: Request, conn: Conn, settings: AppSettings) -> Principal:
-    return await resolve_token(conn, bearer_token(request), settings)
+    cache: SessionCache = request.app.state.session_cache
+    return await resolve_token(conn, bearer_token(request), settings, cache)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

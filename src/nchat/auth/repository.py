@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.auth import session_cache
 from nchat.auth.models import sessions
 from nchat.users.models import users
 
@@ -65,9 +66,13 @@ async def revoke(
     if user_id is not None:
         query = query.where(sessions.c.user_id == user_id)
     result = await conn.execute(
-        query.values(revoked_at=sa.func.now(), revoked_reason=reason).returning(sessions.c.id)
+        query.values(revoked_at=sa.func.now(), revoked_reason=reason).returning(sessions.c.user_id)
     )
-    return result.first() is not None
+    row = result.first()
+    if row is None:
+        return False
+    session_cache.changed(conn, row[0])
+    return True
 
 
 # Every authenticated request runs this: built once, since building a statement costs more

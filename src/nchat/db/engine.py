@@ -17,7 +17,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
 from nchat.errors import NchatError
-from nchat.realtime.topics import EVENTS, WROTE_EVENTS
+from nchat.realtime.topics import AUTH_CHANGED, EVENTS, WROTE_EVENTS
 
 
 def async_url(url: str) -> str:
@@ -132,18 +132,29 @@ async def transaction(app: Any, *, autocommit: bool = False) -> AsyncIterator[As
             yield conn
         except NchatError as exc:
             await (tx.commit() if exc.keep_writes else tx.rollback())
-            if conn.info.pop(WROTE_EVENTS, False) and exc.keep_writes:
-                await app.state.bus.publish(EVENTS)
+            await _after(app, conn, committed=exc.keep_writes)
             raise
         except BaseException:
             await tx.rollback()
-            conn.info.pop(WROTE_EVENTS, None)
+            await _after(app, conn, committed=False)
             raise
         else:
             await tx.commit()
-            # `info` belongs to the pooled connection: take the flag off for its next user.
-            if conn.info.pop(WROTE_EVENTS, False):
-                await app.state.bus.publish(EVENTS)
+            await _after(app, conn, committed=True)
+
+
+async def _after(app: Any, conn: AsyncConnection, *, committed: bool) -> None:
+    """What a committed transaction changed, told to whoever keeps a view of it: the hubs
+    (new events) and the session caches (users whose sessions or rows changed). The marks
+    live in `info`, which belongs to the pooled connection: they are taken off either way."""
+    wrote = conn.info.pop(WROTE_EVENTS, False)
+    users = conn.info.pop(AUTH_CHANGED, None)
+    if not committed:
+        return
+    if wrote:
+        await app.state.bus.publish(EVENTS)
+    if users:
+        await app.state.session_cache.forget(users)
 
 
 Conn = Annotated[AsyncConnection, Depends(request_connection, scope="function")]

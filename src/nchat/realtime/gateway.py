@@ -174,7 +174,9 @@ class Session:
             token = str(first.get("token") or "")
         try:
             async with self.engine.connect() as conn:
-                return await resolve_token(conn, token or None, self.settings)
+                return await resolve_token(
+                    conn, token or None, self.settings, self.ws.app.state.session_cache
+                )
         except NchatError as exc:
             raise Gone(CLOSE_BAD_TOKEN) from exc
 

@@ -5,3 +5,6 @@ EPHEMERAL = "nchat_ephemeral"  # bus topic: typing signals and the like, never s
 # Set in a connection's `info` by a transaction that wrote events, so the request boundary
 # wakes the hubs after commit.
 WROTE_EVENTS = "nchat.wrote_events"
+# Set in a connection's `info` (a set of user ids) by a transaction that revokes sessions or
+# changes users, so the request boundary clears the session caches after commit.
+AUTH_CHANGED = "nchat.auth_changed"

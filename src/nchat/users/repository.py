@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.auth import session_cache
 from nchat.auth.models import sessions
 from nchat.users.models import users
 
@@ -54,6 +55,7 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
 
 
 async def update(conn: AsyncConnection, user_id: uuid.UUID, values: dict[str, Any]) -> RowMapping:
+    session_cache.changed(conn, user_id)  # role, name, activity: what a principal carries
     result = await conn.execute(
         sa.update(users)
         .where(users.c.id == user_id)
@@ -97,6 +99,7 @@ async def search(
 
 
 async def revoke_all_sessions(conn: AsyncConnection, user_id: uuid.UUID, reason: str) -> None:
+    session_cache.changed(conn, user_id)
     await conn.execute(
         sa.update(sessions)
         .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
