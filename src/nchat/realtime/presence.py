@@ -35,6 +35,7 @@ logger = structlog.get_logger("nchat.presence")
 PRESENCE_TTL_S = 60
 GRACE_S = 5.0  # a closed socket still counts this long
 SWEEP_S = 2.0  # how often a process looks for rows gone stale
+STOP_TIMEOUT_S = 5.0
 STATUSES = ("online", "away", "dnd")
 MAX_USERS = 200  # per GET /api/presence, and per socket's presence subscription
 p = presence.c
@@ -202,6 +203,7 @@ class Keeper:
         # connection id -> (user id, the status the socket last set)
         self._live: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def add(self, connection_id: uuid.UUID, user_id: uuid.UUID, status: str) -> None:
         """Keep the socket seen; called again when its status changes."""
@@ -214,16 +216,26 @@ class Keeper:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let the round in progress finish (cancelled in the middle of a transaction, its
+        connection could hold up the pool's shutdown), then end; cancel only if it hangs."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
+        if not done:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
         touched = swept = time.monotonic()
-        while True:
+        while not self._stopping.is_set():
             # Short naps, so a changed interval takes effect without waiting out the old one.
-            await asyncio.sleep(min(self.interval_s(), self.sweep_s, 1.0))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(self.interval_s(), self.sweep_s, 1.0)):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             now = time.monotonic()
             try:
                 if now - touched >= self.interval_s():

@@ -36,6 +36,9 @@ PING_S = 5.0
 SOCKET_TIMEOUT_S = 5.0
 # What a lost connection raises: Redis's, and PostgreSQL's while the channels are named.
 CONNECTION_ERRORS = (RedisError, *PG_CONNECTION_ERRORS)
+# redis-py's close can wait forever for a socket to finish closing (redis-py issue 3941): a
+# node stopping, or reconnecting after a cut connection, hung on it now and then.
+CLOSE_TIMEOUT_S = 1.0
 
 
 class RedisBus(Bus):
@@ -64,7 +67,9 @@ class RedisBus(Bus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._client.aclose()
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._client.aclose()
 
     async def _send(self, topic: str, payload: str) -> None:
         channel = self._channels.get(topic)
@@ -96,8 +101,7 @@ class RedisBus(Bus):
                 log.warning("redis bus connection lost; retrying", error=str(exc))
             finally:
                 self.connected.clear()
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await _close(pubsub)
             await asyncio.sleep(RETRY_S)
 
     async def _named_channels(self) -> dict[str, str]:
@@ -130,6 +134,21 @@ class RedisBus(Bus):
                     await self._connected()
             elif message["type"] == "message" and message["channel"] in topics:
                 self._deliver(topics[message["channel"]], message["data"].decode())
+
+
+async def _close(pubsub: PubSub) -> None:
+    """Close a subscription, waiting a moment at most; then drop its socket without waiting
+    for the close to finish."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    except TimeoutError:
+        connection = pubsub.connection
+        if connection is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await connection.disconnect(nowait=True)
+    except (RedisError, OSError):
+        pass
 
 
 async def database_prefix(database_url: str) -> str:
