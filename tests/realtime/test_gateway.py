@@ -377,6 +377,18 @@ async def test_bad_presence_subscription_gets_an_error_frame(
             assert (await frame(a, "presence"))["user_id"] == str(bob.id)
 
 
+async def make_presence_stale(engine: AsyncEngine, user: MadeUser) -> None:
+    """The user's presence rows not seen for ten minutes, as if their heartbeats were lost."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE nchat_presence SET last_seen = now() - interval '10 minutes'"
+                " WHERE user_id = :u"
+            ),
+            {"u": user.id},
+        )
+
+
 async def test_a_quick_reconnect_flips_nothing_and_a_dead_node_goes_offline(
     live: LiveServer, make_user: UserFactory, engine: AsyncEngine
 ) -> None:
@@ -409,14 +421,7 @@ async def test_a_quick_reconnect_flips_nothing_and_a_dead_node_goes_offline(
         # Gone for good: offline once the grace period is over.
         assert await presence_heard(a, 2.5) == [(str(bob.id), "offline")]
 
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "UPDATE nchat_presence SET last_seen = now() - interval '10 minutes'"
-                    " WHERE user_id = :u"
-                ),
-                {"u": carol.id},
-            )
+        await make_presence_stale(engine, carol)
         assert await presence_heard(a, 1.0) == [(str(carol.id), "offline")]
     async with engine.connect() as conn:
         left = await conn.scalar(

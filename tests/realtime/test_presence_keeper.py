@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.realtime.conftest import start_live, stop_live
-from tests.realtime.test_gateway import TIMEOUT, connect
+from tests.realtime.test_gateway import TIMEOUT, connect, make_presence_stale
 
 HEARTBEAT_S = 0.3
 
@@ -72,14 +72,7 @@ async def test_keeper_refreshes_sockets_and_revives_stale_ones(
 
             # Bob's row goes stale behind the keeper's back (as if a heartbeat write had been
             # lost): the next heartbeat takes the full path and tells everyone he is back.
-            async with engine.begin() as conn:
-                await conn.execute(
-                    sa.text(
-                        "UPDATE nchat_presence SET last_seen = now() - interval '10 minutes'"
-                        " WHERE user_id = :u"
-                    ),
-                    {"u": bob.id},
-                )
+            await make_presence_stale(engine, bob)
             while True:
                 seen = await a.next("presence")
                 if seen["user_id"] == str(bob.id):

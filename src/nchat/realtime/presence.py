@@ -52,7 +52,7 @@ class PresenceList(BaseModel):
 
 
 class PresenceQuery(CleanModel):
-    user_ids: str = Field(min_length=1, max_length=200 * 37)
+    user_ids: str = Field(min_length=1, max_length=MAX_USERS * 37)  # 36 + a comma each
 
 
 def user_ids_from(values: list[object]) -> list[uuid.UUID]:
