@@ -35,6 +35,7 @@ from nchat.realtime.gateway import heartbeat_of
 from nchat.realtime.gateway import router as gateway_router
 from nchat.realtime.hub import Hub
 from nchat.realtime.redis_bus import make_bus
+from nchat.realtime.wire import ServerSend
 from nchat.setup.api import router as setup_router
 from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(ServerSend)  # outermost: it sees the server's own send
     _install_error_handlers(app)
     # Each router carries its full prefix so route templates (metrics labels) are whole paths.
     for router in (

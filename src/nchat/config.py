@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default=None, description="Redis channel prefix; unset: named after the database"
     )
     event_retention_s: int = Field(default=30 * 24 * 3600, ge=60)
+    ws_compression: bool = Field(
+        default=False, description="permessage-deflate on WebSockets (decision 0017)"
+    )
     db_pool_size: int = Field(default=10, ge=1)
     password_min_length: int = Field(default=8, ge=6)
     login_max_failures: int = Field(default=5, ge=1)

@@ -30,7 +30,14 @@ class LiveServer:
 async def start_live(database_url: str, data_dir: Path, **overrides: object) -> LiveServer:
     app = create_app(make_settings(database_url, data_dir, **overrides))
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws="websockets-sansio",
+        # As `nchat serve` runs it.
+        ws_per_message_deflate=app.state.settings.ws_compression,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -71,6 +71,8 @@ async def test_two_nodes_fan_out_and_a_client_survives_its_node(
 
                 async with connect(b.url, team.member_token) as ws:
                     await next_frame(ws, "hello")
+                    # The client offered permessage-deflate; off by default (decision 0017).
+                    assert ws.protocol.extensions == []
                     # Sent on A, delivered on B: one at a time, each the next message seen.
                     for i in range(5):
                         sent.append(await send(http, a.url, team, f"m{i}"))
@@ -120,7 +122,9 @@ async def test_two_nodes_fan_out_and_a_client_survives_its_node(
 
 async def test_workers_of_one_node_all_deliver(server_url: str, tmp_path: Path) -> None:
     async with throwaway_database(server_url) as url:
-        env = nchat_env(tmp_path / "data", url, NCHAT_SECRET_KEY=SECRET)
+        env = nchat_env(
+            tmp_path / "data", url, NCHAT_SECRET_KEY=SECRET, NCHAT_WS_COMPRESSION="true"
+        )
         with running(env, tmp_path / "serve.log", args=("--workers", "2")) as server:
             await healthy(server)
             procs = workers(server)
@@ -141,6 +145,7 @@ async def test_workers_of_one_node_all_deliver(server_url: str, tmp_path: Path) 
                         assert len(clients) < 40, f"all connections went to {served_by}"
                         ws = await stack.enter_async_context(connect(server.url, team.member_token))
                         await next_frame(ws, "hello")
+                        assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
                         pid = serving_process(procs, server.port, ws.local_address[1])
                         served_by.add(pid)
                         clients.append(ws)

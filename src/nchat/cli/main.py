@@ -91,6 +91,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
                 port=port,
                 log_level="warning",
                 ws="websockets-sansio",
+                ws_per_message_deflate=settings.ws_compression,
             )
         else:
             # Workers are fresh processes: they read the resolved URL from the environment.
@@ -103,6 +104,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
                 port=port,
                 log_level="warning",
                 ws="websockets-sansio",
+                ws_per_message_deflate=settings.ws_compression,
             )
 
 

@@ -34,7 +34,7 @@ from nchat.channels.models import channel_members
 from nchat.config import Settings
 from nchat.db.ids import uuid7
 from nchat.errors import NchatError, ValidationFailed
-from nchat.realtime import log, presence
+from nchat.realtime import log, presence, wire
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
 from nchat.realtime.hub import Hub, Subscriber, event_frame, event_position
@@ -228,8 +228,12 @@ class Session:
     async def _send_loop(self) -> None:
         sub = self.sub
         assert sub is not None
+        sub.direct = wire.direct(self.ws.scope)
         while True:
-            await self.ws.send_text((await sub.queue.get()).decode())
+            frame = await sub.queue.get()
+            sub.sending = True
+            await self.ws.send_text(frame.decode())
+            sub.sending = False
 
     async def _watch(self) -> None:
         """Ends the session when the socket falls behind or the server shuts down, even while

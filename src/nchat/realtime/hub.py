@@ -28,6 +28,7 @@ from nchat.realtime import log
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
 from nchat.realtime.topics import EPHEMERAL, EVENTS
+from nchat.realtime.wire import Direct, Outgoing
 
 logger = structlog.get_logger("nchat.hub")
 
@@ -54,12 +55,23 @@ class Subscriber:
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the socket's send loop runs (after any replay): frames may then skip the
+    # queue while it is empty and the loop holds none (wire.py).
+    direct: Direct | None = None
+    sending: bool = False
 
-    def offer(self, position: Position, frame: bytes) -> None:
-        if position <= self.after or self.overflowed.is_set():
+    def offer(self, position: Position, frame: Outgoing) -> None:
+        if position > self.after:
+            self.push(frame)
+
+    def push(self, frame: Outgoing) -> None:
+        if self.overflowed.is_set():
+            return
+        direct = self.direct
+        if direct is not None and not self.sending and self.queue.empty() and direct.write(frame):
             return
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait(frame.payload)
         except asyncio.QueueFull:
             self.overflowed.set()
 
@@ -134,6 +146,9 @@ class Hub:
         for channel_id in sub.channels:
             self._index_remove(channel_id, sub)
         self.watch(sub, frozenset())
+
+    def subscribers_of(self, user_id: uuid.UUID) -> list[Subscriber]:
+        return list(self._by_user.get(user_id, ()))
 
     def watch(self, sub: Subscriber, user_ids: frozenset[uuid.UUID]) -> None:
         """Replace the users whose presence changes reach this socket."""
@@ -254,7 +269,7 @@ class Hub:
         elif kind == "channel.created" and channel_id is not None:
             await self._learn_members(conn, channel_id)
         position = event_position(row)
-        frame = event_frame(row, position)
+        frame = Outgoing(event_frame(row, position))
         if target is not None:
             receivers: set[Subscriber] = self._by_user.get(target, set())
         elif channel_id is None:
@@ -280,14 +295,13 @@ class Hub:
     def _ephemeral(self, payload: str) -> None:
         try:
             signal = orjson.loads(payload)
-            frame = orjson.dumps(signal["frame"])
+            frame = Outgoing(orjson.dumps(signal["frame"]))
             receivers = self._signal_receivers(signal)
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError):
             return
         for sub in receivers:
             if str(sub.user_id) != signal.get("user_id"):
-                with contextlib.suppress(asyncio.QueueFull):
-                    sub.queue.put_nowait(frame)
+                sub.push(frame)
 
     def _signal_receivers(self, signal: dict[str, Any]) -> list[Subscriber]:
         """A presence change goes to the sockets watching that user and to the user's own;
