@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+import psutil
 import redis
-import websockets
+import uvloop
 from rich.console import Console
 from rich.table import Table
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import WebSocketURI, parse_uri
 
 from bench import server, synapse
 from bench.common import fresh_database, percentiles, write_results
@@ -30,6 +36,7 @@ from bench.common import fresh_database, percentiles, write_results
 console = Console()
 SUBSCRIBER_PROCESSES = 2
 RATE_PER_S = 10
+HELLO_TIMEOUT_S = 30
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -75,37 +82,90 @@ async def _prepare(base: str) -> tuple[str, str, str]:
 
 
 def _subscriber_process(ws_url: str, count: int, ready: Any, results: Any, stop: Any) -> None:
-    asyncio.run(_subscribe(ws_url, count, ready, results, stop))
+    uvloop.run(_subscribe(ws_url, count, ready, results, stop))
+
+
+class Recorder(asyncio.Protocol):
+    """One subscriber socket. The handshake and the hello go through websockets' sans-I/O
+    client; after that every chunk is only kept with its arrival time, and parsed (by the
+    same client, so no byte is lost between the two) once the run is over. Reading costs the
+    generator next to nothing while it measures, so its own work is not counted as the
+    server's latency. Nothing is answered meanwhile: a run must end before the server's
+    keepalive gives up on the socket (uvicorn pings after 20 s and waits 20 s more)."""
+
+    def __init__(self, uri: WebSocketURI, hello: asyncio.Future[None]) -> None:
+        self.client = ClientProtocol(uri, max_size=None)  # no extensions: no compression
+        self.hello = hello
+        self.transport: Any = None  # uvloop's transports are not asyncio.Transport
+        self.chunks: list[tuple[float, bytes]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.client.send_request(self.client.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self.hello.done():
+            self.chunks.append((time.time(), data))
+            return
+        self.client.receive_data(data)
+        if self.client.handshake_exc is not None:
+            self.hello.set_exception(self.client.handshake_exc)
+        elif any(isinstance(e, Frame) for e in self.client.events_received()):
+            self.hello.set_result(None)  # the server's first frame is the hello
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.hello.done():
+            self.hello.set_exception(exc or ConnectionError("closed before the hello"))
+
+    def arrivals(self) -> list[tuple[str, float]]:
+        """(message text, arrival time) of every message.created received."""
+        out = []
+        for at, chunk in self.chunks:
+            self.client.receive_data(chunk)
+            for event in self.client.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    frame = orjson.loads(event.data)
+                    if frame.get("type") == "event" and frame["event"]["type"] == "message.created":
+                        out.append((frame["event"]["data"]["text"], at))
+        return out
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.client.send_close(1000)
+            self._flush()
+            self.transport.close()
+
+    def _flush(self) -> None:
+        self.transport.write(b"".join(self.client.data_to_send()))
 
 
 async def _subscribe(ws_url: str, count: int, ready: Any, results: Any, stop: Any) -> None:
-    sockets = []
+    loop = asyncio.get_running_loop()
+    uri = parse_uri(ws_url)
+    recorders = []
     for _ in range(count):
-        ws = await websockets.connect(ws_url, max_size=None, compression=None, proxy=None)
-        await ws.recv()  # hello
-        sockets.append(ws)
+        hello: asyncio.Future[None] = loop.create_future()
+        _, recorder = await loop.create_connection(
+            lambda hello=hello: Recorder(uri, hello), uri.host, uri.port
+        )
+        async with asyncio.timeout(HELLO_TIMEOUT_S):
+            await hello
+        recorders.append(recorder)
     # The generator's own full garbage collections (hundreds of sockets' objects) would
-    # stall its readers for 100 ms and more and count as server latency: objects made so
-    # far live until the end, and the measurement makes no cycles worth collecting.
+    # stall its reading and count as server latency: objects made so far live until the
+    # end, and the measurement makes no cycles worth collecting.
     gc.collect()
     gc.freeze()
     gc.disable()
     ready.put(count)
-    arrivals: list[tuple[str, float]] = []
-
-    async def read(ws: Any) -> None:
-        while True:
-            frame = orjson.loads(await ws.recv())
-            if frame.get("type") == "event" and frame["event"]["type"] == "message.created":
-                arrivals.append((frame["event"]["data"]["text"], time.time()))
-
-    readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    cpu = time.process_time()
     await asyncio.to_thread(stop.get)
-    for task in readers:
-        task.cancel()
-    results.put(arrivals)
-    for ws in sockets:
-        await ws.close()
+    cpu = time.process_time() - cpu
+    arrivals = [a for recorder in recorders for a in recorder.arrivals()]
+    results.put((arrivals, cpu))
+    for recorder in recorders:
+        recorder.close()
 
 
 async def _send(
@@ -154,22 +214,41 @@ def _run_level(
         proc.start()
     for _ in procs:
         ready.get(timeout=300)
+    nodes = [sender] if sender is receiver else [sender, receiver]
+    server_cpu, wall, own_cpu = _server_cpu(nodes), time.time(), time.process_time()
     sent = asyncio.run(_send(sender.base, owner_token, channel_id, messages, rate=RATE_PER_S))
+    own_cpu = time.process_time() - own_cpu
     for _ in procs:
         stop.put(True)
+    wall, server_cpu = time.time() - wall, _server_cpu(nodes) - server_cpu
     latencies: list[float] = []
-    delivered = 0
+    subscriber_cpu = 0.0
     for _ in procs:
-        for text, at in results.get(timeout=60):
-            if text in sent:
-                latencies.append((at - sent[text]) * 1000)
-                delivered += 1
+        arrivals, cpu = results.get(timeout=120)
+        subscriber_cpu += cpu
+        latencies.extend((at - sent[text]) * 1000 for text, at in arrivals if text in sent)
     for proc in procs:
         proc.join(timeout=30)
     result = percentiles(latencies) if latencies else {}
     result["expected"] = subscribers * messages
-    result["delivered"] = delivered
+    result["delivered"] = len(latencies)
+    # Shares of the whole machine (all cores) while the messages went out.
+    capacity = wall * (os.cpu_count() or 1)
+    result["generator_cpu_share"] = round((subscriber_cpu + own_cpu) / capacity, 3)
+    result["server_cpu_share"] = round(server_cpu / capacity, 3)
     return result
+
+
+def _server_cpu(nodes: list[server.Node]) -> float:
+    """CPU seconds so far of the nodes' processes (and their workers)."""
+    total = 0.0
+    for node in nodes:
+        root = psutil.Process(node.process.pid)
+        for proc in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
 
 
 def _run_setup(
@@ -209,11 +288,13 @@ def _label(key: str) -> str:
 
 
 def _table(results: dict[str, Any]) -> Table:
-    table = Table("setup (bus)", "subscribers", "delivered", "p50 ms", "p99 ms", "max ms")
+    table = Table(
+        "setup (bus)", "subscribers", "delivered", "p50 ms", "p99 ms", "max ms", "gen cpu"
+    )
     for key, setup in results["setups"].items():
         label = _label(key)
         if "skipped" in setup:
-            table.add_row(label, "-", "skipped", "-", "-", "-")
+            table.add_row(label, "-", "skipped", "-", "-", "-", "-")
         for i, (level, r) in enumerate(setup.get("levels", {}).items()):
             table.add_row(
                 "" if i else label,
@@ -222,6 +303,7 @@ def _table(results: dict[str, Any]) -> Table:
                 str(r.get("p50_ms")),
                 str(r.get("p99_ms")),
                 str(r.get("max_ms")),
+                f"{r['generator_cpu_share']:.0%}" if "generator_cpu_share" in r else "-",
             )
         table.add_section()
     return table
