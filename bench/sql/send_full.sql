@@ -1,6 +1,8 @@
--- Every statement one nchat send runs (read off the server's statement log): the session
--- check, the channel with the caller's membership, then the message, its mentions (none
--- here) and its event in one statement. No BEGIN/COMMIT: the server sends none either.
+-- Every statement of an nchat send whose session and channel access the process does not
+-- remember yet (read off the server's statement log): the session check, the channel with
+-- the caller's membership, then the message, its mentions (none here) and its event in one
+-- statement. Remembered, a send is that last statement alone (send_writes). No
+-- BEGIN/COMMIT: the server sends none either.
 -- Variables: :session, :user, :channel (uuids), {uuid} (the server's uuid function, filled in by the harness).
 \set n random(1, 2000000000)
 SELECT u.* FROM nchat_users u JOIN nchat_sessions s ON s.user_id = u.id
@@ -11,9 +13,13 @@ SELECT c.*, m.role, m.last_read_id, m.user_id, m.joined_at
   LEFT JOIN nchat_channel_members m ON m.channel_id = c.id AND m.user_id = :user
   WHERE c.id = :channel;
 WITH new_message AS (
-  INSERT INTO nchat_messages (id, channel_id, user_id, text, mentions, created_at)
-  VALUES ({uuid}, :channel, :user, 'pgbench ' || :n,
-          '{"here": false, "channel": false, "user_ids": []}', now())
+  INSERT INTO nchat_messages (id, channel_id, user_id, text, thread_id, client_id, mentions, created_at)
+  SELECT {uuid}, :channel, :user, 'pgbench ' || :n, NULL, NULL,
+         '{"here": false, "channel": false, "user_ids": []}', now()
+  WHERE EXISTS (
+    SELECT 1 FROM nchat_channel_members m JOIN nchat_channels c ON c.id = m.channel_id
+    WHERE m.channel_id = :channel AND m.user_id = :user AND m.role = 'member'
+      AND c.type = 'public' AND c.archived_at IS NULL AND c.read_only IS false)
   ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
   RETURNING id, channel_id, user_id
 ), new_mentions AS (

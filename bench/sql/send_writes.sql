@@ -1,11 +1,16 @@
 -- The writes of one nchat send, as the server runs them: the message row and its event row
--- in one statement (mentions, none here, ride along in the same statement).
+-- in one statement (mentions, none here, ride along in the same statement), written only
+-- while the sender's membership and the channel still allow the post.
 -- Variables: :user, :channel (uuids), {uuid} (the server's uuid function, filled in by the harness).
 \set n random(1, 2000000000)
 WITH new_message AS (
-  INSERT INTO nchat_messages (id, channel_id, user_id, text, mentions, created_at)
-  VALUES ({uuid}, :channel, :user, 'pgbench ' || :n,
-          '{"here": false, "channel": false, "user_ids": []}', now())
+  INSERT INTO nchat_messages (id, channel_id, user_id, text, thread_id, client_id, mentions, created_at)
+  SELECT {uuid}, :channel, :user, 'pgbench ' || :n, NULL, NULL,
+         '{"here": false, "channel": false, "user_ids": []}', now()
+  WHERE EXISTS (
+    SELECT 1 FROM nchat_channel_members m JOIN nchat_channels c ON c.id = m.channel_id
+    WHERE m.channel_id = :channel AND m.user_id = :user AND m.role = 'member'
+      AND c.type = 'public' AND c.archived_at IS NULL AND c.read_only IS false)
   ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
   RETURNING id, channel_id, user_id
 ), new_mentions AS (

@@ -20,6 +20,7 @@ from nchat import __version__, housekeeping
 from nchat.admin.api import router as admin_router
 from nchat.auth.api import router as auth_router
 from nchat.auth.session_cache import SessionCache
+from nchat.channels.access_cache import AccessCache
 from nchat.channels.api import router as channels_router
 from nchat.config import Settings
 from nchat.db.engine import create_engine
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.bus = bus
         app.state.session_cache = SessionCache(bus)
+        app.state.access_cache = AccessCache()
         hub = Hub(engine, bus)
         app.state.hub = hub
         keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))

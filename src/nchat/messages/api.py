@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from nchat.auth.deps import CurrentUser
 from nchat.db.engine import Conn, autocommit
@@ -30,9 +30,10 @@ router = APIRouter(prefix="/api", tags=["messages"])
 @router.post("/messages", status_code=201)
 @autocommit  # a send's writes are one statement, a reply's one transaction (service.do_send)
 async def send(
-    body: MessageCreate, principal: CurrentUser, conn: Conn, response: Response
+    body: MessageCreate, principal: CurrentUser, conn: Conn, request: Request, response: Response
 ) -> MessageOut:
-    message, created = await service.do_send(conn, body, principal)
+    accesses = request.app.state.access_cache
+    message, created = await service.do_send(conn, body, principal, accesses=accesses)
     response.status_code = 201 if created else 200
     return message
 

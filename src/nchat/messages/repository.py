@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.channels.models import channel_members
+from nchat.channels.models import channel_members, channels
 from nchat.messages.models import (
     bookmarks,
     mentions,
@@ -64,10 +64,38 @@ async def by_client_id(
     return row
 
 
-_SEND_COLUMNS = ("id", "channel_id", "user_id", "text", "thread_id", "client_id", "mentions")
+_SEND_COLUMNS = (
+    "id",
+    "channel_id",
+    "user_id",
+    "text",
+    "thread_id",
+    "client_id",
+    "mentions",
+    "created_at",
+)
+_send_values = {name: sa.bindparam(name, type_=msg[name].type) for name in _SEND_COLUMNS}
+_member, _channel = channel_members.c, channels.c
+# The facts the permission check relied on, checked again by the write itself: the sender is
+# still a member with the same role, and the channel is of the same type, neither archived
+# nor read-only. A check made a moment ago, or on a remembered access (channels/access_cache),
+# then cannot let through a post the current rows would refuse.
+_STILL_ALLOWED = (
+    sa.select(sa.literal_column("1"))
+    .select_from(channel_members.join(channels, _channel.id == _member.channel_id))
+    .where(
+        _member.channel_id == _send_values["channel_id"],
+        _member.user_id == _send_values["user_id"],
+        _member.role == sa.bindparam("member_role", type_=_member.role.type),
+        _channel.type == sa.bindparam("channel_type", type_=_channel.type.type),
+        _channel.archived_at.is_(None),
+        _channel.read_only.is_(False),
+    )
+    .exists()
+)
 _new_message = (
     pg_insert(messages)
-    .values({name: sa.bindparam(name) for name in (*_SEND_COLUMNS, "created_at")})
+    .from_select(list(_SEND_COLUMNS), sa.select(*_send_values.values()).where(_STILL_ALLOWED))
     .on_conflict_do_nothing(
         index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
     )
@@ -108,12 +136,21 @@ _SEND = (
 async def insert_with_event(
     conn: AsyncConnection,
     values: dict[str, Any],
+    allowed_as: tuple[str, str],
     mention_ids: list[uuid.UUID],
     event_data: dict[str, Any],
 ) -> bool:
     """Insert the message, the mentions of `mention_ids` and its `message.created` event,
-    unless (user, client_id) exists already; True when inserted."""
-    params = {**values, "mention_ids": mention_ids, "event_data": event_data}
+    unless (user, client_id) exists already or the sender is no longer allowed as
+    `allowed_as` (member role, channel type) says; True when inserted."""
+    role, channel_type = allowed_as
+    params = {
+        **values,
+        "member_role": role,
+        "channel_type": channel_type,
+        "mention_ids": mention_ids,
+        "event_data": event_data,
+    }
     return (await conn.execute(_SEND, params)).first() is not None
 
 

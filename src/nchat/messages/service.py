@@ -15,10 +15,11 @@ from nchat.auth import rbac
 from nchat.auth.deps import Principal
 from nchat.channels import repository as channels_repo
 from nchat.channels import service as channels
+from nchat.channels.access_cache import AccessCache
 from nchat.channels.service import ChannelAccess
 from nchat.db.engine import atomic
 from nchat.db.ids import uuid7
-from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
+from nchat.errors import BadRequest, Conflict, Forbidden, NchatError, NotFound
 from nchat.messages import mentions as mention_parser
 from nchat.messages import repository as repo
 from nchat.messages.schemas import (
@@ -134,19 +135,63 @@ async def _resolve_mentions(
     return payload, sorted(notified)
 
 
+Sent = tuple[MessageOut, bool]
+
+
 async def do_send(
-    conn: AsyncConnection, body: MessageCreate, principal: Principal
-) -> tuple[MessageOut, bool]:
+    conn: AsyncConnection,
+    body: MessageCreate,
+    principal: Principal,
+    *,
+    accesses: AccessCache | None = None,
+) -> Sent:
     """Returns (the message, created). A repeated client_id returns the first message.
 
     A message outside a thread is one statement (message, mentions, event), so the send
-    needs no transaction of its own; a reply also updates its root, in one transaction."""
+    needs no transaction of its own; a reply also updates its root, in one transaction.
+    With `accesses`, an access that let this user post here before stands in for reading
+    the channel again (a message outside a thread only); the write checks that it still
+    holds (decision 0018)."""
     if body.client_id is not None:
         existing = await repo.by_client_id(conn, principal.id, body.client_id)
         if existing is not None:
             return (await render(conn, [existing], principal))[0], False
+    remembered = _remembered(accesses, body, principal)
+    if remembered is not None:
+        sent = await _insert(conn, body, remembered, principal, root=None)
+        if sent is not None:
+            return sent
+        # Gone stale (or a concurrent send took the client_id): decide on fresh rows.
+        assert accesses is not None
+        accesses.forget(body.channel_id, principal.id)
     access = await channels.get_access(conn, body.channel_id, principal)
     channels.check_can_post(access, principal)
+    sent = await _post(conn, body, access, principal)
+    if sent is None:
+        return await _not_written(conn, body, principal)
+    if accesses is not None and body.thread_id is None:
+        accesses.remember(principal.id, access)
+    return sent
+
+
+def _remembered(
+    accesses: AccessCache | None, body: MessageCreate, principal: Principal
+) -> ChannelAccess | None:
+    if accesses is None or body.thread_id is not None:
+        return None
+    access = accesses.get(body.channel_id, principal.id)
+    if access is None:
+        return None
+    try:
+        channels.check_can_post(access, principal)  # the user's own role may have moved
+    except NchatError:
+        return None
+    return access
+
+
+async def _post(
+    conn: AsyncConnection, body: MessageCreate, access: ChannelAccess, principal: Principal
+) -> Sent | None:
     if body.thread_id is None:
         return await _insert(conn, body, access, principal, root=None)
     async with atomic(conn):
@@ -160,6 +205,20 @@ async def do_send(
         return await _insert(conn, body, access, principal, root=root)
 
 
+async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
+    """The write wrote nothing: its (user, client_id) was taken by a concurrent send, or the
+    channel or the membership changed between the check and the write."""
+    if body.client_id is not None:
+        existing = await repo.by_client_id(conn, principal.id, body.client_id)
+        if existing is not None:
+            return (await render(conn, [existing], principal))[0], False
+    access = await channels.get_access(conn, body.channel_id, principal)
+    channels.check_can_post(access, principal)  # says what the change means, if it refuses
+    raise Conflict(
+        "The channel changed while the message was sent; send it again", code="channel_changed"
+    )
+
+
 async def _insert(
     conn: AsyncConnection,
     body: MessageCreate,
@@ -167,7 +226,11 @@ async def _insert(
     principal: Principal,
     *,
     root: RowMapping | None,
-) -> tuple[MessageOut, bool]:
+) -> Sent | None:
+    """Writes the message unless the sender is no longer allowed as `access` says, or the
+    (user, client_id) exists already; None when it wrote nothing."""
+    assert access.membership is not None  # check_can_post allowed the post
+    allowed_as = (access.membership["role"], access.channel["type"])
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
     message_id = uuid7()
     # The app's clock, like the id (UUIDv7): the event carries the message, so both are
@@ -186,14 +249,12 @@ async def _insert(
             "mentions": payload,
             "created_at": created_at,
         },
+        allowed_as,
         notified,
         log.event_data("message.created", message),
     )
-    if not inserted:  # a concurrent send with the same client_id won
-        assert body.client_id is not None
-        existing = await repo.by_client_id(conn, principal.id, body.client_id)
-        assert existing is not None
-        return (await render(conn, [existing], principal))[0], False
+    if not inserted:
+        return None
     log.wrote(conn)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)

@@ -1,0 +1,142 @@
+"""A send decides on remembered channel accesses (channels/access_cache.py) and its write
+checks the facts behind the decision again: changes made behind the process's back (here:
+straight in the database) still refuse the next post, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat.channels import service as channels_service
+from nchat.channels.service import ChannelAccess
+from tests.fixtures.factories import MadeUser, UserFactory
+from tests.messaging.helpers import Api
+
+
+async def post(client: httpx.AsyncClient, user: MadeUser, channel_id: str) -> httpx.Response:
+    return await client.post(
+        "/api/messages", headers=user.headers, json={"channel_id": channel_id, "text": "hi"}
+    )
+
+
+async def message_count(engine: AsyncEngine, channel_id: str) -> int:
+    async with engine.connect() as conn:
+        query = sa.text("SELECT count(*) FROM nchat_messages WHERE channel_id = :c")
+        return int(await conn.scalar(query, {"c": channel_id}))
+
+
+async def test_a_remembered_access_makes_a_send_one_statement(
+    app: FastAPI, make_user: UserFactory, api: Api
+) -> None:
+    engine: AsyncEngine = app.state.engine
+    ada = await make_user()
+    channel = await api.create_channel(ada, "quick")
+    await api.send(ada, channel["id"], "first")  # reads the channel, remembers the access
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "pg_snapshot_xmin" not in statement:  # the hub tailing the log on its own
+            seen.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await api.send(ada, channel["id"], "second")
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(seen) == 1, seen
+    assert seen[0].lstrip().startswith("WITH new_message AS")
+
+
+CHANGES = {
+    "removed": (
+        "DELETE FROM nchat_channel_members WHERE channel_id = :c AND user_id = :u",
+        403,
+        "not_channel_member",
+    ),
+    "archived": (
+        "UPDATE nchat_channels SET archived_at = now() WHERE id = :c",
+        403,
+        "channel_archived",
+    ),
+    "read_only": (
+        "UPDATE nchat_channels SET read_only = true WHERE id = :c",
+        403,
+        "channel_read_only",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_a_change_behind_the_cache_refuses_the_next_post(
+    change: str, client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, f"gone-{change}", members=(bob,))
+    assert (await post(client, bob, channel["id"])).status_code == 201
+    sql, status, code = CHANGES[change]
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(sql), {"c": channel["id"], "u": str(bob.id)})
+    before = await message_count(engine, channel["id"])
+    r = await post(client, bob, channel["id"])
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+    assert await message_count(engine, channel["id"]) == before
+
+
+async def test_a_demoted_channel_admin_cannot_post_in_an_announcement_channel(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user("admin")
+    bob = await make_user()
+    channel = await api.create_channel(ada, "news", type_="announcement", members=(bob,))
+    r = await client.put(
+        f"/api/channels/{channel['id']}/members/{bob.id}",
+        headers=ada.headers,
+        json={"role": "admin"},
+    )
+    assert r.status_code == 204, r.text
+    assert (await post(client, bob, channel["id"])).status_code == 201
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE nchat_channel_members SET role = 'member' WHERE user_id = :u"),
+            {"u": str(bob.id)},
+        )
+    before = await message_count(engine, channel["id"])
+    r = await post(client, bob, channel["id"])
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "announcement_only_admins")
+    assert await message_count(engine, channel["id"]) == before
+
+
+async def test_a_change_between_check_and_write_is_a_conflict(
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check saw one thing, the write found another (as if an admin changed the member's
+    role in between): nothing is written, and the client is told to send again."""
+    ada = await make_user()
+    channel = await api.create_channel(ada, "race")
+    real = channels_service.get_access
+    reads: list[int] = []
+
+    async def stale_first(conn: Any, channel_id: Any, principal: Any) -> ChannelAccess:
+        access = await real(conn, channel_id, principal)
+        reads.append(1)
+        if len(reads) > 1:
+            return access
+        assert access.membership is not None
+        return ChannelAccess(access.channel, {**access.membership, "role": "member-then"})
+
+    monkeypatch.setattr(channels_service, "get_access", stale_first)
+    before = await message_count(engine, channel["id"])
+    r = await post(client, ada, channel["id"])
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "channel_changed")
+    assert len(reads) == 2
+    assert await message_count(engine, channel["id"]) == before
