@@ -4,8 +4,10 @@ The server is `nchat serve` as users run it, on a fresh database, in three setup
 two nodes with the sender on the first and every subscriber on the second, the bus between
 them PostgreSQL LISTEN/NOTIFY; the same over Redis pub/sub (skipped when Redis is not
 there). Subscribers live in their own processes (so the load generator does not share an
-event loop with the measurement of itself); a message's latency is the time from just before
-its REST send to its arrival on each socket (one clock: everything runs on this machine)."""
+event loop with the measurement of itself) and only timestamp what arrives while measuring
+(Recorder); a message's latency is the time from just before its REST send to its arrival on
+each socket (one clock: everything runs on this machine). The generator's and the server's
+CPU shares during the sends are in the results."""
 
 from __future__ import annotations
 
