@@ -107,15 +107,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ServerSend)  # outermost: it sees the server's own send
     _install_error_handlers(app)
     # Each router carries its full prefix so route templates (metrics labels) are whole paths.
+    # Routes are matched in this order, one by one: the busiest routers come first (a send
+    # matched behind six routers cost about 7% of its server time).
     for router in (
+        messages_router,
+        channels_router,
+        sync_router,
         health_router,
         setup_router,
         auth_router,
         users_router,
         admin_router,
-        channels_router,
-        messages_router,
-        sync_router,
         gateway_router,
         realtime_router,
         metrics_router,
