@@ -71,13 +71,15 @@ async def test_keeper_refreshes_sockets_and_revives_stale_ones(
             assert not b.task.done() and not a.task.done()
 
             # Bob's row goes stale behind the keeper's back (as if a heartbeat write had been
-            # lost): the next heartbeat takes the full path and tells everyone he is back.
+            # lost): the next heartbeat takes the full path and tells everyone he is back. The
+            # sweep may find the stale row first and announce him gone just before.
             await make_presence_stale(engine, bob)
-            while True:
+            statuses: list[str] = []
+            while "online" not in statuses:
                 seen = await a.next("presence")
                 if seen["user_id"] == str(bob.id):
-                    break
-            assert seen == {"type": "presence", "user_id": str(bob.id), "status": "online"}
+                    statuses.append(seen["status"])
+            assert statuses in (["online"], ["offline", "online"])
             a.task.cancel()
             b.task.cancel()
     finally:
