@@ -110,7 +110,7 @@ class Plan:
 
 QUICK = Plan(
     seed.Size(users=300, channels=40, messages=20_000, main_user_channels=4),
-    steps=(100, 200, 300),
+    steps=(150, 300),
     ramp_s=2.0,
     settle_s=1.0,
     hold_s=8.0,

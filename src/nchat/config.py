@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     ws_compression: bool = Field(
         default=False, description="permessage-deflate on WebSockets (decision 0017)"
     )
+    # At most half the presence TTL (60 s): a socket's row is refreshed once per heartbeat.
+    ws_heartbeat_s: float = Field(
+        default=25.0, ge=1, le=30, description="server pings; silent sockets go after two"
+    )
     db_pool_size: int = Field(default=10, ge=1)
     password_min_length: int = Field(default=8, ge=6)
     login_max_failures: int = Field(default=5, ge=1)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import secrets
 import socket
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,6 +232,18 @@ async def test_slow_consumer_is_closed_with_4008_and_others_keep_going(
                 while True:
                     await slow.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+async def test_the_hello_carries_the_configured_heartbeat(
+    database_url: str, tmp_path: Path, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    server = await start_live(database_url, tmp_path, ws_heartbeat_s=7)
+    try:
+        async with connect(server, ada) as ws:
+            assert (await frame(ws, "hello"))["heartbeat_s"] == 7
+    finally:
+        await stop_live(server)
 
 
 async def test_idle_client_is_dropped_and_restart_closes_with_1012(

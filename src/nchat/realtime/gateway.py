@@ -43,7 +43,6 @@ from nchat.realtime.topics import EPHEMERAL
 logger = structlog.get_logger("nchat.gateway")
 router = APIRouter()
 
-HEARTBEAT_S = 25.0
 AUTH_TIMEOUT_S = 10.0
 TYPING_TTL_S = 6
 TYPING_MIN_INTERVAL_S = 2.0
@@ -67,7 +66,9 @@ class Gone(Exception):
 
 
 def heartbeat_of(app: Any) -> float:
-    interval: float = getattr(app.state, "ws_heartbeat_s", HEARTBEAT_S)
+    """NCHAT_WS_HEARTBEAT_S, unless the app's state says otherwise (tests use sub-second
+    heartbeats, below what the setting allows)."""
+    interval: float = getattr(app.state, "ws_heartbeat_s", app.state.settings.ws_heartbeat_s)
     return interval
 
 
