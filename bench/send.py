@@ -30,8 +30,9 @@ CONNECTIONS = 16
 SPREAD_CHANNELS = 100
 
 
-async def _prepare(base: str, senders: int) -> dict[str, Any]:
-    """`senders` users, all members of one busy channel and of SPREAD_CHANNELS others."""
+async def _prepare(base: str, senders: int, *, spread: bool = True) -> dict[str, Any]:
+    """`senders` users, all members of one busy channel and (with `spread`) of
+    SPREAD_CHANNELS others."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         owner = await server.setup_owner(client)
         headers = {"Authorization": f"Bearer {owner['access_token']}"}
@@ -50,8 +51,8 @@ async def _prepare(base: str, senders: int) -> dict[str, Any]:
             return channel_id
 
         busy = await channel("busy")
-        spread = [await channel(f"spread-{i}") for i in range(SPREAD_CHANNELS)]
-    return {"tokens": [u["access_token"] for u in users], "busy": busy, "spread": spread}
+        others = [await channel(f"spread-{i}") for i in range(SPREAD_CHANNELS if spread else 0)]
+    return {"tokens": [u["access_token"] for u in users], "busy": busy, "spread": others}
 
 
 def _session_of(token: str) -> tuple[str, str]:
@@ -94,7 +95,7 @@ def measure_nchat(url: str, seconds: float, *, spread: bool = True) -> dict[str,
     results: dict[str, Any] = {"workers": workers, "connections": CONNECTIONS}
     with server.running(url, workers=workers) as nodes:
         node = nodes[0]
-        prepared = asyncio.run(_prepare(node.base, CONNECTIONS))
+        prepared = asyncio.run(_prepare(node.base, CONNECTIONS, spread=spread))
         process = psutil.Process(node.process.pid)
         tokens = prepared["tokens"]
         cases = {"busy_channel": [prepared["busy"]]}
