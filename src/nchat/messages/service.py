@@ -152,10 +152,9 @@ async def do_send(
     With `accesses`, an access that let this user post here before stands in for reading
     the channel again (a message outside a thread only); the write checks that it still
     holds (decision 0018)."""
-    if body.client_id is not None:
-        existing = await repo.by_client_id(conn, principal.id, body.client_id)
-        if existing is not None:
-            return (await render(conn, [existing], principal))[0], False
+    existing = await _sent_before(conn, body, principal)
+    if existing is not None:
+        return existing
     remembered = _remembered(accesses, body, principal)
     if remembered is not None:
         sent = await _insert(conn, body, remembered, principal, root=None)
@@ -172,6 +171,18 @@ async def do_send(
     if accesses is not None and body.thread_id is None:
         accesses.remember(principal.id, access)
     return sent
+
+
+async def _sent_before(
+    conn: AsyncConnection, body: MessageCreate, principal: Principal
+) -> Sent | None:
+    """The first message of this (user, client_id), if there is one."""
+    if body.client_id is None:
+        return None
+    existing = await repo.by_client_id(conn, principal.id, body.client_id)
+    if existing is None:
+        return None
+    return (await render(conn, [existing], principal))[0], False
 
 
 def _remembered(
@@ -208,10 +219,9 @@ async def _post(
 async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
     """The write wrote nothing: its (user, client_id) was taken by a concurrent send, or the
     channel or the membership changed between the check and the write."""
-    if body.client_id is not None:
-        existing = await repo.by_client_id(conn, principal.id, body.client_id)
-        if existing is not None:
-            return (await render(conn, [existing], principal))[0], False
+    existing = await _sent_before(conn, body, principal)
+    if existing is not None:
+        return existing
     access = await channels.get_access(conn, body.channel_id, principal)
     channels.check_can_post(access, principal)  # says what the change means, if it refuses
     raise Conflict(
