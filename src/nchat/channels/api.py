@@ -30,15 +30,8 @@ async def list_channels(
     principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
 ) -> Response:
     page = await service.list_channel_fields(conn, query, principal)
-    body = orjson.dumps(page, default=_uuid_subclass, option=orjson.OPT_UTC_Z)
+    body = orjson.dumps(page, option=orjson.OPT_UTC_Z)
     return Response(body, media_type="application/json")
-
-
-def _uuid_subclass(value: object) -> str:
-    # asyncpg hands back its own uuid.UUID subclass, which orjson only takes as exact type.
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 @router.post("", status_code=201)

@@ -113,8 +113,7 @@ def check_active(access: ChannelAccess) -> None:
 
 
 def _to_fields(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> dict[str, Any]:
-    """A channel as the caller sees it: exactly ChannelOut's fields. Ids as strings: the
-    driver's uuid type is a subclass orjson would hand back to Python one value at a time."""
+    """One channel as the caller sees it: exactly ChannelOut's fields."""
     members = dm.get(row["id"])
     created_by, last_read_id = row["created_by"], row["last_read_id"]
     return {
@@ -135,16 +134,7 @@ def _to_fields(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> dict[s
         "mention_count": row["mention_count"],
         "last_read_id": str(last_read_id) if last_read_id is not None else None,
         "last_message_at": row["last_message_at"],
-        "dm_members": [
-            {
-                "id": str(u["id"]),
-                "username": u["username"],
-                "name": u["display_name"] or u["username"],
-            }
-            for u in members
-        ]
-        if members is not None
-        else None,
+        "dm_members": _briefs(members) if members is not None else None,
     }
 
 
@@ -187,11 +177,20 @@ async def list_channel_fields(
     )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    dm = await repo.dm_members(conn, [r["id"] for r in rows if r["type"] in DM_TYPES])
-    return {
-        "channels": [_to_fields(r, dm) for r in rows],
-        "next_cursor": str(rows[-1]["id"]) if more and rows else None,
-    }
+    listed = [dict(zip(repo.LISTED_FIELDS, row, strict=True)) for row in rows]
+    dm_ids = [uuid.UUID(c["id"]) for c in listed if c["type"] in DM_TYPES]
+    dm = {str(k): v for k, v in (await repo.dm_members(conn, dm_ids)).items()}
+    for channel in listed:
+        members = dm.get(channel["id"])
+        channel["dm_members"] = _briefs(members) if members is not None else None
+    return {"channels": listed, "next_cursor": listed[-1]["id"] if more and listed else None}
+
+
+def _briefs(members: list[RowMapping]) -> list[dict[str, str]]:
+    return [
+        {"id": str(u["id"]), "username": u["username"], "name": u["display_name"] or u["username"]}
+        for u in members
+    ]
 
 
 # -- writes ------------------------------------------------------------------
