@@ -8,6 +8,7 @@ import platform
 import resource
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,7 +44,22 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "speed_probe_ms": speed_probe_ms(),
     }
+
+
+def speed_probe_ms() -> float:
+    """A fixed piece of pure-Python work, timed (best of three): shared machines run at
+    different speeds hour to hour, and this says how fast this one ran when the figures
+    beside it were taken (lower is faster). Only comparable on the same Python."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

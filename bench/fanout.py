@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +85,50 @@ async def _prepare(base: str) -> tuple[str, str, str]:
         return owner["access_token"], listener["access_token"], channel["id"]
 
 
-def _subscriber_process(ws_url: str, count: int, ready: Any, results: Any, stop: Any) -> None:
-    uvloop.run(_subscribe(ws_url, count, ready, results, stop))
+@dataclass
+class Subscribers:
+    """The subscriber processes, started once for every level of every setup (starting a
+    process costs about a second): each takes jobs (a socket URL and how many sockets) from
+    its own queue; the queues for readiness, stop and results are shared."""
+
+    jobs: list[Any]
+    ready: Any
+    results: Any
+    stop: Any
+
+
+@contextlib.contextmanager
+def subscribers() -> Iterator[Subscribers]:
+    ctx = mp.get_context("spawn")
+    pool = Subscribers(
+        [ctx.Queue() for _ in range(SUBSCRIBER_PROCESSES)], *(ctx.Queue() for _ in range(3))
+    )
+    procs = [
+        ctx.Process(target=_subscriber_process, args=(jobs, pool.ready, pool.results, pool.stop))
+        for jobs in pool.jobs
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:  # up and idle: a process still starting would take CPU from a level
+        pool.ready.get(timeout=120)
+    try:
+        yield pool
+    finally:
+        for jobs in pool.jobs:
+            jobs.put(None)
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _subscriber_process(jobs: Any, ready: Any, results: Any, stop: Any) -> None:
+    ready.put(0)
+    while (job := jobs.get()) is not None:
+        ws_url, count = job
+        uvloop.run(_subscribe(ws_url, count, ready, results, stop))
+        gc.unfreeze()
+        gc.enable()
 
 
 class Recorder(asyncio.Protocol):
@@ -149,7 +193,7 @@ async def _subscribe(ws_url: str, count: int, ready: Any, results: Any, stop: An
     for _ in range(count):
         hello: asyncio.Future[None] = loop.create_future()
         _, recorder = await loop.create_connection(
-            lambda hello=hello: Recorder(uri, hello), uri.host, uri.port
+            functools.partial(Recorder, uri, hello), uri.host, uri.port
         )
         async with asyncio.timeout(HELLO_TIMEOUT_S):
             await hello
@@ -193,6 +237,7 @@ async def _send(
 
 
 def _run_level(
+    pool: Subscribers,
     sender: server.Node,
     receiver: server.Node,
     tokens: tuple[str, str, str],
@@ -200,37 +245,31 @@ def _run_level(
     messages: int,
 ) -> dict[str, Any]:
     owner_token, listener_token, channel_id = tokens
-    ctx = mp.get_context("spawn")
-    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Queue()
     ws_url = f"{receiver.ws}/api/ws?token={listener_token}"
     per = [
         subscribers // SUBSCRIBER_PROCESSES + (1 if i < subscribers % SUBSCRIBER_PROCESSES else 0)
         for i in range(SUBSCRIBER_PROCESSES)
     ]
-    procs = [
-        ctx.Process(target=_subscriber_process, args=(ws_url, n, ready, results, stop))
-        for n in per
-        if n
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=300)
+    busy = 0
+    for jobs, n in zip(pool.jobs, per, strict=True):
+        if n:
+            jobs.put((ws_url, n))
+            busy += 1
+    for _ in range(busy):
+        pool.ready.get(timeout=300)
     nodes = [sender] if sender is receiver else [sender, receiver]
     server_cpu, wall, own_cpu = _server_cpu(nodes), time.time(), time.process_time()
     sent = asyncio.run(_send(sender.base, owner_token, channel_id, messages, rate=RATE_PER_S))
     own_cpu = time.process_time() - own_cpu
-    for _ in procs:
-        stop.put(True)
+    for _ in range(busy):
+        pool.stop.put(True)
     wall, server_cpu = time.time() - wall, _server_cpu(nodes) - server_cpu
     latencies: list[float] = []
     subscriber_cpu = 0.0
-    for _ in procs:
-        arrivals, cpu = results.get(timeout=120)
+    for _ in range(busy):
+        arrivals, cpu = pool.results.get(timeout=120)
         subscriber_cpu += cpu
         latencies.extend((at - sent[text]) * 1000 for text, at in arrivals if text in sent)
-    for proc in procs:
-        proc.join(timeout=30)
     result = percentiles(latencies) if latencies else {}
     result["expected"] = subscribers * messages
     result["delivered"] = len(latencies)
@@ -254,7 +293,12 @@ def _server_cpu(nodes: list[server.Node]) -> float:
 
 
 def _run_setup(
-    url: str, setup: Setup, tokens: tuple[str, str, str] | None, levels: list[int], messages: int
+    pool: Subscribers,
+    url: str,
+    setup: Setup,
+    tokens: tuple[str, str, str] | None,
+    levels: list[int],
+    messages: int,
 ) -> tuple[dict[str, Any], tuple[str, str, str]]:
     """Every level on one setup; the users and channel are made on the first setup's server
     and serve the later ones (same database, same signing key)."""
@@ -266,7 +310,7 @@ def _run_setup(
             console.print(
                 f"{setup.label}: {level} subscriber(s), {messages} messages at {RATE_PER_S}/s ..."
             )
-            levels_out[str(level)] = _run_level(sender, receiver, tokens, level, messages)
+            levels_out[str(level)] = _run_level(pool, sender, receiver, tokens, level, messages)
     return {"nodes": setup.nodes, "bus": setup.bus, "levels": levels_out}, tokens
 
 
@@ -316,14 +360,16 @@ def main(args: argparse.Namespace) -> int:
     messages = 10 if args.quick else 50
     results: dict[str, Any] = {"messages": messages, "rate_per_s": RATE_PER_S, "setups": {}}
     tokens: tuple[str, str, str] | None = None
-    with fresh_database(args.database_url) as url:
+    with fresh_database(args.database_url) as url, subscribers() as pool:
         for setup in SETUPS:
             if setup.bus == "redis" and not redis_reachable(REDIS_URL):
                 note = f"Redis not reachable at {REDIS_URL}"
                 console.print(f"{setup.label}: skipped ({note})")
                 results["setups"][setup.key] = {"skipped": note}
                 continue
-            results["setups"][setup.key], tokens = _run_setup(url, setup, tokens, levels, messages)
+            results["setups"][setup.key], tokens = _run_setup(
+                pool, url, setup, tokens, levels, messages
+            )
     if not args.no_peer:
         with fresh_database(args.database_url) as url:
             for database in synapse.DATABASES:

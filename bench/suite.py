@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import ceiling, connections, fanout, history, send
-from bench.common import write_results
+from bench.common import speed_probe_ms, write_results
 
 console = Console(width=120)
 
@@ -50,7 +50,10 @@ def main(args: argparse.Namespace) -> int:
     outcome["targets"] = rows
     console.rule("summary")
     console.print(_table(rows))
-    console.print(f"all scenarios in {outcome['seconds']:.0f} s")
+    console.print(
+        f"all scenarios in {outcome['seconds']:.0f} s; "
+        f"machine speed probe {speed_probe_ms()} ms (lower is faster)"
+    )
     summary = write_results("all", outcome, str(folder / "bench-results-all.json"))
     console.print(f"summary written to {summary}")
     return max((s["exit_code"] for s in outcome["scenarios"].values()), default=0)
