@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.channels import service as channels_service
 from nchat.channels.service import ChannelAccess
+from nchat.db import engine as engine_module
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
@@ -41,20 +42,21 @@ async def test_a_remembered_access_spares_the_send_its_channel_read(
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    def kinds() -> tuple[int, int]:
-        """(channel reads, sends) recorded since the last call; background work such as
-        the presence sweep may add statements of its own, which are neither."""
+    def channel_reads() -> int:
+        """Channel reads recorded since the last call; background work such as the presence
+        sweep may add statements of its own, which are not. (The send's own statement runs
+        on the driver connection, past these events.)"""
         reads = sum("m_last_read_id" in s for s in seen)
-        sends = sum(s.lstrip().startswith("WITH new_message AS") for s in seen)
         seen.clear()
-        return reads, sends
+        return reads
 
     sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         await api.send(ada, channel["id"], "first")
-        assert kinds() == (1, 1)  # read, checked, written, remembered
+        assert channel_reads() == 1  # read, checked, written, remembered
         await api.send(ada, channel["id"], "second")
-        assert kinds() == (0, 1)
+        assert channel_reads() == 0
+        assert await message_count(engine, channel["id"]) == 2
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
 
@@ -147,3 +149,37 @@ async def test_a_change_between_check_and_write_is_a_conflict(
     assert (r.status_code, r.json()["error"]["code"]) == (409, "channel_changed")
     assert len(reads) == 2
     assert await message_count(engine, channel["id"]) == before
+
+
+KILL_OTHER_SESSIONS = sa.text(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND backend_type = 'client backend'"
+)
+
+
+async def test_a_send_on_a_lost_connection_is_a_503_and_the_next_one_is_written(
+    app: FastAPI,
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The send's statement runs on the driver connection (db/driver.py); a connection lost
+    under it is the same 503 as anywhere else, writes nothing, and the pool recovers."""
+    app_engine: AsyncEngine = app.state.engine
+    ada = await make_user()
+    channel = await api.create_channel(ada, "lost")
+    await api.send(ada, channel["id"], "first")  # remembered: the next send is one statement
+    # Not even an idle check on checkout: the request meets the dead connection itself.
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+    async with engine.connect() as conn:  # another engine: every app connection dies
+        assert await conn.scalar(KILL_OTHER_SESSIONS)
+    r = await post(client, ada, channel["id"])
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "database_unavailable"
+    assert await message_count(app_engine, channel["id"]) == 1
+    r = await post(client, ada, channel["id"])
+    assert r.status_code == 201, r.text
+    assert await message_count(app_engine, channel["id"]) == 2

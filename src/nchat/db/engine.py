@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
+from nchat.db.driver import driver_of, is_autocommit
 from nchat.errors import NchatError
 from nchat.realtime.topics import AUTH_CHANGED, EVENTS, WROTE_EVENTS
 
@@ -111,12 +112,10 @@ async def request_connection(request: Request) -> AsyncIterator[AsyncConnection]
 async def atomic(conn: AsyncConnection) -> AsyncIterator[None]:
     """The block's statements as one transaction: on a connection in a transaction already,
     that one; on an autocommit one, a transaction of the block's own."""
-    sync = conn.sync_connection
-    if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+    if not is_autocommit(conn):
         yield
         return
-    driver: Any = (await conn.get_raw_connection()).driver_connection
-    async with driver.transaction():
+    async with (await driver_of(conn)).transaction():
         yield
 
 
@@ -146,7 +145,11 @@ async def transaction(app: Any, *, autocommit: bool = False) -> AsyncIterator[As
 async def _after(app: Any, conn: AsyncConnection, *, committed: bool) -> None:
     """What a committed transaction changed, told to whoever keeps a view of it: the hubs
     (new events) and the session caches (users whose sessions or rows changed). The marks
-    live in `info`, which belongs to the pooled connection: they are taken off either way."""
+    live in `info`, which belongs to the pooled connection: they are taken off either way.
+    A connection lost on the way has no marks left (and reading its `info` would reconnect
+    it, synchronously)."""
+    if conn.invalidated:
+        return
     wrote = conn.info.pop(WROTE_EVENTS, False)
     users = conn.info.pop(AUTH_CHANGED, None)
     if not committed:

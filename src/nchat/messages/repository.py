@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels.models import channel_members, channels
+from nchat.db.driver import DriverStatement
 from nchat.messages.models import (
     bookmarks,
     mentions,
@@ -131,6 +132,7 @@ _SEND = (
     .add_cte(_new_mentions)
     .returning(events.c.id)
 )
+_SEND_ON_DRIVER = DriverStatement(_SEND, json_params=frozenset({"mentions", "event_data"}))
 
 
 async def insert_with_event(
@@ -151,7 +153,7 @@ async def insert_with_event(
         "mention_ids": mention_ids,
         "event_data": event_data,
     }
-    return (await conn.execute(_SEND, params)).first() is not None
+    return await _SEND_ON_DRIVER.fetchrow(conn, params) is not None
 
 
 async def bump_thread(conn: AsyncConnection, root_id: uuid.UUID, delta: int) -> None:
