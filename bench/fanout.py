@@ -16,10 +16,8 @@ import asyncio
 import contextlib
 import functools
 import gc
-import multiprocessing as mp
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +32,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import WebSocketURI, parse_uri
 
-from bench import server, synapse
+from bench import server, synapse, workers
 from bench.common import fresh_database, percentiles, write_results
 
 console = Console()
@@ -85,50 +83,10 @@ async def _prepare(base: str) -> tuple[str, str, str]:
         return owner["access_token"], listener["access_token"], channel["id"]
 
 
-@dataclass
-class Subscribers:
-    """The subscriber processes, started once for every level of every setup (starting a
-    process costs about a second): each takes jobs (a socket URL and how many sockets) from
-    its own queue; the queues for readiness, stop and results are shared."""
-
-    jobs: list[Any]
-    ready: Any
-    results: Any
-    stop: Any
-
-
-@contextlib.contextmanager
-def subscribers() -> Iterator[Subscribers]:
-    ctx = mp.get_context("spawn")
-    pool = Subscribers(
-        [ctx.Queue() for _ in range(SUBSCRIBER_PROCESSES)], *(ctx.Queue() for _ in range(3))
-    )
-    procs = [
-        ctx.Process(target=_subscriber_process, args=(jobs, pool.ready, pool.results, pool.stop))
-        for jobs in pool.jobs
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:  # up and idle: a process still starting would take CPU from a level
-        pool.ready.get(timeout=120)
-    try:
-        yield pool
-    finally:
-        for jobs in pool.jobs:
-            jobs.put(None)
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
-
-
-def _subscriber_process(jobs: Any, ready: Any, results: Any, stop: Any) -> None:
-    ready.put(0)
-    while (job := jobs.get()) is not None:
-        ws_url, count = job
-        uvloop.run(_subscribe(ws_url, count, ready, results, stop))
-        gc.unfreeze()
-        gc.enable()
+def _subscriber_job(ws_url: str, count: int, signals: workers.Signals) -> None:
+    uvloop.run(_subscribe(ws_url, count, signals))
+    gc.unfreeze()  # the process takes the next level's job
+    gc.enable()
 
 
 class Recorder(asyncio.Protocol):
@@ -186,7 +144,7 @@ class Recorder(asyncio.Protocol):
         self.transport.write(b"".join(self.client.data_to_send()))
 
 
-async def _subscribe(ws_url: str, count: int, ready: Any, results: Any, stop: Any) -> None:
+async def _subscribe(ws_url: str, count: int, signals: workers.Signals) -> None:
     loop = asyncio.get_running_loop()
     uri = parse_uri(ws_url)
     recorders = []
@@ -204,12 +162,12 @@ async def _subscribe(ws_url: str, count: int, ready: Any, results: Any, stop: An
     gc.collect()
     gc.freeze()
     gc.disable()
-    ready.put(count)
+    signals.ready.put(count)
     cpu = time.process_time()
-    await asyncio.to_thread(stop.get)
+    await asyncio.to_thread(signals.stop.get)
     cpu = time.process_time() - cpu
     arrivals = [a for recorder in recorders for a in recorder.arrivals()]
-    results.put((arrivals, cpu))
+    signals.results.put((arrivals, cpu))
     for recorder in recorders:
         recorder.close()
 
@@ -237,7 +195,7 @@ async def _send(
 
 
 def _run_level(
-    pool: Subscribers,
+    pool: workers.Pool,
     sender: server.Node,
     receiver: server.Node,
     tokens: tuple[str, str, str],
@@ -251,23 +209,22 @@ def _run_level(
         for i in range(SUBSCRIBER_PROCESSES)
     ]
     busy = 0
-    for jobs, n in zip(pool.jobs, per, strict=True):
+    for index, n in enumerate(per):
         if n:
-            jobs.put((ws_url, n))
+            pool.give(index, _subscriber_job, ws_url, n)
             busy += 1
-    for _ in range(busy):
-        pool.ready.get(timeout=300)
+    pool.await_ready(busy)
     nodes = [sender] if sender is receiver else [sender, receiver]
     server_cpu, wall, own_cpu = _server_cpu(nodes), time.time(), time.process_time()
     sent = asyncio.run(_send(sender.base, owner_token, channel_id, messages, rate=RATE_PER_S))
     own_cpu = time.process_time() - own_cpu
     for _ in range(busy):
-        pool.stop.put(True)
+        pool.signals.stop.put(True)
     wall, server_cpu = time.time() - wall, _server_cpu(nodes) - server_cpu
     latencies: list[float] = []
     subscriber_cpu = 0.0
     for _ in range(busy):
-        arrivals, cpu = pool.results.get(timeout=120)
+        arrivals, cpu = pool.signals.results.get(timeout=120)
         subscriber_cpu += cpu
         latencies.extend((at - sent[text]) * 1000 for text, at in arrivals if text in sent)
     result = percentiles(latencies) if latencies else {}
@@ -293,7 +250,7 @@ def _server_cpu(nodes: list[server.Node]) -> float:
 
 
 def _run_setup(
-    pool: Subscribers,
+    pool: workers.Pool,
     url: str,
     setup: Setup,
     tokens: tuple[str, str, str] | None,
@@ -314,7 +271,9 @@ def _run_setup(
     return {"nodes": setup.nodes, "bus": setup.bus, "levels": levels_out}, tokens
 
 
-def _run_synapse(url: str, database: str, levels: list[int], messages: int) -> dict[str, Any]:
+def _run_synapse(
+    pool: workers.Pool, url: str, database: str, levels: list[int], messages: int
+) -> dict[str, Any]:
     """The peer: one sender, subscribers long-polling /sync, all on one user's token as
     nchat's subscribers share one user's sockets."""
     levels_out: dict[str, Any] = {}
@@ -324,7 +283,7 @@ def _run_synapse(url: str, database: str, levels: list[int], messages: int) -> d
                 f"Synapse ({database}): {level} subscriber(s), {messages} messages "
                 f"at {RATE_PER_S}/s ..."
             )
-            levels_out[str(level)] = synapse.fanout(syn, level, messages, RATE_PER_S)
+            levels_out[str(level)] = synapse.fanout(pool, syn, level, messages, RATE_PER_S)
     return {"nodes": 1, "bus": database, "levels": levels_out}
 
 
@@ -360,22 +319,23 @@ def main(args: argparse.Namespace) -> int:
     messages = 10 if args.quick else 50
     results: dict[str, Any] = {"messages": messages, "rate_per_s": RATE_PER_S, "setups": {}}
     tokens: tuple[str, str, str] | None = None
-    with fresh_database(args.database_url) as url, subscribers() as pool:
-        for setup in SETUPS:
-            if setup.bus == "redis" and not redis_reachable(REDIS_URL):
-                note = f"Redis not reachable at {REDIS_URL}"
-                console.print(f"{setup.label}: skipped ({note})")
-                results["setups"][setup.key] = {"skipped": note}
-                continue
-            results["setups"][setup.key], tokens = _run_setup(
-                pool, url, setup, tokens, levels, messages
-            )
-    if not args.no_peer:
+    with workers.pool(SUBSCRIBER_PROCESSES) as pool:
         with fresh_database(args.database_url) as url:
-            for database in synapse.DATABASES:
-                results["setups"][f"synapse-{database}"] = _run_synapse(
-                    url, database, levels, messages
+            for setup in SETUPS:
+                if setup.bus == "redis" and not redis_reachable(REDIS_URL):
+                    note = f"Redis not reachable at {REDIS_URL}"
+                    console.print(f"{setup.label}: skipped ({note})")
+                    results["setups"][setup.key] = {"skipped": note}
+                    continue
+                results["setups"][setup.key], tokens = _run_setup(
+                    pool, url, setup, tokens, levels, messages
                 )
+        if not args.no_peer:
+            with fresh_database(args.database_url) as url:
+                for database in synapse.DATABASES:
+                    results["setups"][f"synapse-{database}"] = _run_synapse(
+                        pool, url, database, levels, messages
+                    )
     console.print(_table(results))
     console.print(f"results written to {write_results('fanout', results, args.output)}")
     return 0

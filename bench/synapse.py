@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import multiprocessing as mp
 import queue
 import secrets
 import subprocess
@@ -32,7 +31,7 @@ import orjson
 import psutil
 from sqlalchemy.engine import make_url
 
-from bench import wrk
+from bench import workers, wrk
 from bench.common import cpu_share, percentiles, tree_cpu_seconds
 from bench.server import free_port, stop
 from nchat.db.engine import libpq_url
@@ -42,7 +41,6 @@ VENV = Path.home() / ".cache" / "nchat-bench" / "synapse-venv"
 SERVER_NAME = "bench.local"
 PASSWORD = "bench password long enough"
 UNLIMITED = {"per_second": 1_000_000, "burst_count": 1_000_000}  # ints: YAML reads 1e6 as str
-SUBSCRIBER_PROCESSES = 2
 SYNC_TIMEOUT_MS = 30_000
 SETTLE_S = 1.0  # lets the first long-polls reach the server before the first send
 DRAIN_S = 30.0  # how long after the last send stragglers may still arrive
@@ -338,8 +336,11 @@ def send(syn: Synapse, load: wrk.Load) -> dict[str, Any]:
     return result
 
 
-def fanout(syn: Synapse, subscribers: int, messages: int, rate: float) -> dict[str, Any]:
-    """Send-to-receive latency to `subscribers` long-polling /sync loops in two processes.
+def fanout(
+    pool: workers.Pool, syn: Synapse, subscribers: int, messages: int, rate: float
+) -> dict[str, Any]:
+    """Send-to-receive latency to `subscribers` long-polling /sync loops in the pool's
+    processes.
 
     User 0 sends; subscribers take the other users' tokens in turn (one user's token for all
     when the room has two users). Latency runs from just before a send request to the sync
@@ -347,32 +348,22 @@ def fanout(syn: Synapse, subscribers: int, messages: int, rate: float) -> dict[s
     prefix = f"fanout-{secrets.token_hex(4)}"
     tokens = syn.tokens[1:] or syn.tokens
     shares = [
-        [tokens[i % len(tokens)] for i in range(p, subscribers, SUBSCRIBER_PROCESSES)]
-        for p in range(SUBSCRIBER_PROCESSES)
+        [tokens[i % len(tokens)] for i in range(p, subscribers, len(pool.procs))]
+        for p in range(len(pool.procs))
     ]
-    ctx = mp.get_context("spawn")
-    ready, results, done = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [
-        ctx.Process(
-            target=_subscriber_process,
-            args=(syn.base, syn.room_id, share, prefix, messages, ready, results, done),
-        )
-        for share in shares
-        if share
-    ]
-    for proc in procs:
-        proc.start()
+    pool.signals.done.clear()
+    busy = 0
+    for index, share in enumerate(shares):
+        if share:
+            pool.give(index, _subscriber_job, syn.base, syn.room_id, share, prefix, messages)
+            busy += 1
     try:
-        _await_ready(ready, procs)
+        pool.await_ready(busy)
         time.sleep(SETTLE_S)
         sent = asyncio.run(_send_paced(syn, prefix, messages, rate))
-        arrivals, sync_errors = _collect(results, done, len(procs))
+        arrivals, sync_errors = _collect(pool.signals, busy)
     finally:
-        done.set()
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+        pool.signals.done.set()
     latencies = [(at - sent[text]) * 1000 for text, at in arrivals if text in sent]
     result = percentiles(latencies) if len(latencies) > 1 else {}
     result["expected"] = subscribers * messages
@@ -381,31 +372,18 @@ def fanout(syn: Synapse, subscribers: int, messages: int, rate: float) -> dict[s
     return result
 
 
-def _await_ready(ready: Any, procs: list[Any]) -> None:
-    """Until every subscriber process has made its initial syncs; fails fast if one died."""
-    waiting = len(procs)
-    while waiting:
-        try:
-            ready.get(timeout=1)
-            waiting -= 1
-        except queue.Empty:
-            dead = [p.exitcode for p in procs if p.exitcode is not None]
-            if dead:
-                raise RuntimeError(f"a subscriber process exited with {dead[0]}") from None
-
-
-def _collect(results: Any, done: Any, procs: int) -> tuple[list[tuple[str, float]], int]:
-    """Every process's arrivals: each reports once all its subscribers have every message,
-    or when told to after DRAIN_S."""
+def _collect(signals: workers.Signals, jobs: int) -> tuple[list[tuple[str, float]], int]:
+    """Every job's arrivals: each reports once all its subscribers have every message, or
+    when told to after DRAIN_S."""
     arrivals: list[tuple[str, float]] = []
     errors = 0
     deadline = time.monotonic() + DRAIN_S
-    for _ in range(procs):
+    for _ in range(jobs):
         try:
-            got, failed = results.get(timeout=max(0.1, deadline - time.monotonic()))
+            got, failed = signals.results.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
-            done.set()
-            got, failed = results.get(timeout=60)
+            signals.done.set()
+            got, failed = signals.results.get(timeout=60)
         arrivals.extend(got)
         errors += failed
     return arrivals, errors
@@ -451,17 +429,15 @@ def _sync_filter(room_id: str, timeline_limit: int, prefix: str) -> str:
     )
 
 
-def _subscriber_process(
+def _subscriber_job(
     base: str,
     room_id: str,
     tokens: list[str],
     prefix: str,
     messages: int,
-    ready: Any,
-    results: Any,
-    done: Any,
+    signals: workers.Signals,
 ) -> None:
-    asyncio.run(_subscribe(base, room_id, tokens, prefix, messages, ready, results, done))
+    asyncio.run(_subscribe(base, room_id, tokens, prefix, messages, signals))
 
 
 async def _subscribe(
@@ -470,9 +446,7 @@ async def _subscribe(
     tokens: list[str],
     prefix: str,
     messages: int,
-    ready: Any,
-    results: Any,
-    done: Any,
+    signals: workers.Signals,
 ) -> None:
     address = urlsplit(base)
     host, port = address.hostname or "127.0.0.1", address.port or 80
@@ -483,19 +457,19 @@ async def _subscribe(
     sinces = await asyncio.gather(
         *(_sync(c, t, initial, room_id, prefix, {}) for c, t in zip(conns, tokens, strict=True))
     )
-    ready.put(len(tokens))
+    signals.ready.put(len(tokens))
     polls = [
         asyncio.create_task(_poll(host, port, c, t, since, room_id, prefix, arrivals, errors))
         for c, t, since, arrivals in zip(conns, tokens, sinces, seen, strict=True)
     ]
     # Until every subscriber here has every message, or the harness stops waiting.
     while not all(len(s) >= messages for s in seen):
-        if await asyncio.to_thread(done.wait, 0.05):
+        if await asyncio.to_thread(signals.done.wait, 0.05):
             break
     for task in polls:
         task.cancel()
     await asyncio.gather(*polls, return_exceptions=True)
-    results.put(([item for s in seen for item in s.items()], errors[0]))
+    signals.results.put(([item for s in seen for item in s.items()], errors[0]))
 
 
 def _sync_path(params: dict[str, str]) -> str:
