@@ -35,7 +35,7 @@ STEPS = (0, 1_000, 2_500, 5_000, 7_500, 10_000)
 QUICK_STEPS = (0, 500, 1_000)
 CLIENT_PROCESSES = 4
 QUICK_CLIENT_PROCESSES = 2
-QUICK_HEARTBEAT_S = 5
+QUICK_HEARTBEAT_S = 3
 HEARTBEAT_S = 25  # the server's default
 # The gateway writes a presence row per socket of a user and aggregates all of them on every
 # heartbeat; far more sockets per user than any person has would measure that, not idling.
@@ -46,6 +46,7 @@ SOCKETS_PER_USER = 100
 HANDSHAKES_IN_FLIGHT = 32
 OPEN_TIMEOUT_S = 120.0
 SETTLE_S = 3.0
+QUICK_SETTLE_S = 1.5
 PROBE_WAIT_S = 30.0
 REPLY_TIMEOUT_S = 900.0
 TARGET_MB_PER_1000 = 100
@@ -254,7 +255,9 @@ def _mb(n: float) -> float:
     return round(n / 2**20, 1)
 
 
-def _climb(clients: Clients, proc: psutil.Process, steps: tuple[int, ...]) -> list[dict[str, Any]]:
+def _climb(
+    clients: Clients, proc: psutil.Process, steps: tuple[int, ...], settle_s: float
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     current = 0
     for target in steps:
@@ -265,7 +268,7 @@ def _climb(clients: Clients, proc: psutil.Process, steps: tuple[int, ...]) -> li
             clients.open(target - current)
         seconds = time.perf_counter() - start
         busy = _cpu_s(proc) - cpu
-        time.sleep(SETTLE_S)  # let the handshakes' garbage go before reading RSS
+        time.sleep(settle_s)  # let the handshakes' garbage go before reading RSS
         status = clients.status()
         rows.append(
             {
@@ -338,8 +341,8 @@ def _measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
     steps = QUICK_STEPS if args.quick else STEPS
     processes = QUICK_CLIENT_PROCESSES if args.quick else CLIENT_PROCESSES
     users = max(1, steps[-1] // SOCKETS_PER_USER)
-    # Quick: heartbeats of 5 s instead of the default 25 s, so holding the sockets across
-    # two of them takes 15 s rather than 55.
+    # Quick: heartbeats of 3 s instead of the default 25 s, so holding the sockets across
+    # two of them takes 11 s rather than 55.
     heartbeat_s = QUICK_HEARTBEAT_S if args.quick else HEARTBEAT_S
     with server.running(url, workers=1, ws_heartbeat_s=str(heartbeat_s)) as nodes:
         node = nodes[0]
@@ -349,7 +352,7 @@ def _measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
         urls = [f"{node.ws}/api/ws?token={token}" for token in tokens]
         with clients(processes, urls) as running:
             started = time.perf_counter()
-            rows = _climb(running, proc, steps)
+            rows = _climb(running, proc, steps, QUICK_SETTLE_S if args.quick else SETTLE_S)
             connect_s = sum(r["connect_s"] for r in rows)
             held = _hold(running, proc, heartbeats=2)
             probe = _probe(running, node.base, owner_token, channel_id, held["alive"])
