@@ -279,6 +279,22 @@ def test_sigterm_while_postgres_is_starting_still_stops_it(data_dir: Path) -> No
         assert not (data_dir / "pg.owner").exists()
 
 
+def test_stop_finds_a_server_whose_pid_file_is_not_readable_yet(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The narrow case behind the test above: the signal lands after the postmaster has
+    created its pid file but before it wrote it (or before it created it), so pg_ctl could
+    not stop it; stop() finds it by its command line instead."""
+    pgdata = data_dir / "pg"
+    cluster = EmbeddedPostgres(data_dir)
+    cluster.start()
+    assert postgres_processes(pgdata)
+    monkeypatch.setattr(EmbeddedPostgres, "_running_pid", lambda _self: None)
+    cluster.stop()
+    assert postgres_gone(pgdata), postgres_processes(pgdata)
+    assert not (data_dir / "pg.owner").exists()
+
+
 def test_server_that_cannot_bind_stops_postgres(data_dir: Path) -> None:
     pgdata = data_dir / "pg"
     env = nchat_env(data_dir)

@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import pwd
+import signal
 import stat
 import subprocess
 import tempfile
@@ -124,6 +125,8 @@ class EmbeddedPostgres:
             if self._running_pid() is not None:
                 self._grant_traversal()
                 self._pg_ctl(["-w", "-m", "fast", "stop"], timeout=START_TIMEOUT_S)
+            else:
+                self._stop_unlisted()
             self.owner_file.unlink(missing_ok=True)
             self.owned = False
             if self._socket_dir != self.pgdata:
@@ -133,6 +136,25 @@ class EmbeddedPostgres:
 
     def is_running(self) -> bool:
         return self._running_pid() is not None
+
+    def _stop_unlisted(self) -> None:
+        """A start cut short (a signal while pg_ctl waited) can leave a server coming up
+        whose pid file pg_ctl cannot read yet (created but not yet written, or not yet
+        created): found by the data dir on its command line (the postmaster's, or the shell
+        pg_ctl starts it through), it gets the fast shutdown pg_ctl would have sent."""
+        marks = (str(self.pgdata), str(pg_binary("postgres")))
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if proc.pid != os.getpid() and all(mark in line for mark in marks):
+                found.append(proc)
+        for proc in found:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGINT)
+        _, alive = psutil.wait_procs(found, timeout=START_TIMEOUT_S)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGQUIT)
 
     # -- steps -------------------------------------------------------------
     def _ensure_initialised(self) -> None:
