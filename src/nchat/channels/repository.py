@@ -30,7 +30,7 @@ async def get_membership(
     return (await conn.execute(query)).mappings().first()
 
 
-# Every channel-scoped request runs this: built once (see _MINE below).
+# Every channel-scoped request runs this: built once (see _LISTED_MINE below).
 _WITH_MEMBERSHIP = (
     sa.select(
         channels,
@@ -327,22 +327,19 @@ LISTED_FIELDS = (
 )
 
 # Built once: constructing the correlated aliases costs more than running a cached statement.
-_MINE = _view_query(joined=True)
-_ALL = _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
-_LISTED_MINE = _as_listed(_MINE)
-_LISTED_ALL = _as_listed(_ALL)
-
-
-def _view(*, see_public: bool, members_only: bool = False) -> sa.Select[Any]:
-    return _MINE if members_only or not see_public else _ALL
+_LISTED_MINE = _as_listed(_view_query(joined=True))
+_LISTED_ALL = _as_listed(
+    _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
+)
 
 
 async def channel_view(
     conn: AsyncConnection, channel_id: uuid.UUID, me: uuid.UUID, *, see_public: bool
-) -> RowMapping | None:
-    query = _view(see_public=see_public).where(c.id == channel_id)
-    row: RowMapping | None = (await conn.execute(query, {"me": me})).mappings().first()
-    return row
+) -> dict[str, Any] | None:
+    """One channel as the caller sees it, as LISTED_FIELDS."""
+    query = (_LISTED_ALL if see_public else _LISTED_MINE).where(c.id == channel_id)
+    row = (await conn.execute(query, {"me": me})).first()
+    return dict(zip(LISTED_FIELDS, row, strict=True)) if row is not None else None
 
 
 async def list_view(

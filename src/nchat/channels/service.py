@@ -112,44 +112,16 @@ def check_active(access: ChannelAccess) -> None:
 # -- reads -------------------------------------------------------------------
 
 
-def _to_fields(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> dict[str, Any]:
-    """One channel as the caller sees it: exactly ChannelOut's fields."""
-    members = dm.get(row["id"])
-    created_by, last_read_id = row["created_by"], row["last_read_id"]
-    return {
-        "id": str(row["id"]),
-        "type": row["type"],
-        "name": row["name"],
-        "topic": row["topic"],
-        "description": row["description"],
-        "read_only": row["read_only"],
-        "archived": row["archived_at"] is not None,
-        "archived_at": row["archived_at"],
-        "created_by": str(created_by) if created_by is not None else None,
-        "created_at": row["created_at"],
-        "is_member": row["is_member"],
-        "channel_role": row["channel_role"],
-        "member_count": row["member_count"],
-        "unread_count": row["unread_count"],
-        "mention_count": row["mention_count"],
-        "last_read_id": str(last_read_id) if last_read_id is not None else None,
-        "last_message_at": row["last_message_at"],
-        "dm_members": _briefs(members) if members is not None else None,
-    }
-
-
-def _to_out(row: RowMapping, dm: dict[uuid.UUID, list[RowMapping]]) -> ChannelOut:
-    return ChannelOut.model_validate(_to_fields(row, dm))
-
-
 async def channel_out(
     conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal
 ) -> ChannelOut:
-    row = await repo.channel_view(conn, channel_id, principal.id, see_public=sees_public(principal))
-    if row is None:
+    fields = await repo.channel_view(
+        conn, channel_id, principal.id, see_public=sees_public(principal)
+    )
+    if fields is None:
         raise channel_not_found()
-    dm = await repo.dm_members(conn, [row["id"]]) if row["type"] in DM_TYPES else {}
-    return _to_out(row, dm)
+    await _add_dm_members(conn, [fields])
+    return ChannelOut.model_validate(fields)
 
 
 async def list_channels(
@@ -178,19 +150,28 @@ async def list_channel_fields(
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     listed = [dict(zip(repo.LISTED_FIELDS, row, strict=True)) for row in rows]
-    dm_ids = [uuid.UUID(c["id"]) for c in listed if c["type"] in DM_TYPES]
-    dm = {str(k): v for k, v in (await repo.dm_members(conn, dm_ids)).items()}
-    for channel in listed:
-        members = dm.get(channel["id"])
-        channel["dm_members"] = _briefs(members) if members is not None else None
+    await _add_dm_members(conn, listed)
     return {"channels": listed, "next_cursor": listed[-1]["id"] if more and listed else None}
 
 
-def _briefs(members: list[RowMapping]) -> list[dict[str, str]]:
-    return [
-        {"id": str(u["id"]), "username": u["username"], "name": u["display_name"] or u["username"]}
-        for u in members
-    ]
+async def _add_dm_members(conn: AsyncConnection, channels: list[dict[str, Any]]) -> None:
+    """Completes listed channels to ChannelOut's fields: who each DM is with."""
+    dm_ids = [uuid.UUID(c["id"]) for c in channels if c["type"] in DM_TYPES]
+    dm = {str(k): v for k, v in (await repo.dm_members(conn, dm_ids)).items()}
+    for channel in channels:
+        members = dm.get(channel["id"])
+        channel["dm_members"] = (
+            [
+                {
+                    "id": str(u["id"]),
+                    "username": u["username"],
+                    "name": u["display_name"] or u["username"],
+                }
+                for u in members
+            ]
+            if members is not None
+            else None
+        )
 
 
 # -- writes ------------------------------------------------------------------
