@@ -11,7 +11,6 @@ SQLAlchemy's errors, so callers and the app's error handlers see no difference (
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 # The connection is gone or going: the pooled connection must not be used again.
 _CONNECTION_LOST = (
-    OSError,
-    asyncio.TimeoutError,
+    OSError,  # TimeoutError among them
     asyncpg.InterfaceError,
     asyncpg.exceptions.InternalClientError,  # the protocol lost its state with the server
     asyncpg.PostgresConnectionError,
