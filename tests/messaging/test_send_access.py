@@ -11,11 +11,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels import service as channels_service
 from nchat.channels.service import ChannelAccess
-from nchat.db import engine as engine_module
+from nchat.messages import service as messages_service
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
@@ -152,28 +152,22 @@ async def test_a_change_between_check_and_write_is_a_conflict(
     assert await message_count(engine, channel["id"]) == before
 
 
-# (In the aggregate's FILTER, not the WHERE: the WHERE's conditions may run in any order.)
-KILL_OTHER_SESSIONS = sa.text(
-    "SELECT array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    " AND backend_type = 'client backend'"
-)
-STILL_THERE = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+KILL = sa.text("SELECT pg_terminate_backend(:pid)")
+STILL_THERE = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
 
 
-async def kill_other_sessions(engine: AsyncEngine) -> None:
-    """Terminates every other session in this database and waits until they are gone (a
-    busy server may take a moment to end one)."""
+async def kill_session(engine: AsyncEngine, pid: int) -> None:
+    """Terminates one session and waits until it is gone (a busy server may take a moment
+    to end it)."""
     async with engine.connect() as conn:
         # A statement per transaction: pg_stat_activity is read once per transaction.
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        pids = await conn.scalar(KILL_OTHER_SESSIONS)
-        assert pids
+        assert await conn.scalar(KILL, {"pid": pid})
         for _ in range(200):
-            if not await conn.scalar(STILL_THERE, {"pids": pids}):
+            if not await conn.scalar(STILL_THERE, {"pid": pid}):
                 return
             await asyncio.sleep(0.05)
-    raise AssertionError(f"sessions {pids} did not end")
+    raise AssertionError(f"session {pid} did not end")
 
 
 async def test_a_send_on_a_lost_connection_is_a_503_and_the_next_one_is_written(
@@ -190,9 +184,17 @@ async def test_a_send_on_a_lost_connection_is_a_503_and_the_next_one_is_written(
     ada = await make_user()
     channel = await api.create_channel(ada, "lost")
     await api.send(ada, channel["id"], "first")  # remembered: the next send is one statement
-    # Not even an idle check on checkout: the request meets the dead connection itself.
-    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
-    await kill_other_sessions(engine)  # from another engine: every app connection dies
+    resolve_mentions = messages_service._resolve_mentions
+
+    async def then_lose_the_connection(conn: AsyncConnection, *args: Any) -> Any:
+        """Just before the send's statement, its own connection dies (killed from another
+        engine; the app's background work keeps its own connections)."""
+        resolved = await resolve_mentions(conn, *args)
+        await kill_session(engine, await conn.scalar(sa.text("SELECT pg_backend_pid()")))
+        monkeypatch.setattr(messages_service, "_resolve_mentions", resolve_mentions)
+        return resolved
+
+    monkeypatch.setattr(messages_service, "_resolve_mentions", then_lose_the_connection)
     r = await post(client, ada, channel["id"])
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "database_unavailable"
