@@ -102,6 +102,47 @@ async def test_list_filters_and_pagination(
     assert mine["member_count"] == 2
 
 
+async def test_list_filters_combine_and_take_names_literally(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    for name in ("a_b", "axb", "team-a_b"):
+        await api.create_channel(bob, name)
+    await api.create_channel(bob, "a_b-private", type_="private", members=(ada,))
+    await client.post(
+        f"/api/channels/{(await api.create_channel(bob, 'a_b-joined'))['id']}/join",
+        headers=ada.headers,
+    )
+
+    async def names(**params: str | int) -> list[str]:
+        r = await client.get("/api/channels", params=params, headers=ada.headers)
+        assert r.status_code == 200, r.text
+        return sorted(c["name"] for c in r.json()["channels"])
+
+    # `_` and `%` in the query are characters, not wildcards.
+    assert await names(q="a_b") == ["a_b", "a_b-joined", "a_b-private", "team-a_b"]
+    assert await names(q="a%b") == []
+    assert await names(q="a_b", type="private") == ["a_b-private"]
+    assert await names(q="a_b", member="false") == ["a_b", "team-a_b"]
+    assert await names(member="true") == ["a_b-joined", "a_b-private"]
+    assert await names(member="true", type="public") == ["a_b-joined"]
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 1, "member": "true"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/channels", params=params, headers=ada.headers)).json()
+        assert len(page["channels"]) <= 1
+        seen += [c["name"] for c in page["channels"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == ["a_b-joined", "a_b-private"]
+
+
 async def test_settings_archive_and_read_only(
     client: httpx.AsyncClient, make_user: UserFactory, api: Api
 ) -> None:

@@ -11,7 +11,7 @@ SQLAlchemy's errors, so callers and the app's error handlers see no difference (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -49,7 +49,9 @@ async def driver_of(conn: AsyncConnection) -> Any:
 
 
 class DriverStatement:
-    def __init__(self, statement: sa.Insert, *, json_params: frozenset[str]) -> None:
+    def __init__(
+        self, statement: sa.Insert | sa.Select[Any], *, json_params: frozenset[str] = frozenset()
+    ) -> None:
         self.statement = statement
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = str(compiled)
@@ -63,6 +65,18 @@ class DriverStatement:
         """The first row (a Row or an asyncpg Record, read by position or name), or None."""
         if not is_autocommit(conn):
             return (await conn.execute(self.statement, dict(params))).first()
+        return await self._on_driver(conn, "fetchrow", params)
+
+    async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Any]:
+        """All rows (Rows or asyncpg Records, read by position or name)."""
+        if not is_autocommit(conn):
+            return (await conn.execute(self.statement, dict(params))).all()
+        rows: Sequence[Any] = await self._on_driver(conn, "fetch", params)
+        return rows
+
+    async def _on_driver(
+        self, conn: AsyncConnection, method: str, params: Mapping[str, Any]
+    ) -> Any:
         values = {**self.fixed, **params}
         args = [
             orjson.dumps(values[name]).decode() if name in self.json_params else values[name]
@@ -70,7 +84,7 @@ class DriverStatement:
         ]
         driver = await driver_of(conn)
         try:
-            return await driver.fetchrow(self.sql, *args)
+            return await getattr(driver, method)(self.sql, *args)
         except _CONNECTION_LOST as exc:
             await _through_sqlalchemy(conn)
             # It still answers, but what this statement left on it is unknown.
