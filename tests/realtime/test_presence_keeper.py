@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection
 
+from nchat.realtime import presence
+from nchat.realtime.bus import PostgresBus
+from nchat.realtime.topics import EPHEMERAL
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.realtime.conftest import start_live, stop_live
 from tests.realtime.test_gateway import TIMEOUT, connect, make_presence_stale
@@ -84,3 +88,84 @@ async def test_keeper_refreshes_sockets_and_revives_stale_ones(
             b.task.cancel()
     finally:
         await stop_live(server)
+
+
+async def test_two_nodes_sweeping_at_once_announce_a_gone_user_once(
+    database_url: str, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    """Every node sweeps. Two sweeps that both find a user's rows stale, and then wait for
+    the user's lock, announce the user offline once: the one that deleted the rows."""
+    bob = await make_user()
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO nchat_presence (connection_id, user_id, status, last_seen) "
+                "VALUES (gen_random_uuid(), :u, 'online', now() - interval '10 minutes')"
+            ),
+            {"u": bob.id},
+        )
+    heard: list[dict[str, Any]] = []
+    listener, *nodes = [PostgresBus(database_url) for _ in range(3)]
+    listener.listen(
+        lambda topic, payload: (
+            heard.append(json.loads(payload)["frame"]) if topic == EPHEMERAL else None
+        )
+    )
+    for bus in (listener, *nodes):
+        await bus.start()
+        await asyncio.wait_for(bus.connected.wait(), TIMEOUT)
+    try:
+        async with engine.connect() as holder:
+            await holder.begin()
+            await presence.lock_user(holder, bob.id)
+            sweeps = [asyncio.create_task(presence.sweep(engine, bus)) for bus in nodes]
+            for _ in range(int(TIMEOUT / 0.02)):  # both found Bob stale and wait for him
+                if await _waiting_on_advisory_locks(engine) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the two sweeps never waited on the user's lock")
+            await holder.rollback()
+        await asyncio.gather(*sweeps)
+        await asyncio.sleep(0.5)  # both nodes' outboxes have gone out by now
+    finally:
+        for bus in (listener, *nodes):
+            await bus.stop()
+    about_bob = [f["status"] for f in heard if f["user_id"] == str(bob.id)]
+    assert about_bob == ["offline"]
+
+
+async def _waiting_on_advisory_locks(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        waiting: int = await conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+            )
+        )
+    return waiting
+
+
+async def test_a_heartbeat_leaves_a_closed_sockets_row_to_expire(
+    make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    """A heartbeat that listed a socket just before it closed does not refresh the row its
+    close marked: the user goes offline when the grace period ends, not a TTL later."""
+    ada = await make_user()
+    open_socket, closed_socket = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        for socket in (open_socket, closed_socket):
+            await presence.upsert(conn, socket, ada.id, "online")
+        await presence.leave(conn, closed_socket, grace_s=presence.GRACE_S)
+    async with engine.begin() as conn:
+        kept = await presence.refresh(conn, [open_socket, closed_socket], presence.GRACE_S)
+    assert kept == {open_socket}
+    async with engine.connect() as conn:
+        expiring = await conn.scalar(
+            sa.text(
+                "SELECT last_seen < now() - interval '50 seconds' FROM nchat_presence"
+                " WHERE connection_id = :c"
+            ),
+            {"c": closed_socket},
+        )
+    assert expiring is True

@@ -131,7 +131,8 @@ async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[Pr
 async def sweep(engine: AsyncEngine, bus: Bus) -> None:
     """Delete rows gone stale and announce offline the users left with no fresh one. Each
     user is locked as `record` locks them, so a reconnect racing the sweep is announced
-    after it, not before."""
+    after it, not before. Every node sweeps: a user is announced by the sweep that deleted
+    their rows, not again by one that found the same rows stale and waited for the lock."""
     async with engine.begin() as conn:
         fresh = fresh_since()
         stale = sa.select(p.user_id).where(p.last_seen <= fresh).distinct()
@@ -140,8 +141,15 @@ async def sweep(engine: AsyncEngine, bus: Bus) -> None:
             return
         for user_id in user_ids:  # in order: two sweeping processes never deadlock
             await lock_user(conn, user_id)
-        await conn.execute(sa.delete(presence).where(p.user_id.in_(user_ids), p.last_seen <= fresh))
-        gone = [s.user_id for s in await status_of(conn, user_ids) if s.status == "offline"]
+        deleted = await conn.execute(
+            sa.delete(presence)
+            .where(p.user_id.in_(user_ids), p.last_seen <= fresh)
+            .returning(p.user_id)
+        )
+        swept = sorted(set(deleted.scalars().all()))
+        if not swept:
+            return
+        gone = [s.user_id for s in await status_of(conn, swept) if s.status == "offline"]
     for user_id in gone:
         await _announce(bus, user_id, "offline")
 
@@ -181,11 +189,24 @@ _TOUCH = (
     sa.update(presence)
     .where(
         p.connection_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
-        p.last_seen > sa.bindparam("fresh"),
+        p.last_seen > sa.func.statement_timestamp() - sa.bindparam("within", type_=sa.Interval),
     )
     .values(last_seen=sa.func.now())
     .returning(p.connection_id)
 )
+
+
+async def refresh(
+    conn: AsyncConnection, connection_ids: list[uuid.UUID], grace_s: float
+) -> set[uuid.UUID]:
+    """Mark sockets seen now; returns those whose rows were kept fresh. A row that `leave`
+    marked (seen TTL - grace ago) is left to expire: its socket may have closed after this
+    heartbeat took its list of live sockets, and must not stay online for another TTL. Live
+    rows were seen one heartbeat ago (at most half the TTL); a row just past the window
+    takes the full path instead, which only costs a transaction."""
+    within = timedelta(seconds=PRESENCE_TTL_S - grace_s - 1.0)
+    result = await conn.execute(_TOUCH, {"ids": connection_ids, "within": within})
+    return {row[0] for row in result.all()}
 
 
 class Keeper:
@@ -253,8 +274,7 @@ class Keeper:
         if not live:
             return
         async with self.engine.begin() as conn:
-            result = await conn.execute(_TOUCH, {"ids": list(live), "fresh": fresh_since()})
-            kept = {row[0] for row in result.all()}
+            kept = await refresh(conn, list(live), self.grace_s)
         for connection_id, (user_id, status) in live.items():
             if connection_id not in kept and connection_id in self._live:
                 await record(self.engine, self.bus, connection_id, user_id, status)
