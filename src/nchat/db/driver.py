@@ -50,7 +50,10 @@ async def driver_of(conn: AsyncConnection) -> Any:
 
 class DriverStatement:
     def __init__(
-        self, statement: sa.Insert | sa.Select[Any], *, json_params: frozenset[str] = frozenset()
+        self,
+        statement: sa.Insert | sa.Select[Any] | sa.TextualSelect,
+        *,
+        json_params: frozenset[str] = frozenset(),
     ) -> None:
         self.statement = statement
         compiled = statement.compile(dialect=_DIALECT)
@@ -68,10 +71,19 @@ class DriverStatement:
         return await self._on_driver(conn, "fetchrow", params)
 
     async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Any]:
-        """All rows (Rows or asyncpg Records, read by position or name)."""
+        """All rows, read by position (Rows or asyncpg Records)."""
         if not is_autocommit(conn):
             return (await conn.execute(self.statement, dict(params))).all()
         rows: Sequence[Any] = await self._on_driver(conn, "fetch", params)
+        return rows
+
+    async def fetch_mappings(
+        self, conn: AsyncConnection, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        """All rows, read by column name (RowMappings or asyncpg Records)."""
+        if not is_autocommit(conn):
+            return (await conn.execute(self.statement, dict(params))).mappings().all()
+        rows: Sequence[Mapping[Any, Any]] = await self._on_driver(conn, "fetch", params)
         return rows
 
     async def _on_driver(

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -76,7 +76,7 @@ class Subscriber:
             self.overflowed.set()
 
 
-def event_frame(row: RowMapping, position: Position) -> bytes:
+def event_frame(row: Mapping[Any, Any], position: Position) -> bytes:
     return orjson.dumps(
         {
             "type": "event",
@@ -91,7 +91,7 @@ def event_frame(row: RowMapping, position: Position) -> bytes:
     )
 
 
-def event_position(row: RowMapping) -> Position:
+def event_position(row: Mapping[Any, Any]) -> Position:
     return Position(row["xid"], row["id"], int(row["created_at"].timestamp()))
 
 
@@ -259,7 +259,7 @@ class Hub:
             await self._drop_connection()
             raise
 
-    async def _dispatch(self, conn: Any, row: RowMapping) -> None:
+    async def _dispatch(self, conn: Any, row: Mapping[Any, Any]) -> None:
         kind, channel_id, target = row["type"], row["channel_id"], row["target_user_id"]
         data = row["data"]
         if kind == "member.joined":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels.models import channel_members
+from nchat.db.driver import DriverStatement
 from nchat.errors import NchatError
 from nchat.realtime.cursor import Position
 from nchat.realtime.events import EVENT_DATA, ChangesOut, EventOut
@@ -180,16 +182,20 @@ _TAIL = sa.text(
 
 @dataclass(frozen=True)
 class Tail:
-    rows: list[RowMapping]
+    rows: list[Mapping[Any, Any]]
     end: Position
     more: bool
     waiting: bool
 
 
+# Read after every commit by every process's hub: on the driver connection (decision 0019).
+_TAIL_ON_DRIVER = DriverStatement(_TAIL)
+
+
 async def tail(conn: AsyncConnection, after: Position, *, limit: int) -> Tail:
     """Every event after `after` below the horizon, for all readers (one round trip)."""
     params = {"after_xid": after.xid, "after_id": after.id, "limit": limit}
-    found = list((await conn.execute(_TAIL, params)).mappings())
+    found = await _TAIL_ON_DRIVER.fetch_mappings(conn, params)
     head = found[0]
     rows = [r for r in found if r["id"] is not None]
     if limit and len(rows) == limit:
@@ -198,7 +204,7 @@ async def tail(conn: AsyncConnection, after: Position, *, limit: int) -> Tail:
     return Tail(rows, max(edge, after), False, bool(head["waiting"]))
 
 
-def _position(row: RowMapping) -> Position:
+def _position(row: Mapping[Any, Any]) -> Position:
     return Position(row["xid"], row["id"], _epoch(row["created_at"]))
 
 
