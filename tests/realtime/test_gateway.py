@@ -481,3 +481,40 @@ async def test_binary_frame_closes_with_1003(live: LiveServer, make_user: UserFa
         await frame(ws, "hello")
         await ws.send(json.dumps({"type": "ping"}))
         await frame(ws, "pong")
+
+
+async def test_a_hub_without_sockets_reads_seldom_and_a_new_socket_misses_nothing(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    """With no local sockets a hub only moves its position, at most once per
+    IDLE_READ_INTERVAL_S however fast commits come; a socket that connects then gets every
+    event after its hello's cursor, exactly as the sync API lists them."""
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "idle-hub", members=(bob,))
+    hub = live.app.state.hub
+    reads = 0
+    drain = hub._drain
+
+    async def counted() -> bool:
+        nonlocal reads
+        reads += 1
+        return bool(await drain())
+
+    hub._drain = counted
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for i in range(30):  # each commit wakes the hub
+        await api.send(ada, channel["id"], f"before {i}")
+    elapsed = loop.time() - started
+    assert reads <= elapsed / hub_module.IDLE_READ_INTERVAL_S + 2, (reads, elapsed)
+
+    async with connect(live, bob) as ws:
+        cursor = (await frame(ws, "hello"))["cursor"]
+        for i in range(5):
+            await api.send(ada, channel["id"], f"after {i}")
+        seen = await events_until(ws, lambda e: e["data"].get("text") == "after 4")
+    r = await client.get("/api/sync/changes", params={"since": cursor}, headers=bob.headers)
+    listed = r.json()["events"]
+    assert [e["id"] for e in seen] == [e["id"] for e in listed]
+    assert [e["data"]["text"] for e in seen][-5:] == [f"after {i}" for i in range(5)]

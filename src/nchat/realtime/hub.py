@@ -42,6 +42,11 @@ QUEUE_SIZE = 2000
 # At most one log read per this interval: under load every commit's wake-up was a read of
 # its own; paced, the wake-ups of a burst share one, and a quiet hub still reads at once.
 READ_INTERVAL_S = 0.005
+# With no local sockets a read only moves the hub's position (no rows are fetched): once per
+# this interval is enough, so a process without users online stops reading the log after
+# every commit. A socket registering cuts the pause short; until then it holds the position
+# at most this far behind, which a new socket's cursor then starts from (no gap either way).
+IDLE_READ_INTERVAL_S = 0.1
 
 
 @dataclass(eq=False)
@@ -101,6 +106,7 @@ class Hub:
         self.bus = bus
         self.position = Position(0, 0, 0)
         self._wake = asyncio.Event()
+        self._registered = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
         self._subs: set[Subscriber] = set()
@@ -136,6 +142,7 @@ class Hub:
         self._by_user[user_id].add(sub)
         for channel_id in channels:
             self._by_channel[channel_id].add(sub)
+        self._registered.set()
         return sub, start
 
     def unregister(self, sub: Subscriber) -> None:
@@ -207,9 +214,10 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_S):
                     await self._wake.wait()
-            wait = last_read + READ_INTERVAL_S - loop.time()
+            pace = READ_INTERVAL_S if self._subs else IDLE_READ_INTERVAL_S
+            wait = last_read + pace - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._pause(wait)
             self._wake.clear()
             last_read = loop.time()
             try:
@@ -224,6 +232,13 @@ class Hub:
                 self._wake.set()
             else:
                 retry = BLOCKED_RETRY_S
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, cut short by a socket registering."""
+        self._registered.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._registered.wait()
 
     async def _connection(self) -> AsyncConnection:
         """The hub's own connection, kept between reads: a read is then one round trip.
