@@ -96,14 +96,9 @@ async def test_two_nodes_sweeping_at_once_announce_a_gone_user_once(
     """Every node sweeps. Two sweeps that both find a user's rows stale, and then wait for
     the user's lock, announce the user offline once: the one that deleted the rows."""
     bob = await make_user()
-    async with engine.begin() as conn:
-        await conn.execute(
-            sa.text(
-                "INSERT INTO nchat_presence (connection_id, user_id, status, last_seen) "
-                "VALUES (gen_random_uuid(), :u, 'online', now() - interval '10 minutes')"
-            ),
-            {"u": bob.id},
-        )
+    async with engine.begin() as conn:  # a socket on a node that died
+        await presence.upsert(conn, uuid.uuid4(), bob.id, "online")
+    await make_presence_stale(engine, bob)
     heard: list[dict[str, Any]] = []
     listener, *nodes = [PostgresBus(database_url) for _ in range(3)]
     listener.listen(
