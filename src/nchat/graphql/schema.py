@@ -140,7 +140,9 @@ class Mutation:
             thread_id=opt_id(thread_id, "threadId"),
             client_id=client_id,
         )
-        message, _ = await messages.do_send(info.context.conn, body, principal)
+        app = info.context.app
+        accesses = app.state.access_cache if app is not None else None
+        message, _ = await messages.do_send(info.context.conn, body, principal, accesses=accesses)
         return Message.of(message)
 
     @strawberry.mutation
