@@ -20,9 +20,11 @@ from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
 
-async def post(client: httpx.AsyncClient, user: MadeUser, channel_id: str) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, user: MadeUser, channel_id: str, text: str = "hi"
+) -> httpx.Response:
     return await client.post(
-        "/api/messages", headers=user.headers, json={"channel_id": channel_id, "text": "hi"}
+        "/api/messages", headers=user.headers, json={"channel_id": channel_id, "text": text}
     )
 
 
@@ -35,9 +37,7 @@ async def send_via(
     """(status, error code) of a send through REST or GraphQL (a GraphQL error's status is
     the one REST gives for its code)."""
     if via == "rest":
-        r = await client.post(
-            "/api/messages", headers=user.headers, json={"channel_id": channel_id, "text": text}
-        )
+        r = await post(client, user, channel_id, text)
         return r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None
     r = await client.post(
         "/graphql",
