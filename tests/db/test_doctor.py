@@ -141,6 +141,42 @@ def test_schema_drift_lists_each_difference_with_a_fix_that_works(server_url: st
         assert (code, report["problems"]) == (0, [])
 
 
+ADA, BOB = "01a0d000-0000-7000-8000-00000000000a", "01a0d000-0000-7000-8000-00000000000b"
+CHANNEL = "01a0d000-0000-7000-8000-0000000000c0"
+MESSAGE = "01a0d000-0000-7000-8000-0000000000e0"
+A_MENTION_OF_BOB = f"""
+INSERT INTO nchat_users (id, username, email, password_hash)
+VALUES ('{ADA}', 'ada', 'ada@example.com', 'x'), ('{BOB}', 'bob', 'bob@example.com', 'x');
+INSERT INTO nchat_channels (id, type, name) VALUES ('{CHANNEL}', 'public', 'c');
+INSERT INTO nchat_channel_members (channel_id, user_id)
+VALUES ('{CHANNEL}', '{ADA}'), ('{CHANNEL}', '{BOB}');
+INSERT INTO nchat_messages (id, channel_id, user_id, text)
+VALUES ('{MESSAGE}', '{CHANNEL}', '{ADA}', 'hey @bob');
+INSERT INTO nchat_mentions (message_id, user_id, channel_id)
+VALUES ('{MESSAGE}', '{BOB}', '{CHANNEL}');
+"""
+BOBS_MARK = f"SELECT last_mention_id::text FROM nchat_channel_members WHERE user_id = '{BOB}'"
+
+
+def test_missing_trigger_is_reported_with_a_fix_that_also_redoes_its_work(
+    server_url: str,
+) -> None:
+    with fresh_database(server_url) as url:
+        sql(url, "DROP TRIGGER nchat_mentions_mark_member ON nchat_mentions")
+        sql(url, A_MENTION_OF_BOB)
+        assert fetch(url, BOBS_MARK) == [(None,)]  # what the trigger would have kept
+        code, report = doctor_json(url)
+
+        assert code == 1
+        [problem] = report["problems"]
+        assert problem["check"] == "schema"
+        assert problem["message"] == "trigger nchat_mentions_mark_member missing on nchat_mentions"
+        sql(url, problem["hint"].split("in psql: ", 1)[1])
+        assert fetch(url, BOBS_MARK) == [(MESSAGE,)]
+        code, report = doctor_json(url)
+        assert (code, report["problems"]) == (0, [])
+
+
 def test_missing_table_is_reported_once_not_per_column(server_url: str) -> None:
     with fresh_database(server_url) as url:
         sql(url, "DROP TABLE nchat_login_failures")

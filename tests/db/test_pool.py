@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.db import engine as engine_module
@@ -18,6 +19,7 @@ KILL_OTHERS = sa.text(
 
 
 async def test_connections_killed_while_idle_are_replaced(
+    app: FastAPI,
     client: httpx.AsyncClient,
     make_user: UserFactory,
     engine: AsyncEngine,
@@ -35,6 +37,9 @@ async def test_connections_killed_while_idle_are_replaced(
     for _ in range(5):  # each request gets a live connection, none sees the dead ones
         r = await client.get("/api/channels", headers=ada.headers)
         assert r.status_code == 200, r.text
+    # The app outlives this test: the dead connections these requests did not meet would
+    # wait in its pool for a later test that does not ping them (the next one here).
+    await app.state.engine.dispose()
 
 
 async def test_only_idle_connections_are_pinged(

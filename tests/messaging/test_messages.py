@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.db import engine as engine_module
-from tests.fixtures.factories import UserFactory
+from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
 UNKNOWN = "01a21496-2bae-71f5-95d2-b19f8c740328"
@@ -129,6 +130,107 @@ async def test_read_marker_never_moves_back_and_counts_are_exact(
         f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": UNKNOWN}
     )
     assert r.status_code == 404
+
+
+async def _state(
+    client: httpx.AsyncClient, api: Api, user: MadeUser, cid: str
+) -> tuple[int, int, datetime | None]:
+    """(unread, mentions, newest message's time) of one channel, the same through the
+    channel view, the REST list and the GraphQL list."""
+    view = await api.channel(user, cid)
+    listed = (await client.get("/api/channels?member=true", headers=user.headers)).json()
+    [in_list] = [c for c in listed["channels"] if c["id"] == cid]
+    query = "{ channels(member: true) { id unreadCount mentionCount lastMessageAt } }"
+    r = await client.post("/graphql", headers=user.headers, json={"query": query})
+    [in_graph] = [c for c in r.json()["data"]["channels"] if c["id"] == cid]
+
+    def at(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    def rest(c: dict[str, Any]) -> tuple[int, int, datetime | None]:
+        return c["unread_count"], c["mention_count"], at(c["last_message_at"])
+
+    state = rest(view)
+    assert rest(in_list) == state
+    assert (
+        in_graph["unreadCount"],
+        in_graph["mentionCount"],
+        at(in_graph["lastMessageAt"]),
+    ) == state
+    return state
+
+
+async def test_mention_counts_through_replies_edits_deletes_and_a_rejoin(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    """Mentions are counted only where the member's newest mention is past the read marker;
+    the database keeps that mark for every way a mention is written (decision 0021)."""
+    ada = await make_user(username="ada")
+    bob = await make_user(username="bob")
+    cid = (await api.create_channel(ada, "marks", members=(bob,)))["id"]
+
+    async def read(message: dict[str, Any]) -> None:
+        r = await client.post(
+            f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": message["id"]}
+        )
+        assert r.status_code == 200, r.text
+
+    root = await api.send(ada, cid, "a thread starts")
+    await read(root)
+    assert (await _state(client, api, bob, cid))[:2] == (0, 0)
+    await api.send(ada, cid, "@bob in the thread", thread_id=root["id"])
+    assert (await _state(client, api, bob, cid))[:2] == (0, 1)  # replies are not unread
+
+    plain = await api.send(ada, cid, "nothing for bob")
+    r = await client.put(
+        f"/api/messages/{plain['id']}", headers=ada.headers, json={"text": "now @bob too"}
+    )
+    assert r.status_code == 200, r.text
+    assert (await _state(client, api, bob, cid))[:2] == (1, 2)
+    await read(plain)
+    assert (await _state(client, api, bob, cid))[:2] == (0, 0)
+
+    gone = await api.send(ada, cid, "@bob, soon deleted")
+    assert (await _state(client, api, bob, cid))[:2] == (1, 1)
+    r = await client.delete(f"/api/messages/{gone['id']}", headers=ada.headers)
+    assert r.status_code == 204, r.text
+    assert (await _state(client, api, bob, cid))[:2] == (0, 0)
+
+    # Back after leaving, bob has no read marker: what mentioned him counts again.
+    assert (await client.post(f"/api/channels/{cid}/leave", headers=bob.headers)).is_success
+    assert (await client.post(f"/api/channels/{cid}/join", headers=bob.headers)).is_success
+    assert (await _state(client, api, bob, cid))[:2] == (2, 2)
+
+
+async def test_newest_message_time_with_the_marker_on_it_deleted_or_in_a_thread(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user(username="ada")
+    bob = await make_user(username="bob")
+    cid = (await api.create_channel(ada, "newest", members=(bob,)))["id"]
+    assert await _state(client, api, bob, cid) == (0, 0, None)
+    first = await api.send(ada, cid, "first")
+    second = await api.send(ada, cid, "second")
+
+    def at(message: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(message["created_at"])
+
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": second["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert await _state(client, api, bob, cid) == (0, 0, at(second))
+    r = await client.delete(f"/api/messages/{second['id']}", headers=ada.headers)
+    assert r.status_code == 204, r.text
+    assert await _state(client, api, bob, cid) == (0, 0, at(first))
+    reply = await api.send(ada, cid, "in a thread", thread_id=first["id"])
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": reply["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert await _state(client, api, bob, cid) == (0, 0, at(first))
+    third = await api.send(ada, cid, "third")
+    assert await _state(client, api, bob, cid) == (1, 0, at(third))
 
 
 async def test_delete_rules_and_soft_delete_placeholder(

@@ -8,6 +8,49 @@ from nchat.db.meta import created_at, metadata, uuid_pk
 CHANNEL_TYPES = ("public", "private", "direct", "group", "announcement")
 DM_TYPES = ("direct", "group")
 
+# A membership's last_mention_id, kept by PostgreSQL rather than by the code that writes
+# mentions: every writer keeps it then, an older nchat during a rolling upgrade included
+# (decision 0021). A new membership starts from the mentions already there (a member who
+# left and came back); each mention written moves its member's mark forward.
+MEMBER_MENTION_MARK = """
+CREATE OR REPLACE FUNCTION nchat_member_mention_mark() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.last_mention_id := (
+        SELECT message_id FROM nchat_mentions
+        WHERE user_id = NEW.user_id AND channel_id = NEW.channel_id
+        ORDER BY message_id DESC LIMIT 1
+    );
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER nchat_channel_members_mention_mark BEFORE INSERT ON nchat_channel_members
+FOR EACH ROW EXECUTE FUNCTION nchat_member_mention_mark();
+"""
+MENTION_MARKS_MEMBER = """
+CREATE OR REPLACE FUNCTION nchat_mention_marks_member() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE nchat_channel_members SET last_mention_id = NEW.message_id
+    WHERE channel_id = NEW.channel_id AND user_id = NEW.user_id
+      AND (last_mention_id IS NULL OR last_mention_id < NEW.message_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER nchat_mentions_mark_member AFTER INSERT ON nchat_mentions
+FOR EACH ROW EXECUTE FUNCTION nchat_mention_marks_member();
+"""
+# Every mark from the mentions, for a trigger that was missing a while.
+MENTION_MARKS_REFILL = """
+UPDATE nchat_channel_members AS m SET last_mention_id = newest.message_id
+FROM (
+    SELECT DISTINCT ON (user_id, channel_id) user_id, channel_id, message_id
+    FROM nchat_mentions ORDER BY user_id, channel_id, message_id DESC
+) AS newest
+WHERE m.user_id = newest.user_id AND m.channel_id = newest.channel_id
+  AND m.last_mention_id IS DISTINCT FROM newest.message_id
+"""
+
 channels = sa.Table(
     "nchat_channels",
     metadata,
@@ -68,9 +111,18 @@ channel_members = sa.Table(
     sa.Column("role", sa.Text, nullable=False, server_default="member"),
     # Last message read; message ids are time-ordered, so "unread" is "id greater than this".
     sa.Column("last_read_id", UUID(as_uuid=True)),
+    # The newest message that mentions this member here (or a later one): kept by the
+    # database's triggers below, so a channel list counts mentions only where this is past
+    # the read marker (decision 0021).
+    sa.Column("last_mention_id", UUID(as_uuid=True)),
     sa.Column(
         "joined_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.CheckConstraint("role IN ('admin', 'member')", name="role_valid"),
     sa.Index("ix_nchat_channel_members_user_id_channel_id", "user_id", "channel_id"),
+    info={
+        "triggers": {
+            "nchat_channel_members_mention_mark": (MEMBER_MENTION_MARK, MENTION_MARKS_REFILL)
+        }
+    },
 )

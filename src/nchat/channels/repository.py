@@ -217,35 +217,42 @@ NO_MARKER = uuid.UUID(int=0)
 
 
 def _counts(me: Any) -> tuple[Any, Any, Any]:
-    """For one channel row: (a lateral of unread count and newest time since the read
-    marker, the mention count, the newest root message's time).
+    """For one channel row: (a lateral of the unread count and the newest message's time,
+    the mention count, the newest root message's time).
 
     Each is an index range scan from the read marker forward (a missing marker reads as the
     smallest id, keeping the condition a plain range the index can seek), so a user in 500
-    channels pays for their unread messages, not for the channels' history. The newest
-    message comes from the same scan when anything is unread; only read-up channels (and
-    non-members) need the separate backward probe, which coalesce() skips otherwise."""
+    channels pays for their unread messages, not for the channels' history. The scan starts
+    at the marker itself: the message read last is, most often, the channel's newest one
+    still, and finding it gives the newest time without a second probe; coalesce() runs the
+    backward probe only when the scan found nothing (a deleted or threaded marker, no marker,
+    a non-member). Mentions are counted only where the member's newest mention is past the
+    marker (decision 0021): elsewhere the count is 0 without looking."""
     marker = sa.func.coalesce(m.last_read_id, NO_MARKER)
     x = messages.alias("x")
     since_read = (
         sa.select(
-            sa.func.count().filter(x.c.user_id != me).label("unread"),
+            sa.func.count().filter(x.c.id > marker, x.c.user_id != me).label("unread"),
             sa.func.max(x.c.created_at).label("newest"),
         )
         .where(
             m.user_id.isnot(None),
             x.c.channel_id == c.id,
             x.c.thread_id.is_(None),
-            x.c.id > marker,
+            x.c.id >= marker,
             x.c.deleted_at.is_(None),
         )
         .lateral("since_read")
     )
     mn = mentions.alias("mn")
-    mention_count = (
-        sa.select(sa.func.count())
-        .where(mn.c.user_id == me, mn.c.channel_id == c.id, mn.c.message_id > marker)
-        .scalar_subquery()
+    mention_count = sa.case(
+        (
+            m.last_mention_id > marker,
+            sa.select(sa.func.count())
+            .where(mn.c.user_id == me, mn.c.channel_id == c.id, mn.c.message_id > marker)
+            .scalar_subquery(),
+        ),
+        else_=0,
     )
     y = messages.alias("y")
     newest = (

@@ -2,10 +2,10 @@
 
 Checks: the connection and server version, pending migrations, schema drift against the
 models' MetaData (tables, columns and their nullability, indexes and constraints by the
-names the naming convention gives them), and connection headroom; it also reports row
-counts, database size and connections. Column types are not compared: the names of types
-differ between SQLAlchemy and the catalog, and a false alarm in a health check costs more
-than the rare hand-altered type it would catch.
+names the naming convention gives them, the triggers named in a table's `info`), and
+connection headroom; it also reports row counts, database size and connections. Column
+types are not compared: the names of types differ between SQLAlchemy and the catalog, and
+a false alarm in a health check costs more than the rare hand-altered type it would catch.
 """
 
 from __future__ import annotations
@@ -253,6 +253,7 @@ def schema_drift(catalog: Catalog) -> list[Problem]:
         problems += _column_drift(table, catalog)
         problems += _index_drift(table, catalog)
         problems += _constraint_drift(table, catalog)
+        problems += _trigger_drift(table, catalog)
     return problems
 
 
@@ -325,3 +326,18 @@ def _constraint_drift(table: sa.Table, catalog: Catalog) -> list[Problem]:
             )
         )
     return problems
+
+
+def _trigger_drift(table: sa.Table, catalog: Catalog) -> list[Problem]:
+    """The triggers a table's `info` names, as {name: (DDL, the SQL that redoes what the
+    trigger would have done while it was missing)}."""
+    triggers: dict[str, tuple[str, str]] = table.info.get("triggers", {})
+    return [
+        Problem(
+            "schema",
+            f"trigger {name} missing on {table.name}",
+            f"recreate it in psql: {' '.join(ddl.split())} {' '.join(refill.split())};",
+        )
+        for name, (ddl, refill) in sorted(triggers.items())
+        if (table.name, name) not in catalog.triggers
+    ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from nchat.channels.models import MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL
 from nchat.db.meta import created_at, metadata, uuid_pk
 
 
@@ -118,6 +119,7 @@ mentions = sa.Table(
     # Mention counts per channel since the read marker, and "my recent mentions".
     sa.Index("ix_nchat_mentions_user_channel_message", "user_id", "channel_id", "message_id"),
     sa.Index("ix_nchat_mentions_user_message", "user_id", "message_id"),
+    info={"triggers": {"nchat_mentions_mark_member": (MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL)}},
 )
 
 thread_followers = sa.Table(
