@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.channels import repository as repo
 from nchat.channels.schemas import ChannelList
+from nchat.channels.shared_fields import SharedFields
+from nchat.db.ids import uuid7
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
@@ -272,3 +279,53 @@ async def test_channel_list_json_is_exactly_the_model(
     listed = (await client.get("/api/channels", headers=ada.headers)).json()["channels"]
     dm = next(c for c in listed if c["type"] == "direct")
     assert {m["username"] for m in dm["dm_members"]} == {ada.username, bob.username}
+
+
+async def test_list_shows_each_committed_change_of_a_channel_it_listed_before(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    """The REST list keeps channels' shared fields per process by row version (decision
+    0022): a change made anywhere, through this process, another node or psql, is a new
+    version of the row and shows at once."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "before"))["id"]
+
+    async def listed() -> dict[str, Any]:
+        r = await client.get("/api/channels", headers=ada.headers, params={"member": "true"})
+        assert r.status_code == 200, r.text
+        [channel] = [c for c in r.json()["channels"] if c["id"] == cid]
+        # The single view reads every field from the database each time.
+        assert channel == {**await api.channel(ada, cid), "dm_members": None}
+        return channel
+
+    assert (await listed())["name"] == "before"
+    r = await client.patch(
+        f"/api/channels/{cid}", headers=ada.headers, json={"name": "after", "topic": "new"}
+    )
+    assert r.status_code == 200, r.text
+    assert ((await listed())["name"], (await listed())["topic"]) == ("after", "new")
+    assert (await client.post(f"/api/channels/{cid}/join", headers=bob.headers)).is_success
+    assert (await listed())["member_count"] == 2
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE nchat_channels SET description = 'from elsewhere' WHERE id = :id"),
+            {"id": cid},
+        )
+    assert (await listed())["description"] == "from elsewhere"
+    assert (await client.delete(f"/api/channels/{cid}", headers=ada.headers)).is_success
+    r = await client.get("/api/channels", headers=ada.headers, params={"archived": "true"})
+    [archived] = r.json()["channels"]
+    assert archived["archived"] is True and archived["archived_at"] is not None
+
+
+async def test_a_channel_gone_between_the_lists_two_reads_is_not_invented(
+    engine: AsyncEngine, clean_db: None
+) -> None:
+    """The list's own fields came first; a channel whose shared fields are then gone makes
+    the list read everything again instead of listing it half."""
+    gone = str(uuid7())
+    own = (gone, 1234, True, "member", 0, 0, None, None)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert await repo._with_shared_fields(conn, [own], SharedFields()) is None

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from nchat.auth.deps import CurrentUser
 from nchat.channels import service
@@ -27,9 +27,10 @@ router = APIRouter(prefix="/api/channels", tags=["channels"])
 
 @router.get("", response_model=ChannelList)
 async def list_channels(
-    principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
+    request: Request, principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
 ) -> Response:
-    page = await service.list_channel_fields(conn, query, principal)
+    shared = request.app.state.shared_fields
+    page = await service.list_channel_fields(conn, query, principal, shared=shared)
     body = orjson.dumps(page, option=orjson.OPT_UTC_Z)
     return Response(body, media_type="application/json")
 

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels.models import channel_members, channels
-from nchat.db.driver import DriverStatement
+from nchat.channels.shared_fields import SharedFields
+from nchat.db.driver import DriverStatement, is_autocommit
 from nchat.messages.models import mentions, messages
 from nchat.users.models import users
 
@@ -290,34 +291,9 @@ def _view_query(*, joined: bool) -> sa.Select[Any]:
     ).select_from(source)
 
 
-def _as_listed(query: sa.Select[Any]) -> sa.Select[Any]:
-    """The same view projected to a listed channel's fields, in LISTED_FIELDS order, ids as
-    text: 500 rows of driver uuid objects turned back into strings cost the list more than
-    PostgreSQL spends printing them."""
-    view = query.selected_columns
-    return query.with_only_columns(
-        sa.cast(c.id, sa.Text),
-        c.type,
-        c.name,
-        c.topic,
-        c.description,
-        c.read_only,
-        c.archived_at.isnot(None),
-        c.archived_at,
-        sa.cast(c.created_by, sa.Text),
-        c.created_at,
-        view.is_member,
-        view.channel_role,
-        c.member_count,
-        view.unread_count,
-        view.mention_count,
-        sa.cast(m.last_read_id, sa.Text),
-        view.last_message_at,
-    )
-
-
-LISTED_FIELDS = (
-    "id",
+# What every viewer of a channel sees alike (the channel row's columns), and what is the
+# caller's own: a listed channel is "id", then the first, then the second.
+SHARED_FIELDS = (
     "type",
     "name",
     "topic",
@@ -327,20 +303,75 @@ LISTED_FIELDS = (
     "archived_at",
     "created_by",
     "created_at",
+    "member_count",
+)
+OWN_FIELDS = (
     "is_member",
     "channel_role",
-    "member_count",
     "unread_count",
     "mention_count",
     "last_read_id",
     "last_message_at",
 )
+LISTED_FIELDS = ("id", *SHARED_FIELDS, *OWN_FIELDS)
+# Ids as text: 500 rows of driver uuid objects turned back into strings cost the list more
+# than PostgreSQL spends printing them.
+_ID = sa.cast(c.id, sa.Text)
+_SHARED_COLUMNS = (
+    c.type,
+    c.name,
+    c.topic,
+    c.description,
+    c.read_only,
+    c.archived_at.isnot(None),
+    c.archived_at,
+    sa.cast(c.created_by, sa.Text),
+    c.created_at,
+    c.member_count,
+)
+# The version of the channel's row: the transaction that wrote it (decision 0022).
+_VERSION: sa.ColumnClause[Any] = sa.literal_column("nchat_channels.xmin")
+
+
+def _own_columns(query: sa.Select[Any]) -> tuple[Any, ...]:
+    view = query.selected_columns
+    return (
+        view.is_member,
+        view.channel_role,
+        view.unread_count,
+        view.mention_count,
+        sa.cast(m.last_read_id, sa.Text),
+        view.last_message_at,
+    )
+
+
+def _as_listed(query: sa.Select[Any]) -> sa.Select[Any]:
+    """The view projected to a listed channel's fields, in LISTED_FIELDS order."""
+    return query.with_only_columns(_ID, *_SHARED_COLUMNS, *_own_columns(query))
+
+
+def _as_own(query: sa.Select[Any]) -> sa.Select[Any]:
+    """The view projected to the id, the row's version and the caller's own fields."""
+    return query.with_only_columns(_ID, _VERSION, *_own_columns(query))
+
+
+_SHARED = DriverStatement(
+    sa.select(_ID, _VERSION, *_SHARED_COLUMNS).where(
+        c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    )
+)
+
 
 # Built once: constructing the correlated aliases costs more than running a cached statement.
-_LISTED_MINE = _as_listed(_view_query(joined=True))
-_LISTED_ALL = _as_listed(
-    _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
-)
+_MINE = _view_query(joined=True)
+_ALL = _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
+_LISTED_MINE, _LISTED_ALL = _as_listed(_MINE), _as_listed(_ALL)
+_BASES = {  # (own, mine)
+    (False, True): _LISTED_MINE,
+    (False, False): _LISTED_ALL,
+    (True, True): _as_own(_MINE),
+    (True, False): _as_own(_ALL),
+}
 _ONE = sa.bindparam("channel_id", type_=UUID(as_uuid=True))
 # The list and the single channel run on the driver connection (decision 0019): for 500
 # channels SQLAlchemy's statement cache key, result rows and greenlet hop cost a quarter of
@@ -361,6 +392,7 @@ async def channel_view(
 @functools.cache
 def _list_statement(
     *,
+    own: bool,
     mine: bool,
     by_type: bool,
     by_name: bool,
@@ -368,8 +400,9 @@ def _list_statement(
     archived: bool | None,
     after: bool,
 ) -> DriverStatement:
-    """The list's statement for one combination of filters, their values bind parameters."""
-    query = _LISTED_MINE if mine else _LISTED_ALL
+    """The list's statement for one combination of filters, their values bind parameters;
+    `own`: the caller's own fields only, with each row's version (decision 0022)."""
+    query = _BASES[own, mine]
     # From the caller's memberships, the membership's channel id is the key: it comes in
     # order from the (user_id, channel_id) index, which the planner then merges with the
     # channels instead of looping over every membership (a generic plan did, at 30-50 ms).
@@ -401,16 +434,20 @@ async def list_view(
     archived: bool | None,
     after: uuid.UUID | None,
     limit: int,
-) -> Sequence[Any]:
-    """Listed channels as tuples of LISTED_FIELDS."""
-    statement = _list_statement(
-        mine=member is True or not see_public,
-        by_type=type_ is not None,
-        by_name=bool(q),
-        not_member=member is False,
-        archived=archived,
-        after=after is not None,
-    )
+    shared: SharedFields | None = None,
+) -> list[dict[str, Any]]:
+    """Listed channels as dicts of LISTED_FIELDS. With `shared`, on a connection that sees
+    only committed rows, each channel's shared fields come from there when its row has not
+    changed since (decision 0022)."""
+    own = shared is not None and is_autocommit(conn)
+    filters = {
+        "mine": member is True or not see_public,
+        "by_type": type_ is not None,
+        "by_name": bool(q),
+        "not_member": member is False,
+        "archived": archived,
+        "after": after is not None,
+    }
     params: dict[str, Any] = {"me": me, "limit": limit}
     if type_ is not None:
         params["type"] = type_
@@ -419,7 +456,37 @@ async def list_view(
         params["name_pattern"] = f"%{escaped}%"
     if after is not None:
         params["after"] = after
-    return await statement.fetch(conn, params)
+    rows = await _list_statement(own=own, **filters).fetch(conn, params)
+    if own:
+        assert shared is not None
+        listed = await _with_shared_fields(conn, rows, shared)
+        if listed is not None:
+            return listed
+        rows = await _list_statement(own=False, **filters).fetch(conn, params)
+    return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
+
+
+async def _with_shared_fields(
+    conn: AsyncConnection, rows: Sequence[Any], shared: SharedFields
+) -> list[dict[str, Any]] | None:
+    """Rows of (id, version, *OWN_FIELDS) completed with their shared fields, read for the
+    channels `shared` does not hold at that version; None if one of those has gone since."""
+    found = [shared.get(row[0], row[1]) for row in rows]
+    missing = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
+    fresh: dict[str, dict[str, Any]] = {}
+    if missing:
+        for row in await _SHARED.fetch(conn, {"ids": missing}):
+            fresh[row[0]] = dict(zip(SHARED_FIELDS, row[2:], strict=True))
+            shared.remember(row[0], row[1], fresh[row[0]])
+        if len(fresh) < len(missing):
+            return None
+    listed = []
+    for row, fields in zip(rows, found, strict=True):
+        # A row changed since the list read it comes in its newer version: as if read later.
+        item = {"id": row[0], **(fields or fresh[row[0]])}
+        item.update(zip(OWN_FIELDS, row[2:], strict=True))
+        listed.append(item)
+    return listed
 
 
 async def set_read_marker(

@@ -77,10 +77,10 @@ class ChannelOut(BaseModel):
     archived_at: datetime | None
     created_by: uuid.UUID | None
     created_at: datetime
+    member_count: int
+    # The caller's own: membership, role, and (for members only, None otherwise) counts.
     is_member: bool
     channel_role: ChannelRole | None
-    member_count: int
-    # Present for members only (None otherwise).
     unread_count: int | None
     mention_count: int | None
     last_read_id: uuid.UUID | None

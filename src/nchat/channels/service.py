@@ -25,6 +25,7 @@ from nchat.channels.schemas import (
     MemberList,
     MemberOut,
 )
+from nchat.channels.shared_fields import SharedFields
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
 from nchat.realtime import log
@@ -131,12 +132,17 @@ async def list_channels(
 
 
 async def list_channel_fields(
-    conn: AsyncConnection, query: ChannelQuery, principal: Principal
+    conn: AsyncConnection,
+    query: ChannelQuery,
+    principal: Principal,
+    *,
+    shared: SharedFields | None = None,
 ) -> dict[str, Any]:
     """The page as plain fields (ChannelList's shape). The REST list serializes these
     directly: a user in 500 channels would otherwise spend longer building and serializing
-    models than the database spends on the query."""
-    rows = await repo.list_view(
+    models than the database spends on the query. `shared`: this process's channel fields
+    by row version (decision 0022)."""
+    listed = await repo.list_view(
         conn,
         principal.id,
         see_public=sees_public(principal),
@@ -146,10 +152,10 @@ async def list_channel_fields(
         archived=query.archived,
         after=query.cursor,
         limit=query.limit + 1,
+        shared=shared,
     )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    listed = [dict(zip(repo.LISTED_FIELDS, row, strict=True)) for row in rows]
+    more = len(listed) > query.limit
+    listed = listed[: query.limit]
     await _add_dm_members(conn, listed)
     return {"channels": listed, "next_cursor": listed[-1]["id"] if more and listed else None}
 
