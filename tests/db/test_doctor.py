@@ -12,6 +12,7 @@ import pytest
 from nchat.db import migrate
 from nchat.db.tables import metadata
 from tests.db import UNREACHABLE_URL, cli, fetch, fresh_database, run_nchat, sql
+from tests.fixtures.rows import Mentions
 
 
 @pytest.fixture(scope="module")
@@ -141,30 +142,15 @@ def test_schema_drift_lists_each_difference_with_a_fix_that_works(server_url: st
         assert (code, report["problems"]) == (0, [])
 
 
-ADA, BOB = "01a0d000-0000-7000-8000-00000000000a", "01a0d000-0000-7000-8000-00000000000b"
-CHANNEL = "01a0d000-0000-7000-8000-0000000000c0"
-MESSAGE = "01a0d000-0000-7000-8000-0000000000e0"
-A_MENTION_OF_BOB = f"""
-INSERT INTO nchat_users (id, username, email, password_hash)
-VALUES ('{ADA}', 'ada', 'ada@example.com', 'x'), ('{BOB}', 'bob', 'bob@example.com', 'x');
-INSERT INTO nchat_channels (id, type, name) VALUES ('{CHANNEL}', 'public', 'c');
-INSERT INTO nchat_channel_members (channel_id, user_id)
-VALUES ('{CHANNEL}', '{ADA}'), ('{CHANNEL}', '{BOB}');
-INSERT INTO nchat_messages (id, channel_id, user_id, text)
-VALUES ('{MESSAGE}', '{CHANNEL}', '{ADA}', 'hey @bob');
-INSERT INTO nchat_mentions (message_id, user_id, channel_id)
-VALUES ('{MESSAGE}', '{BOB}', '{CHANNEL}');
-"""
-BOBS_MARK = f"SELECT last_mention_id::text FROM nchat_channel_members WHERE user_id = '{BOB}'"
-
-
 def test_missing_trigger_is_reported_with_a_fix_that_also_redoes_its_work(
     server_url: str,
 ) -> None:
+    rows = Mentions.make(1)
+    bobs_mark = f"SELECT last_mention_id FROM nchat_channel_members WHERE user_id = '{rows.bob}'"
     with fresh_database(server_url) as url:
         sql(url, "DROP TRIGGER nchat_mentions_mark_member ON nchat_mentions")
-        sql(url, A_MENTION_OF_BOB)
-        assert fetch(url, BOBS_MARK) == [(None,)]  # what the trigger would have kept
+        sql(url, rows.sql())
+        assert fetch(url, bobs_mark) == [(None,)]  # what the trigger would have kept
         code, report = doctor_json(url)
 
         assert code == 1
@@ -172,7 +158,7 @@ def test_missing_trigger_is_reported_with_a_fix_that_also_redoes_its_work(
         assert problem["check"] == "schema"
         assert problem["message"] == "trigger nchat_mentions_mark_member missing on nchat_mentions"
         sql(url, problem["hint"].split("in psql: ", 1)[1])
-        assert fetch(url, BOBS_MARK) == [(MESSAGE,)]
+        assert fetch(url, bobs_mark) == [rows.messages]
         code, report = doctor_json(url)
         assert (code, report["problems"]) == (0, [])
 

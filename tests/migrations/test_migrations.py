@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.db import migrate
 from nchat.db.engine import create_engine, libpq_url
-from nchat.db.ids import uuid7
 from nchat.db.tables import metadata
 from tests.fixtures.processes import throwaway_database
+from tests.fixtures.rows import Mentions
 
 REVISION_ID = re.compile(r"^\d{8}_\d{4}$")
 
@@ -379,27 +379,15 @@ async def _execute(url: str, sql: str) -> None:
 
 
 def test_mention_marks_start_from_the_mentions_already_written(fresh_url: str) -> None:
-    ada, bob, channel, older, newer = (uuid7() for _ in range(5))
+    rows = Mentions.make(2)
     migrate.upgrade(fresh_url, "20261202_0005")
-    asyncio.run(
-        _execute(
-            fresh_url,
-            f"""
-            INSERT INTO nchat_users (id, username, email, password_hash)
-            VALUES ('{ada}', 'ada', 'ada@example.com', 'x'), ('{bob}', 'bob', 'b@example.com', 'x');
-            INSERT INTO nchat_channels (id, type, name) VALUES ('{channel}', 'public', 'c');
-            INSERT INTO nchat_channel_members (channel_id, user_id)
-            VALUES ('{channel}', '{ada}'), ('{channel}', '{bob}');
-            INSERT INTO nchat_messages (id, channel_id, user_id, text)
-            VALUES ('{older}', '{channel}', '{ada}', 'a'), ('{newer}', '{channel}', '{ada}', 'b');
-            INSERT INTO nchat_mentions (message_id, user_id, channel_id)
-            VALUES ('{newer}', '{bob}', '{channel}'), ('{older}', '{bob}', '{channel}');
-            """,
-        )
-    )
+    asyncio.run(_execute(fresh_url, rows.sql()))
     migrate.upgrade(fresh_url)
     marks = fetch(fresh_url, "SELECT user_id, last_mention_id FROM nchat_channel_members")
-    assert {r["user_id"]: r["last_mention_id"] for r in marks} == {ada: None, bob: newer}
+    assert {r["user_id"]: r["last_mention_id"] for r in marks} == {
+        rows.ada: None,
+        rows.bob: rows.messages[-1],
+    }
 
 
 # -- concurrency ---------------------------------------------------------------------------
