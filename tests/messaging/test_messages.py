@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.db import engine as engine_module
+from nchat.messages.schemas import MessageList
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
@@ -386,3 +387,71 @@ async def test_reads_and_sends_run_without_begin_and_commit(
     current[0] = "history"
     await api.history(ada, channel["id"])
     assert seen == [("create channel", False), ("send", True), ("history", True)]
+
+
+async def test_history_json_is_exactly_the_model(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    """A history page is serialized straight from its fields (for speed); what it sends must
+    be what the MessageList model would send, field for field and format for format."""
+    ada = await make_user(username="ada")
+    bob = await make_user(username="bob")
+    cid = (await api.create_channel(ada, "exact", members=(bob,)))["id"]
+    plain = await api.send(ada, cid, "plain **markdown**", client_id="c-1")
+    root = await api.send(bob, cid, "@ada @channel a thread")
+    await api.send(ada, cid, "a reply", thread_id=root["id"])
+    edited = await api.send(ada, cid, "before the edit")
+    gone = await api.send(bob, cid, "@ada soon deleted")
+    for path, body in (
+        (f"/api/messages/{plain['id']}/reactions", {"emoji": ":tada:"}),
+        (f"/api/messages/{root['id']}/pin", None),
+    ):
+        r = await client.post(path, headers=bob.headers, json=body)
+        assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/messages/{plain['id']}/reactions", headers=ada.headers, json={"emoji": "👍"}
+    )
+    assert r.status_code == 200, r.text
+    r = await client.put(
+        f"/api/messages/{edited['id']}", headers=ada.headers, json={"text": "after the edit"}
+    )
+    assert r.status_code == 200, r.text
+    assert (await client.delete(f"/api/messages/{gone['id']}", headers=bob.headers)).is_success
+
+    pages = [{}, {"limit": 2}, {"before": gone["id"]}, {"after": plain["id"]}]
+    pages.append({"around": root["id"], "limit": 3})
+    for params in pages:
+        r = await client.get(f"/api/channels/{cid}/messages", headers=ada.headers, params=params)
+        assert r.status_code == 200, r.text
+        assert r.text == MessageList.model_validate(r.json()).model_dump_json(), params
+    page = (await api.history(ada, cid))["messages"]
+    by_id = {m["id"]: m for m in page}
+    reactions = sorted(by_id[plain["id"]]["reactions"], key=lambda x: x["emoji"])
+    assert reactions == [
+        {"emoji": ":tada:", "count": 1, "me": False},
+        {"emoji": "👍", "count": 1, "me": True},
+    ]
+    assert by_id[plain["id"]]["client_id"] == "c-1"
+    assert by_id[root["id"]]["reply_count"] == 1 and by_id[root["id"]]["pinned"] is True
+    assert set(by_id[root["id"]]["participants"]) == {str(ada.id), str(bob.id)}
+    assert by_id[root["id"]]["mentions"] == {
+        "user_ids": [str(ada.id)],
+        "channel": True,
+        "here": False,
+    }
+    assert by_id[edited["id"]]["text"] == "after the edit" and by_id[edited["id"]]["edited_at"]
+    deleted = by_id[gone["id"]]
+    assert (deleted["text"], deleted["mentions"]["user_ids"], deleted["reactions"]) == (
+        None,
+        [],
+        [],
+    )
+    assert deleted["deleted_at"] is not None
+    # The same page through the model (GraphQL's path) carries the same values.
+    query = "query($c: ID!) { messages(channelId: $c) { id text replyCount pinned } }"
+    r = await client.post(
+        "/graphql", headers=ada.headers, json={"query": query, "variables": {"c": cid}}
+    )
+    assert [
+        (m["id"], m["text"], m["replyCount"], m["pinned"]) for m in r.json()["data"]["messages"]
+    ] == [(m["id"], m["text"], m["reply_count"], m["pinned"]) for m in page]

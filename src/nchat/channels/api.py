@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from nchat.auth.deps import CurrentUser
@@ -21,6 +20,7 @@ from nchat.channels.schemas import (
     MembersAdd,
 )
 from nchat.db.engine import Conn
+from nchat.fast_json import json_response
 
 router = APIRouter(prefix="/api/channels", tags=["channels"])
 
@@ -30,9 +30,7 @@ async def list_channels(
     request: Request, principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
 ) -> Response:
     shared = request.app.state.shared_fields
-    page = await service.list_channel_fields(conn, query, principal, shared=shared)
-    body = orjson.dumps(page, option=orjson.OPT_UTC_Z)
-    return Response(body, media_type="application/json")
+    return json_response(await service.list_channel_fields(conn, query, principal, shared=shared))
 
 
 @router.post("", status_code=201)

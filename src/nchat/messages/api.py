@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from nchat.auth.deps import CurrentUser
 from nchat.db.engine import Conn, autocommit
+from nchat.fast_json import json_response
 from nchat.messages import service
 from nchat.messages.schemas import (
     DeleteQuery,
@@ -118,14 +119,14 @@ async def unbookmark(message_id: uuid.UUID, principal: CurrentUser, conn: Conn) 
     return Response(status_code=204)
 
 
-@router.get("/channels/{channel_id}/messages")
+@router.get("/channels/{channel_id}/messages", response_model=MessageList)
 async def channel_history(
     channel_id: uuid.UUID,
     principal: CurrentUser,
     conn: Conn,
     query: Annotated[HistoryQuery, Query()],
-) -> MessageList:
-    return await service.history(conn, channel_id, query, principal)
+) -> Response:
+    return json_response(await service.history_fields(conn, channel_id, query, principal))
 
 
 @router.get("/channels/{channel_id}/pins")

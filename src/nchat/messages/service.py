@@ -29,7 +29,6 @@ from nchat.messages.schemas import (
     MessageCreate,
     MessageList,
     MessageOut,
-    ReactionOut,
     ReadOut,
     ThreadOut,
     UserBrief,
@@ -48,7 +47,16 @@ def message_not_found() -> NotFound:
 async def render(
     conn: AsyncConnection, rows: list[RowMapping], viewer: Principal | None
 ) -> list[MessageOut]:
-    """Rows from repository pages -> message JSON, with two batched lookups for the page.
+    """Rows from repository pages -> messages (MessageOut)."""
+    return [MessageOut.model_validate(f) for f in await render_fields(conn, rows, viewer)]
+
+
+async def render_fields(
+    conn: AsyncConnection, rows: list[RowMapping], viewer: Principal | None
+) -> list[dict[str, Any]]:
+    """Rows from repository pages -> MessageOut's fields as plain values, with two batched
+    lookups for the page. A history page is serialized from these directly: 50 messages
+    as models (and FastAPI's pass over them) cost a third of the request.
 
     Without a viewer (events, which many people receive) every reaction has `me` false;
     clients keep their own from reaction events."""
@@ -56,36 +64,42 @@ async def render(
     reactions = await repo.reactions_for(conn, ids, viewer.id if viewer else NOBODY)
     roots = [r["id"] for r in rows if r["reply_count"] > 0]
     participants = await repo.participants_for(conn, roots)
-    return [_to_out(r, reactions.get(r["id"], []), participants.get(r["id"], [])) for r in rows]
+    return [_fields(r, reactions.get(r["id"], []), participants.get(r["id"], [])) for r in rows]
 
 
-def _to_out(
+def _fields(
     row: RowMapping, reactions: list[tuple[str, int, bool]], participants: list[uuid.UUID]
-) -> MessageOut:
+) -> dict[str, Any]:
+    """One message as MessageOut's fields, in its order."""
     deleted = row["deleted_at"] is not None
-    return MessageOut(
-        id=row["id"],
-        channel_id=row["channel_id"],
-        user=UserBrief(
-            id=row["user_id"],
-            username=row["author_username"],
-            name=row["author_name"] or row["author_username"],
-        ),
-        text=None if deleted else row["text"],
-        thread_id=row["thread_id"],
-        reply_count=row["reply_count"],
-        last_reply_at=row["last_reply_at"],
-        participants=participants,
-        reactions=[]
+    mentions: dict[str, Any] = {} if deleted else row["mentions"]
+    return {
+        "id": row["id"],
+        "channel_id": row["channel_id"],
+        "user": {
+            "id": row["user_id"],
+            "username": row["author_username"],
+            "name": row["author_name"] or row["author_username"],
+        },
+        "text": None if deleted else row["text"],
+        "thread_id": row["thread_id"],
+        "reply_count": row["reply_count"],
+        "last_reply_at": row["last_reply_at"],
+        "participants": participants,
+        "reactions": []
         if deleted
-        else [ReactionOut(emoji=e, count=n, me=me) for e, n, me in reactions],
-        mentions=Mentions() if deleted else Mentions(**row["mentions"]),
-        pinned=row["pinned"],
-        client_id=row["client_id"],
-        created_at=row["created_at"],
-        edited_at=row["edited_at"],
-        deleted_at=row["deleted_at"],
-    )
+        else [{"emoji": e, "count": n, "me": me} for e, n, me in reactions],
+        "mentions": {
+            "user_ids": mentions.get("user_ids", []),
+            "channel": mentions.get("channel", False),
+            "here": mentions.get("here", False),
+        },
+        "pinned": row["pinned"],
+        "client_id": row["client_id"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "deleted_at": row["deleted_at"],
+    }
 
 
 async def message_out(
@@ -393,6 +407,13 @@ async def edit_history(
 async def history(
     conn: AsyncConnection, channel_id: uuid.UUID, query: HistoryQuery, principal: Principal
 ) -> MessageList:
+    return MessageList.model_validate(await history_fields(conn, channel_id, query, principal))
+
+
+async def history_fields(
+    conn: AsyncConnection, channel_id: uuid.UUID, query: HistoryQuery, principal: Principal
+) -> dict[str, Any]:
+    """A history page as MessageList's fields (plain values; the REST page serializes them)."""
     given = [q for q in (query.before, query.after, query.around) if q is not None]
     if len(given) > 1:
         raise BadRequest("Use one of before, after and around", code="invalid_page")
@@ -405,12 +426,13 @@ async def history(
         )
         has_more = len(newer) > limit - len(older)
         rows = list(reversed(newer[: limit - len(older)])) + older
-        return MessageList(messages=await render(conn, rows, principal), has_more=has_more)
-    rows = await repo.channel_page(
-        conn, access.id, before=query.before, after=query.after, limit=limit + 1
-    )
-    has_more = len(rows) > limit
-    return MessageList(messages=await render(conn, rows[:limit], principal), has_more=has_more)
+    else:
+        rows = await repo.channel_page(
+            conn, access.id, before=query.before, after=query.after, limit=limit + 1
+        )
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    return {"messages": await render_fields(conn, rows, principal), "has_more": has_more}
 
 
 async def thread(
