@@ -98,7 +98,6 @@ async def test_two_nodes_sweeping_at_once_announce_a_gone_user_once(
     bob = await make_user()
     async with engine.begin() as conn:  # a socket on a node that died
         await presence.upsert(conn, uuid.uuid4(), bob.id, "online")
-    await make_presence_stale(engine, bob)
     heard: list[dict[str, Any]] = []
     listener, *nodes = [PostgresBus(database_url) for _ in range(3)]
     listener.listen(
@@ -113,6 +112,9 @@ async def test_two_nodes_sweeping_at_once_announce_a_gone_user_once(
         async with engine.connect() as holder:
             await holder.begin()
             await presence.lock_user(holder, bob.id)
+            # Stale only once locked: the app's own sweeper (every SWEEP_S) could otherwise
+            # delete the row first, and these sweeps would find nothing to wait for.
+            await make_presence_stale(engine, bob)
             sweeps = [asyncio.create_task(presence.sweep(engine, bus)) for bus in nodes]
             for _ in range(int(TIMEOUT / 0.02)):  # both found Bob stale and wait for him
                 if await _waiting_on_advisory_locks(engine) >= 2:
