@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nchat.db import migrate
 from nchat.db.engine import create_engine, libpq_url
 from nchat.db.tables import metadata
+from tests.db import sql
 from tests.fixtures.processes import throwaway_database
 from tests.fixtures.rows import Mentions
 
@@ -370,18 +371,10 @@ def test_head_matches_the_models(fresh_url: str) -> None:
     assert asyncio.run(_model_diff(fresh_url)) == []
 
 
-async def _execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(libpq_url(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def test_mention_marks_start_from_the_mentions_already_written(fresh_url: str) -> None:
     rows = Mentions.make(2)
     migrate.upgrade(fresh_url, "20261202_0005")
-    asyncio.run(_execute(fresh_url, rows.sql()))
+    sql(fresh_url, rows.sql())
     migrate.upgrade(fresh_url)
     marks = fetch(fresh_url, "SELECT user_id, last_mention_id FROM nchat_channel_members")
     assert {r["user_id"]: r["last_mention_id"] for r in marks} == {
