@@ -22,7 +22,7 @@ from nchat.auth.api import router as auth_router
 from nchat.auth.session_cache import SessionCache
 from nchat.channels.access_cache import AccessCache
 from nchat.channels.api import router as channels_router
-from nchat.channels.shared_fields import SharedFields
+from nchat.channels.repository import ListCopies
 from nchat.config import Settings
 from nchat.db.engine import create_engine
 from nchat.errors import NchatError, error_body
@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.bus = bus
         app.state.session_cache = SessionCache(bus)
         app.state.access_cache = AccessCache()
-        app.state.shared_fields = SharedFields()
+        app.state.list_copies = ListCopies()
         hub = Hub(engine, bus)
         app.state.hub = hub
         keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))

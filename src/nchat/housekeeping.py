@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.auth import ratelimit
+from nchat.channels import recent_roots
 from nchat.config import Settings
 from nchat.realtime import log as event_log
 
@@ -21,6 +22,7 @@ async def run_once(engine: AsyncEngine, settings: Settings) -> None:
     async with engine.begin() as conn:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
         await event_log.prune(conn, retention_s=settings.event_retention_s)
+        await recent_roots.prune(conn)
 
 
 async def run_forever(engine: AsyncEngine, settings: Settings) -> None:

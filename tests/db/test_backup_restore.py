@@ -57,6 +57,7 @@ VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-0000000
        ('0193a0c4-0000-7000-8000-0000000000d2', '0193a0c4-0000-7000-8000-0000000000c1',
         '0193a0c4-0000-7000-8000-000000000002', 'a reply', '0193a0c4-0000-7000-8000-0000000000d1',
         NULL, '{}', 0);
+INSERT INTO nchat_root_changes_pruned (through_xid) VALUES (1);
 INSERT INTO nchat_message_edits (message_id, text)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', 'hello');
 INSERT INTO nchat_reactions (message_id, user_id, emoji)

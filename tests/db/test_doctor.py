@@ -163,6 +163,35 @@ def test_missing_trigger_is_reported_with_a_fix_that_also_redoes_its_work(
         assert (code, report["problems"]) == (0, [])
 
 
+@pytest.mark.parametrize(
+    ("trigger", "rows_without_it"),
+    [("nchat_messages_root_inserted", 1), ("nchat_messages_root_deleted", 2)],
+)
+def test_a_missing_root_change_trigger_is_fixed_by_forgetting_every_channel(
+    server_url: str, trigger: str, rows_without_it: int
+) -> None:
+    """Without the trigger, processes' copies of recent messages miss those writes
+    (decision 0023); the fix recreates it and marks every channel changed."""
+    rows = Mentions.make(2)
+    changes = "SELECT channel_id FROM nchat_root_changes ORDER BY id"
+    with fresh_database(server_url) as url:
+        sql(url, f"DROP TRIGGER {trigger} ON nchat_messages")
+        sql(url, rows.sql())  # two messages
+        sql(url, f"DELETE FROM nchat_messages WHERE id = '{rows.messages[0]}'")
+        assert len(fetch(url, changes)) == rows_without_it
+        code, report = doctor_json(url)
+
+        assert code == 1
+        [problem] = report["problems"]
+        assert problem["message"] == f"trigger {trigger} missing on nchat_messages"
+        sql(url, problem["hint"].split("in psql: ", 1)[1])
+        assert fetch(url, changes)[rows_without_it:] == [(rows.channel,)]
+        sql(url, f"DELETE FROM nchat_messages WHERE id = '{rows.messages[1]}'")
+        assert len(fetch(url, changes)) == rows_without_it + 2
+        code, report = doctor_json(url)
+        assert (code, report["problems"]) == (0, [])
+
+
 def test_missing_table_is_reported_once_not_per_column(server_url: str) -> None:
     with fresh_database(server_url) as url:
         sql(url, "DROP TABLE nchat_login_failures")

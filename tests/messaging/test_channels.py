@@ -7,10 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nchat.channels import repository as repo
 from nchat.channels.schemas import ChannelList
-from nchat.channels.shared_fields import SharedFields
-from nchat.db.ids import uuid7
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
@@ -317,15 +314,3 @@ async def test_list_shows_each_committed_change_of_a_channel_it_listed_before(
     r = await client.get("/api/channels", headers=ada.headers, params={"archived": "true"})
     [archived] = r.json()["channels"]
     assert archived["archived"] is True and archived["archived_at"] is not None
-
-
-async def test_a_channel_gone_between_the_lists_two_reads_is_not_invented(
-    engine: AsyncEngine, clean_db: None
-) -> None:
-    """The list's own fields came first; a channel whose shared fields are then gone makes
-    the list read everything again instead of listing it half."""
-    gone = str(uuid7())
-    own = (gone, 1234, True, "member", 0, 0, None, None)
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        assert await repo._with_shared_fields(conn, [own], SharedFields()) is None

@@ -29,8 +29,8 @@ router = APIRouter(prefix="/api/channels", tags=["channels"])
 async def list_channels(
     request: Request, principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
 ) -> Response:
-    shared = request.app.state.shared_fields
-    return json_response(await service.list_channel_fields(conn, query, principal, shared=shared))
+    copies = request.app.state.list_copies
+    return json_response(await service.list_channel_fields(conn, query, principal, copies=copies))
 
 
 @router.post("", status_code=201)

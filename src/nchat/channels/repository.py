@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels.models import channel_members, channels
+from nchat.channels.recent_roots import RecentRoots, View
 from nchat.channels.shared_fields import SharedFields
+from nchat.db import driver
 from nchat.db.driver import DriverStatement, is_autocommit
 from nchat.messages.models import mentions, messages
 from nchat.users.models import users
@@ -266,10 +269,12 @@ def _counts(me: Any) -> tuple[Any, Any, Any]:
     return since_read, mention_count, newest
 
 
-def _view_query(*, joined: bool) -> sa.Select[Any]:
+def _view_query(*, joined: bool, counted: bool = True) -> sa.Select[Any]:
     """The caller's view of channels; the caller is the bind parameter `me`.
 
     joined: start from the caller's memberships (an index lookup) instead of every channel.
+    counted: with the unread count and the newest message's time (without them, the caller
+    counts those from the copy of recent messages, decision 0023).
     """
     me = sa.bindparam("me", type_=UUID(as_uuid=True))
     since_read, mention_count, newest = _counts(me)
@@ -279,15 +284,21 @@ def _view_query(*, joined: bool) -> sa.Select[Any]:
         channels.join(channel_members, mine)
         if joined
         else channels.outerjoin(channel_members, mine)
-    ).join(since_read, sa.true())  # an aggregate: always exactly one row
+    )
+    counts = []
+    if counted:
+        source = source.join(since_read, sa.true())  # an aggregate: always exactly one row
+        counts = [
+            sa.case((is_member, since_read.c.unread)).label("unread_count"),
+            sa.func.coalesce(since_read.c.newest, newest).label("last_message_at"),
+        ]
     return sa.select(
         channels,
         is_member.label("is_member"),
         m.role.label("channel_role"),
         m.last_read_id.label("last_read_id"),
-        sa.case((is_member, since_read.c.unread)).label("unread_count"),
         sa.case((is_member, mention_count)).label("mention_count"),
-        sa.func.coalesce(since_read.c.newest, newest).label("last_message_at"),
+        *counts,
     ).select_from(source)
 
 
@@ -351,8 +362,17 @@ def _as_listed(query: sa.Select[Any]) -> sa.Select[Any]:
 
 
 def _as_own(query: sa.Select[Any]) -> sa.Select[Any]:
-    """The view projected to the id, the row's version and the caller's own fields."""
-    return query.with_only_columns(_ID, _VERSION, *_own_columns(query))
+    """The uncounted view projected to the id, the row's version and the caller's own fields
+    but the two the copy of recent messages gives (OWN_ROW)."""
+    view = query.selected_columns
+    return query.with_only_columns(
+        _ID,
+        _VERSION,
+        view.is_member,
+        view.channel_role,
+        view.mention_count,
+        sa.cast(m.last_read_id, sa.Text),
+    )
 
 
 _SHARED = DriverStatement(
@@ -363,15 +383,22 @@ _SHARED = DriverStatement(
 
 
 # Built once: constructing the correlated aliases costs more than running a cached statement.
+_VISIBLE = sa.or_(m.user_id.isnot(None), c.type == "public")
 _MINE = _view_query(joined=True)
-_ALL = _view_query(joined=False).where(sa.or_(m.user_id.isnot(None), c.type == "public"))
+_ALL = _view_query(joined=False).where(_VISIBLE)
 _LISTED_MINE, _LISTED_ALL = _as_listed(_MINE), _as_listed(_ALL)
 _BASES = {  # (own, mine)
     (False, True): _LISTED_MINE,
     (False, False): _LISTED_ALL,
-    (True, True): _as_own(_MINE),
-    (True, False): _as_own(_ALL),
+    (True, True): _as_own(_view_query(joined=True, counted=False)),
+    (True, False): _as_own(_view_query(joined=False, counted=False).where(_VISIBLE)),
 }
+# PostgreSQL's counts for the channels the copy cannot count (a read marker older than it).
+_COUNTED = DriverStatement(
+    _ALL.with_only_columns(
+        _ID, _ALL.selected_columns.unread_count, _ALL.selected_columns.last_message_at
+    ).where(c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+)
 _ONE = sa.bindparam("channel_id", type_=UUID(as_uuid=True))
 # The list and the single channel run on the driver connection (decision 0019): for 500
 # channels SQLAlchemy's statement cache key, result rows and greenlet hop cost a quarter of
@@ -423,6 +450,15 @@ def _list_statement(
     return DriverStatement(query.order_by(key).limit(limit))
 
 
+@dataclass(slots=True)
+class ListCopies:
+    """What a process keeps for its REST channel lists: the channels' shared fields by row
+    version (decision 0022) and the newest root messages per channel (decision 0023)."""
+
+    shared: SharedFields = field(default_factory=SharedFields)
+    roots: RecentRoots = field(default_factory=RecentRoots)
+
+
 async def list_view(
     conn: AsyncConnection,
     me: uuid.UUID,
@@ -434,12 +470,12 @@ async def list_view(
     archived: bool | None,
     after: uuid.UUID | None,
     limit: int,
-    shared: SharedFields | None = None,
+    copies: ListCopies | None = None,
 ) -> list[dict[str, Any]]:
-    """Listed channels as dicts of LISTED_FIELDS. With `shared`, on a connection that sees
-    only committed rows, each channel's shared fields come from there when its row has not
-    changed since (decision 0022)."""
-    own = shared is not None and is_autocommit(conn)
+    """Listed channels as dicts of LISTED_FIELDS. With `copies`, on a connection that sees
+    only committed rows, PostgreSQL reads the caller's own fields and the rest comes from
+    the process's copies, all in one snapshot (decisions 0022, 0023)."""
+    own = copies is not None and is_autocommit(conn)
     filters = {
         "mine": member is True or not see_public,
         "by_type": type_ is not None,
@@ -456,21 +492,48 @@ async def list_view(
         params["name_pattern"] = f"%{escaped}%"
     if after is not None:
         params["after"] = after
-    rows = await _list_statement(own=own, **filters).fetch(conn, params)
-    if own:
-        assert shared is not None
-        listed = await _with_shared_fields(conn, rows, shared)
-        if listed is not None:
-            return listed
-        rows = await _list_statement(own=False, **filters).fetch(conn, params)
-    return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
+    statement = _list_statement(own=own, **filters)
+    if copies is None or not own:
+        rows = await statement.fetch(conn, params)
+        return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
+    # One snapshot for every read below: the copy's changes, the caller's rows, the fields
+    # and messages loaded for channels the copies lack.
+    async with driver.transaction(conn, isolation="repeatable_read", readonly=True):
+        view = await copies.roots.view(conn)
+        rows = await statement.fetch(conn, params)
+        counts = await _counts_from_copy(conn, view, rows, me)
+        return await _with_shared_fields(conn, rows, counts, copies.shared)
+
+
+async def _counts_from_copy(
+    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID
+) -> dict[str, tuple[int | None, Any]]:
+    """Each listed channel's (unread count, newest message time) from the copy of recent root
+    messages; PostgreSQL counts those whose read marker is older than the copy holds."""
+    tips = await view.tips(conn, [row[0] for row in rows])
+    caller = str(me)
+    counts: dict[str, tuple[int | None, Any]] = {}
+    for channel_id, _version, is_member, _role, _mentions, marker in rows:
+        tip = tips[channel_id]
+        counted = tip.counts(marker, caller) if is_member else (None, tip.newest())
+        if counted is not None:
+            counts[channel_id] = counted
+    left = [row[0] for row in rows if row[0] not in counts]
+    if left:
+        for channel_id, unread, newest in await _COUNTED.fetch(conn, {"me": me, "ids": left}):
+            counts[channel_id] = (unread, newest)
+    return counts
 
 
 async def _with_shared_fields(
-    conn: AsyncConnection, rows: Sequence[Any], shared: SharedFields
-) -> list[dict[str, Any]] | None:
-    """Rows of (id, version, *OWN_FIELDS) completed with their shared fields, read for the
-    channels `shared` does not hold at that version; None if one of those has gone since."""
+    conn: AsyncConnection,
+    rows: Sequence[Any],
+    counts: dict[str, tuple[int | None, Any]],
+    shared: SharedFields,
+) -> list[dict[str, Any]]:
+    """Rows of (id, version, is_member, channel_role, mention_count, last_read_id) completed
+    with their counts and their shared fields, read for the channels `shared` does not hold
+    at that version (in the rows' snapshot: none has gone)."""
     found = [shared.get(row[0], row[1]) for row in rows]
     missing = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
     fresh: dict[str, dict[str, Any]] = {}
@@ -478,13 +541,17 @@ async def _with_shared_fields(
         for row in await _SHARED.fetch(conn, {"ids": missing}):
             fresh[row[0]] = dict(zip(SHARED_FIELDS, row[2:], strict=True))
             shared.remember(row[0], row[1], fresh[row[0]])
-        if len(fresh) < len(missing):
-            return None
     listed = []
     for row, fields in zip(rows, found, strict=True):
-        # A row changed since the list read it comes in its newer version: as if read later.
-        item = {"id": row[0], **(fields or fresh[row[0]])}
-        item.update(zip(OWN_FIELDS, row[2:], strict=True))
+        channel_id, _version, is_member, role, mention_count, marker = row
+        unread, newest = counts[channel_id]
+        item = {"id": channel_id, **(fields or fresh[channel_id])}
+        item["is_member"] = is_member
+        item["channel_role"] = role
+        item["unread_count"] = unread
+        item["mention_count"] = mention_count
+        item["last_read_id"] = marker
+        item["last_message_at"] = newest
         listed.append(item)
     return listed
 

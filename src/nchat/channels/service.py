@@ -25,7 +25,6 @@ from nchat.channels.schemas import (
     MemberList,
     MemberOut,
 )
-from nchat.channels.shared_fields import SharedFields
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
 from nchat.realtime import log
@@ -136,12 +135,12 @@ async def list_channel_fields(
     query: ChannelQuery,
     principal: Principal,
     *,
-    shared: SharedFields | None = None,
+    copies: repo.ListCopies | None = None,
 ) -> dict[str, Any]:
     """The page as plain fields (ChannelList's shape). The REST list serializes these
     directly: a user in 500 channels would otherwise spend longer building and serializing
-    models than the database spends on the query. `shared`: this process's channel fields
-    by row version (decision 0022)."""
+    models than the database spends on the query. `copies`: what this process keeps for
+    channel lists (decisions 0022, 0023)."""
     listed = await repo.list_view(
         conn,
         principal.id,
@@ -152,7 +151,7 @@ async def list_channel_fields(
         archived=query.archived,
         after=query.cursor,
         limit=query.limit + 1,
-        shared=shared,
+        copies=copies,
     )
     more = len(listed) > query.limit
     listed = listed[: query.limit]

@@ -11,7 +11,8 @@ SQLAlchemy's errors, so callers and the app's error handlers see no difference (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -95,15 +96,41 @@ class DriverStatement:
             for name in self.order
         ]
         driver = await driver_of(conn)
-        try:
-            return await getattr(driver, method)(self.sql, *args)
-        except _CONNECTION_LOST as exc:
-            await _through_sqlalchemy(conn)
-            # It still answers, but what this statement left on it is unknown.
-            await conn.invalidate()
-            raise OperationalError(self.sql, None, exc, connection_invalidated=True) from exc
-        except asyncpg.PostgresError as exc:
-            raise DBAPIError(self.sql, None, exc) from exc
+        return await _guarded(conn, self.sql, getattr(driver, method)(self.sql, *args))
+
+
+@asynccontextmanager
+async def transaction(conn: AsyncConnection, **options: Any) -> AsyncIterator[None]:
+    """A transaction of the block's own on an autocommit connection's driver connection
+    (`options`: asyncpg's isolation, readonly). Failures come out as a DriverStatement's do;
+    a block that fails on a lost connection raises that failure, not asyncpg's refusal to
+    roll back on a closed connection."""
+    driver = await driver_of(conn)
+    tx = driver.transaction(**options)
+    await _guarded(conn, "BEGIN", tx.start())
+    try:
+        yield
+    except BaseException:
+        if not driver.is_closed():
+            try:
+                await tx.rollback()
+            except (*_CONNECTION_LOST, asyncpg.PostgresError):
+                # Left mid-transaction (cancelled mid-statement, say): never pooled again.
+                await conn.invalidate()
+        raise
+    await _guarded(conn, "COMMIT", tx.commit())
+
+
+async def _guarded(conn: AsyncConnection, sql: str, step: Awaitable[Any]) -> Any:
+    try:
+        return await step
+    except _CONNECTION_LOST as exc:
+        await _through_sqlalchemy(conn)
+        # It still answers, but what this statement left on it is unknown.
+        await conn.invalidate()
+        raise OperationalError(sql, None, exc, connection_invalidated=True) from exc
+    except asyncpg.PostgresError as exc:
+        raise DBAPIError(sql, None, exc) from exc
 
 
 async def _through_sqlalchemy(conn: AsyncConnection) -> None:

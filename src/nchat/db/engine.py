@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
-from nchat.db.driver import driver_of, is_autocommit
+from nchat.db import driver
+from nchat.db.driver import is_autocommit
 from nchat.errors import NchatError
 from nchat.realtime.topics import AUTH_CHANGED, EVENTS, WROTE_EVENTS
 
@@ -115,7 +116,7 @@ async def atomic(conn: AsyncConnection) -> AsyncIterator[None]:
     if not is_autocommit(conn):
         yield
         return
-    async with (await driver_of(conn)).transaction():
+    async with driver.transaction(conn):
         yield
 
 

@@ -26,3 +26,15 @@ def created_at() -> sa.Column[Any]:
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
+
+
+def writing_xid() -> sa.Column[Any]:
+    """The id of the transaction that wrote the row. Readers take rows of transactions their
+    snapshot did not see, so a row that commits late is never skipped (realtime/log.py,
+    channels/recent_roots.py)."""
+    return sa.Column(
+        "xid",
+        sa.BigInteger,
+        nullable=False,
+        server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
+    )

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from nchat.channels.models import MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL
-from nchat.db.meta import created_at, metadata, uuid_pk
+from nchat.db.meta import created_at, metadata, uuid_pk, writing_xid
 
 
 def _fk(
@@ -22,6 +22,54 @@ def _fk(
         nullable=nullable,
         primary_key=primary_key,
     )
+
+
+# Which channels' root messages changed, kept by PostgreSQL for every writer (an older nchat in
+# a rolling upgrade, an operator's SQL, a restore's rows): each process's copy of the newest
+# root messages per channel reads from here which channels to forget (decision 0023).
+ROOT_CHANGES_FUNCTION = """
+CREATE OR REPLACE FUNCTION nchat_root_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO nchat_root_changes (channel_id) SELECT id FROM nchat_channels;
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' AND OLD.thread_id IS NULL THEN
+        INSERT INTO nchat_root_changes (channel_id) VALUES (OLD.channel_id);
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.thread_id IS NULL
+       AND (TG_OP = 'INSERT' OR OLD.thread_id IS NOT NULL OR OLD.channel_id <> NEW.channel_id)
+    THEN
+        INSERT INTO nchat_root_changes (channel_id) VALUES (NEW.channel_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+ROOT_CHANGE_TRIGGERS = {
+    "nchat_messages_root_inserted": "AFTER INSERT ON nchat_messages FOR EACH ROW "
+    "WHEN (NEW.thread_id IS NULL)",
+    # Only what a channel list counts: reply counts and edits do not fire it.
+    "nchat_messages_root_updated": "AFTER UPDATE ON nchat_messages FOR EACH ROW "
+    "WHEN ((OLD.thread_id IS NULL OR NEW.thread_id IS NULL) AND "
+    "(OLD.channel_id, OLD.thread_id, OLD.user_id, OLD.created_at, OLD.deleted_at) "
+    "IS DISTINCT FROM "
+    "(NEW.channel_id, NEW.thread_id, NEW.user_id, NEW.created_at, NEW.deleted_at))",
+    "nchat_messages_root_deleted": "AFTER DELETE ON nchat_messages FOR EACH ROW "
+    "WHEN (OLD.thread_id IS NULL)",
+    "nchat_messages_truncated": "AFTER TRUNCATE ON nchat_messages FOR EACH STATEMENT",
+}
+# A trigger missing a while: every copy forgets every channel.
+ROOT_CHANGES_REFILL = "INSERT INTO nchat_root_changes (channel_id) SELECT id FROM nchat_channels"
+
+
+def _root_change_trigger(name: str) -> str:
+    when = ROOT_CHANGE_TRIGGERS[name]
+    return f"{ROOT_CHANGES_FUNCTION} CREATE TRIGGER {name} {when} {_ROOT_CHANGED};"
+
+
+_ROOT_CHANGED = "EXECUTE FUNCTION nchat_root_changed()"
 
 
 messages = sa.Table(
@@ -65,6 +113,32 @@ messages = sa.Table(
         unique=True,
         postgresql_where=sa.text("client_id IS NOT NULL"),
     ),
+    info={
+        "triggers": {
+            name: (_root_change_trigger(name), ROOT_CHANGES_REFILL) for name in ROOT_CHANGE_TRIGGERS
+        }
+    },
+)
+
+root_changes = sa.Table(
+    "nchat_root_changes",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    writing_xid(),  # a copy reads the rows its snapshot did not see (decision 0023)
+    # No foreign key: a deleted channel's row says so too, and must not block the delete.
+    sa.Column("channel_id", UUID(as_uuid=True), nullable=False),
+    created_at(),
+    sa.Index("ix_nchat_root_changes_xid", "xid"),
+)
+
+# The newest transaction whose changes housekeeping removed: a copy whose snapshot is older
+# may have missed some and starts again. One row at most.
+root_changes_pruned = sa.Table(
+    "nchat_root_changes_pruned",
+    metadata,
+    sa.Column("one", sa.Boolean, primary_key=True, server_default=sa.true()),
+    sa.Column("through_xid", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("one", name="one_row"),
 )
 
 message_edits = sa.Table(

@@ -3,20 +3,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from nchat.db.meta import created_at, metadata
+from nchat.db.meta import created_at, metadata, writing_xid
 
 events = sa.Table(
     "nchat_events",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    # The writing transaction's id. Readers only take events of transactions older than every
-    # transaction still running, so an event that commits late is never skipped (see log.py).
-    sa.Column(
-        "xid",
-        sa.BigInteger,
-        nullable=False,
-        server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
-    ),
+    # Readers only take events of transactions older than every transaction still running,
+    # so an event that commits late is never skipped (see log.py).
+    writing_xid(),
     sa.Column("type", sa.Text, nullable=False),
     sa.Column("channel_id", UUID(as_uuid=True)),
     # Who caused it (NULL for the system).

@@ -1,0 +1,216 @@
+"""The REST channel list counts unread messages from its process's copy of recent root
+messages (decision 0023). Every test here compares the list with the single channel's view,
+which PostgreSQL counts on its own, after writes the copy must learn of: through the API,
+through plain SQL (another node, an operator), in a transaction that commits mid-list."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from nchat.channels import recent_roots
+from nchat.channels.recent_roots import DEPTH, RecentRoots, View
+from nchat.db.ids import uuid7
+from tests.fixtures.factories import MadeUser, UserFactory
+from tests.messaging.helpers import Api
+from tests.messaging.test_send_access import kill_session
+
+FIELDS = ("unread_count", "mention_count", "last_read_id", "last_message_at", "is_member")
+
+
+async def _listed(client: httpx.AsyncClient, user: MadeUser, **params: Any) -> dict[str, Any]:
+    r = await client.get("/api/channels", headers=user.headers, params=params)
+    assert r.status_code == 200, r.text
+    return {c["id"]: c for c in r.json()["channels"]}
+
+
+async def _agree(client: httpx.AsyncClient, api: Api, user: MadeUser) -> dict[str, Any]:
+    """Every listed channel's counts, each the same as PostgreSQL's own for that channel;
+    returns {channel id: (unread, newest time)}."""
+    listed = await _listed(client, user)
+    assert listed
+    for cid, channel in listed.items():
+        view = await api.channel(user, cid)
+        assert {k: channel[k] for k in FIELDS} == {k: view[k] for k in FIELDS}, cid
+    return {cid: (c["unread_count"], c["last_message_at"]) for cid, c in listed.items()}
+
+
+async def _write(engine: AsyncEngine, statement: str, **params: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(statement), params)
+
+
+INSERT = """
+INSERT INTO nchat_messages (id, channel_id, user_id, text, thread_id)
+VALUES (:id, :channel, :user, 'from psql', :thread)
+"""
+
+
+async def test_the_list_follows_writes_made_with_plain_sql(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "copied", members=(bob,)))["id"]
+    other = (await api.create_channel(ada, "not-bobs"))["id"]
+    first = await api.send(ada, cid, "one")
+    await api.send(ada, other, "elsewhere")
+    assert (await _agree(client, api, bob))[cid][0] == 1  # loaded into the copy
+
+    new = uuid7()
+    await _write(engine, INSERT, id=new, channel=cid, user=ada.id, thread=None)
+    assert (await _agree(client, api, bob))[cid][0] == 2
+    await _write(engine, INSERT, id=uuid7(), channel=cid, user=ada.id, thread=first["id"])
+    assert (await _agree(client, api, bob))[cid][0] == 2  # a reply is not unread
+    await _write(engine, "UPDATE nchat_messages SET deleted_at = now() WHERE id = :id", id=new)
+    assert (await _agree(client, api, bob))[cid][0] == 1
+    await _write(
+        engine,
+        "UPDATE nchat_messages SET user_id = :bob WHERE id = :id",
+        bob=bob.id,
+        id=first["id"],
+    )
+    assert (await _agree(client, api, bob))[cid][0] == 0  # his own now
+    await _write(engine, "DELETE FROM nchat_messages WHERE id = :id", id=first["id"])
+    assert (await _agree(client, api, bob))[cid] == (0, None)
+    # Not a member: the newest time only.
+    assert (await _agree(client, api, bob))[other][0] is None
+
+
+async def test_a_read_marker_older_than_the_copy_is_counted_by_postgres(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "long", members=(bob,)))["id"]
+    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH + 5
+    for read in (sent[3], sent[4], sent[-2]):
+        r = await client.post(
+            f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": read["id"]}
+        )
+        assert r.status_code == 200, r.text
+        await _agree(client, api, bob)
+    assert (await _agree(client, api, bob))[cid][0] == 1
+
+
+class _OnceAfterFirstRead(RecentRoots):
+    """Runs `then` (once) right after the first statement of the next list."""
+
+    def __init__(self, then: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        super().__init__()
+        self.then: Callable[[AsyncConnection], Awaitable[None]] | None = then
+
+    async def view(self, conn: AsyncConnection) -> View:
+        view = await super().view(conn)
+        if self.then is not None:
+            then, self.then = self.then, None
+            await then(conn)
+        return view
+
+
+async def test_a_write_committed_while_a_list_runs_is_in_none_of_its_reads(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The list's statements share one snapshot: a message and a rename committed between
+    them show in neither its counts nor its fields, and the next list shows both."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "before", members=(bob,)))["id"]
+    await api.send(ada, cid, "one")
+    before = await _listed(client, bob)
+    writes = f"""
+        WITH m AS ({INSERT} RETURNING channel_id)
+        UPDATE nchat_channels SET name = 'after' WHERE id = (SELECT channel_id FROM m)
+    """
+    params = {"id": uuid7(), "channel": cid, "user": ada.id, "thread": None}
+
+    async def write(_: AsyncConnection) -> None:
+        await _write(engine, writes, **params)
+
+    monkeypatch.setattr(app.state.list_copies, "roots", _OnceAfterFirstRead(write))
+
+    assert await _listed(client, bob) == before
+    after = (await _listed(client, bob))[cid]
+    assert (after["name"], after["unread_count"]) == ("after", 2)
+    monkeypatch.undo()
+
+
+async def test_a_copy_older_than_what_housekeeping_removed_starts_again(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "pruned", members=(bob,)))["id"]
+    await api.send(ada, cid, "one")
+    assert (await _agree(client, api, bob))[cid][0] == 1
+    await _write(engine, INSERT, id=uuid7(), channel=cid, user=ada.id, thread=None)
+    # Only rows of transactions older than every running one go (on any database of the
+    # server: other tests' transactions may hold the horizon back a moment).
+    for _ in range(100):
+        async with engine.begin() as conn:
+            await recent_roots.prune(conn, older_than_s=0)
+        async with engine.connect() as conn:
+            left = await conn.scalar(sa.text("SELECT count(*) FROM nchat_root_changes"))
+        if left == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert left == 0  # the change that says the channel changed is gone
+    assert (await _agree(client, api, bob))[cid][0] == 2
+
+
+async def test_more_changes_than_the_copy_reads_make_it_start_again(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    busy = (await api.create_channel(ada, "busy", members=(bob,)))["id"]
+    quiet = (await api.create_channel(ada, "quiet", members=(bob,)))["id"]
+    await api.send(ada, quiet, "one")
+    await _agree(client, api, bob)
+    roots = app.state.list_copies.roots
+    assert {busy, quiet} <= roots.channels()
+    monkeypatch.setattr(recent_roots, "MAX_CHANGES", 3)
+    for _ in range(4):
+        await _write(engine, INSERT, id=uuid7(), channel=busy, user=ada.id, thread=None)
+    await _listed(client, ada, member="true", type="private")  # lists neither: the copy's reset
+    assert roots.channels() == set()
+    assert (await _agree(client, api, bob))[busy][0] == 4
+
+
+async def test_a_list_whose_connection_is_lost_midway_is_a_503_and_the_next_one_works(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ada = await make_user()
+    cid = (await api.create_channel(ada, "lost"))["id"]
+
+    async def lose(conn: AsyncConnection) -> None:
+        await kill_session(engine, await conn.scalar(sa.text("SELECT pg_backend_pid()")))
+
+    monkeypatch.setattr(app.state.list_copies, "roots", _OnceAfterFirstRead(lose))
+    r = await client.get("/api/channels", headers=ada.headers)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "database_unavailable"
+    assert cid in await _listed(client, ada)
