@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels import recent_roots
-from nchat.channels.recent_roots import DEPTH, RecentRoots, View
+from nchat.channels.recent_roots import DEPTH, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
@@ -101,19 +101,19 @@ async def test_a_read_marker_older_than_the_copy_is_counted_by_postgres(
     assert (await _agree(client, api, bob))[cid][0] == 1
 
 
-class _OnceAfterFirstRead(RecentRoots):
-    """Runs `then` (once) right after the first statement of the next list."""
+def _before_the_next_load(
+    monkeypatch: pytest.MonkeyPatch, then: Callable[[AsyncConnection], Awaitable[None]]
+) -> None:
+    """Runs `then` once, when a list next loads channels into the copy: inside its
+    transaction, after its first statement."""
+    load = recent_roots._load
 
-    def __init__(self, then: Callable[[AsyncConnection], Awaitable[None]]) -> None:
-        super().__init__()
-        self.then: Callable[[AsyncConnection], Awaitable[None]] | None = then
+    async def once(conn: AsyncConnection, channel_ids: list[str]) -> Any:
+        monkeypatch.setattr(recent_roots, "_load", load)
+        await then(conn)
+        return await load(conn, channel_ids)
 
-    async def view(self, conn: AsyncConnection) -> View:
-        view = await super().view(conn)
-        if self.then is not None:
-            then, self.then = self.then, None
-            await then(conn)
-        return view
+    monkeypatch.setattr(recent_roots, "_load", once)
 
 
 async def test_a_write_committed_while_a_list_runs_is_in_none_of_its_reads(
@@ -140,7 +140,8 @@ async def test_a_write_committed_while_a_list_runs_is_in_none_of_its_reads(
     async def write(_: AsyncConnection) -> None:
         await _write(engine, writes, **params)
 
-    monkeypatch.setattr(app.state.list_copies, "roots", _OnceAfterFirstRead(write))
+    _before_the_next_load(monkeypatch, write)
+    monkeypatch.setattr(app.state.list_copies, "roots", RecentRoots())  # it loads the channel
 
     assert await _listed(client, bob) == before
     after = (await _listed(client, bob))[cid]
@@ -190,8 +191,8 @@ async def test_more_changes_than_the_copy_reads_make_it_start_again(
     monkeypatch.setattr(recent_roots, "MAX_CHANGES", 3)
     for _ in range(4):
         await _write(engine, INSERT, id=uuid7(), channel=busy, user=ada.id, thread=None)
-    await _listed(client, ada, member="true", type="private")  # lists neither: the copy's reset
-    assert roots.channels() == set()
+    await _listed(client, ada, q="quiet")  # the copy starts again, with this one channel
+    assert roots.channels() == {quiet}
     assert (await _agree(client, api, bob))[busy][0] == 4
 
 
@@ -209,7 +210,7 @@ async def test_a_list_whose_connection_is_lost_midway_is_a_503_and_the_next_one_
     async def lose(conn: AsyncConnection) -> None:
         await kill_session(engine, await conn.scalar(sa.text("SELECT pg_backend_pid()")))
 
-    monkeypatch.setattr(app.state.list_copies, "roots", _OnceAfterFirstRead(lose))
+    _before_the_next_load(monkeypatch, lose)
     r = await client.get("/api/channels", headers=ada.headers)
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "database_unavailable"

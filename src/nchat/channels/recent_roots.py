@@ -2,13 +2,14 @@
 channel list counts unread messages without one index probe per channel (decision 0023).
 
 The copy holds, per channel, the newest live root messages (ids, authors, times) as of one
-snapshot of the database. A list runs in a REPEATABLE READ transaction; its first statement
-reads which channels' root messages changed between the copy's snapshot and its own (the
-`nchat_root_changes` rows, written by triggers for every writer) and forgets those channels;
-channels it lacks it loads in its own snapshot. Everything it counts from is therefore exactly
-what its own snapshot holds. The copy is replaced, never changed in place: a request counts
-from the version it started with, and publishes a newer one only if no other request has
-published since it started."""
+snapshot of the database. The list's statement also reads (CHANGES) which channels' root
+messages changed between the copy's snapshot and its own: the `nchat_root_changes` rows,
+written by triggers for every writer, of transactions the copy's snapshot did not see. Those
+channels are forgotten; when the copy then lacks a listed channel, the list reads again in a
+REPEATABLE READ transaction and loads it there. Everything a list counts from is therefore
+exactly what its own snapshot holds. The copy is replaced, never changed in place: a request
+counts from the version it started with, and publishes a newer one only if no other request
+has published since it started."""
 
 from __future__ import annotations
 
@@ -32,20 +33,24 @@ MAX_CHANNELS = 10_000
 MAX_CHANGES = 1_000
 
 _SINCE = "CAST(CAST(:since AS text) AS pg_snapshot)"
-_CHANGES = DriverStatement(
+# Which channels changed since the copy's snapshot (`since`), as the statement's own snapshot
+# sees it; joined as one row to the list's statement, so both are read in one snapshot.
+CHANGES = (
     sa.text(
         f"""
-        SELECT pg_current_snapshot()::text,
+        SELECT pg_current_snapshot()::text AS snapshot,
                (SELECT through_xid FROM nchat_root_changes_pruned)
-                   >= (pg_snapshot_xmin({_SINCE})::text)::bigint,
+                   >= (pg_snapshot_xmin({_SINCE})::text)::bigint AS stale,
                ARRAY(
                    SELECT channel_id::text FROM nchat_root_changes
                    WHERE xid >= (pg_snapshot_xmin({_SINCE})::text)::bigint
                      AND NOT pg_visible_in_snapshot((xid::text)::xid8, {_SINCE})
-                   LIMIT :limit
-               )
+                   LIMIT :changes_limit
+               ) AS changed
         """
-    ).columns(sa.column("snapshot"), sa.column("stale"), sa.column("changed"))
+    )
+    .columns(sa.column("snapshot"), sa.column("stale"), sa.column("changed"))
+    .subquery("changes")
 )
 _LOAD = DriverStatement(
     sa.text(
@@ -94,22 +99,35 @@ class Tip:
         return self.newest_from[-1] if self.newest_from else None
 
 
+@dataclass(frozen=True, slots=True)
+class Base:
+    """The copy as a request found it before its first statement."""
+
+    version: int
+    snapshot: str | None
+    tips: dict[str, Tip]
+
+    def params(self) -> dict[str, Any]:
+        """The CHANGES parameters."""
+        return {"since": self.snapshot, "changes_limit": MAX_CHANGES + 1}
+
+
 class View:
-    """One request's copy, as its transaction's snapshot sees it."""
+    """One request's copy, as its statement's snapshot sees it."""
 
     def __init__(self, roots: RecentRoots, version: int, tips: dict[str, Tip]) -> None:
         self._roots = roots
         self._version = version
-        self._tips = tips
+        self.tips = tips
 
-    async def tips(self, conn: AsyncConnection, channel_ids: list[str]) -> dict[str, Tip]:
-        """The tips of these channels, loading the ones the copy lacks."""
-        missing = [i for i in channel_ids if i not in self._tips]
-        if missing:
-            loaded = await _load(conn, missing)
-            self._tips = {**self._tips, **loaded}
-            self._version = self._roots.publish(self._version, None, self._tips)
-        return self._tips
+    def lacks(self, channel_ids: list[str]) -> list[str]:
+        return [i for i in channel_ids if i not in self.tips]
+
+    async def load(self, conn: AsyncConnection, channel_ids: list[str]) -> None:
+        """Loads these channels, in the snapshot the view was made in (the connection's
+        REPEATABLE READ transaction)."""
+        self.tips = {**self.tips, **await _load(conn, channel_ids)}
+        self._version = self._roots.publish(self._version, None, self.tips)
 
 
 class RecentRoots:
@@ -123,18 +141,20 @@ class RecentRoots:
         """The channels the copy holds now."""
         return set(self._tips)
 
-    async def view(self, conn: AsyncConnection) -> View:
-        """Must be the first statement of a REPEATABLE READ transaction: the copy taken
-        before it is the one its changes are read against."""
-        version, since, tips = self._version, self._snapshot, self._tips
-        row = await _CHANGES.fetchrow(conn, {"since": since, "limit": MAX_CHANGES + 1})
-        snapshot, stale, changed = row[0], row[1], row[2]
-        if since is None or stale or len(changed) > MAX_CHANGES:
+    def base(self) -> Base:
+        """Taken before the statement that reads CHANGES with its parameters: every
+        snapshot taken after this sees all the copy's snapshot saw."""
+        return Base(self._version, self._snapshot, self._tips)
+
+    def apply(self, base: Base, snapshot: str, stale: bool | None, changed: list[str]) -> View:
+        """The copy as of `snapshot`, from what CHANGES read against `base`."""
+        tips = base.tips
+        if base.snapshot is None or stale or len(changed) > MAX_CHANGES:
             tips = {}
         elif changed:
             gone = set(changed)
             tips = {k: v for k, v in tips.items() if k not in gone}
-        return View(self, self.publish(version, snapshot, tips), tips)
+        return View(self, self.publish(base.version, snapshot, tips), tips)
 
     def publish(self, version: int, snapshot: str | None, tips: dict[str, Tip]) -> int:
         """Makes `tips` (as of `snapshot`, or of the copy's own) the copy, unless another

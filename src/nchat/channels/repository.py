@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.channels import recent_roots
 from nchat.channels.models import channel_members, channels
 from nchat.channels.recent_roots import RecentRoots, View
 from nchat.channels.shared_fields import SharedFields
@@ -362,16 +363,21 @@ def _as_listed(query: sa.Select[Any]) -> sa.Select[Any]:
 
 
 def _as_own(query: sa.Select[Any]) -> sa.Select[Any]:
-    """The uncounted view projected to the id, the row's version and the caller's own fields
-    but the two the copy of recent messages gives (OWN_ROW)."""
+    """The uncounted view projected to the id, the row's version, the caller's own fields
+    but the two the copy of recent messages gives, and on every row what CHANGES read:
+    (id, version, is_member, channel_role, mention_count, last_read_id, *CHANGES)."""
     view = query.selected_columns
-    return query.with_only_columns(
+    changes = recent_roots.CHANGES
+    return query.join(changes, sa.true()).with_only_columns(
         _ID,
         _VERSION,
         view.is_member,
         view.channel_role,
         view.mention_count,
         sa.cast(m.last_read_id, sa.Text),
+        changes.c.snapshot,
+        changes.c.stale,
+        changes.c.changed,
     )
 
 
@@ -496,61 +502,97 @@ async def list_view(
     if copies is None or not own:
         rows = await statement.fetch(conn, params)
         return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
-    # One snapshot for every read below: the copy's changes, the caller's rows, the fields
-    # and messages loaded for channels the copies lack.
+    # Most lists are this one statement: everything else comes from the copies, as of its
+    # snapshot.
+    base = copies.roots.base()
+    rows = await statement.fetch(conn, {**params, **base.params()})
+    if not rows:
+        return []
+    view = copies.roots.apply(base, *rows[0][6:])
+    listed = _listed_from_copies(view, rows, me, copies.shared)
+    if listed is not None:
+        return listed
+    # Some channel's messages or fields must be read too: every read in one snapshot.
     async with driver.transaction(conn, isolation="repeatable_read", readonly=True):
-        view = await copies.roots.view(conn)
-        rows = await statement.fetch(conn, params)
-        counts = await _counts_from_copy(conn, view, rows, me)
-        return await _with_shared_fields(conn, rows, counts, copies.shared)
+        base = copies.roots.base()
+        rows = await statement.fetch(conn, {**params, **base.params()})
+        if not rows:
+            return []
+        view = copies.roots.apply(base, *rows[0][6:])
+        return await _listed_reading_the_rest(conn, view, rows, me, copies.shared)
 
 
-async def _counts_from_copy(
-    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID
-) -> dict[str, tuple[int | None, Any]]:
+Counts = dict[str, tuple[int | None, Any]]
+
+
+def _counts_from_copy(view: View, rows: Sequence[Any], me: uuid.UUID) -> Counts:
     """Each listed channel's (unread count, newest message time) from the copy of recent root
-    messages; PostgreSQL counts those whose read marker is older than the copy holds."""
-    tips = await view.tips(conn, [row[0] for row in rows])
+    messages, where it holds the channel and the member's read marker is not older than it
+    holds."""
+    tips = view.tips
     caller = str(me)
-    counts: dict[str, tuple[int | None, Any]] = {}
-    for channel_id, _version, is_member, _role, _mentions, marker in rows:
-        tip = tips[channel_id]
-        counted = tip.counts(marker, caller) if is_member else (None, tip.newest())
-        if counted is not None:
-            counts[channel_id] = counted
+    counts: Counts = {}
+    for row in rows:
+        tip = tips.get(row[0])
+        if tip is not None:
+            counted = tip.counts(row[5], caller) if row[2] else (None, tip.newest())
+            if counted is not None:
+                counts[row[0]] = counted
+    return counts
+
+
+def _listed_from_copies(
+    view: View, rows: Sequence[Any], me: uuid.UUID, shared: SharedFields
+) -> list[dict[str, Any]] | None:
+    """The listed channels, or None if the copies lack something."""
+    counts = _counts_from_copy(view, rows, me)
+    if len(counts) < len(rows):
+        return None
+    found = [shared.get(row[0], row[1]) for row in rows]
+    if None in found:
+        return None
+    return _listed(rows, counts, found)
+
+
+async def _listed_reading_the_rest(
+    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID, shared: SharedFields
+) -> list[dict[str, Any]]:
+    """The listed channels, reading in the rows' snapshot what the copies lack: channels'
+    recent messages, PostgreSQL's counts for read markers older than those, shared fields."""
+    missing = view.lacks([row[0] for row in rows])
+    if missing:
+        await view.load(conn, missing)
+    counts = _counts_from_copy(view, rows, me)
     left = [row[0] for row in rows if row[0] not in counts]
     if left:
         for channel_id, unread, newest in await _COUNTED.fetch(conn, {"me": me, "ids": left}):
             counts[channel_id] = (unread, newest)
-    return counts
-
-
-async def _with_shared_fields(
-    conn: AsyncConnection,
-    rows: Sequence[Any],
-    counts: dict[str, tuple[int | None, Any]],
-    shared: SharedFields,
-) -> list[dict[str, Any]]:
-    """Rows of (id, version, is_member, channel_role, mention_count, last_read_id) completed
-    with their counts and their shared fields, read for the channels `shared` does not hold
-    at that version (in the rows' snapshot: none has gone)."""
     found = [shared.get(row[0], row[1]) for row in rows]
-    missing = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
-    fresh: dict[str, dict[str, Any]] = {}
-    if missing:
-        for row in await _SHARED.fetch(conn, {"ids": missing}):
+    unknown = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
+    if unknown:
+        fresh = {}
+        for row in await _SHARED.fetch(conn, {"ids": unknown}):
             fresh[row[0]] = dict(zip(SHARED_FIELDS, row[2:], strict=True))
             shared.remember(row[0], row[1], fresh[row[0]])
+        # In one snapshot with the rows: every listed channel is there, at the same version.
+        found = [fields or fresh[row[0]] for row, fields in zip(rows, found, strict=True)]
+    return _listed(rows, counts, found)
+
+
+def _listed(
+    rows: Sequence[Any], counts: Counts, found: Sequence[dict[str, Any] | None]
+) -> list[dict[str, Any]]:
     listed = []
     for row, fields in zip(rows, found, strict=True):
-        channel_id, _version, is_member, role, mention_count, marker = row
+        channel_id = row[0]
+        item = {"id": channel_id, **(fields or {})}
         unread, newest = counts[channel_id]
-        item = {"id": channel_id, **(fields or fresh[channel_id])}
-        item["is_member"] = is_member
-        item["channel_role"] = role
+        # In OWN_FIELDS order: the JSON's keys come in the model's order.
+        item["is_member"] = row[2]
+        item["channel_role"] = row[3]
         item["unread_count"] = unread
-        item["mention_count"] = mention_count
-        item["last_read_id"] = marker
+        item["mention_count"] = row[4]
+        item["last_read_id"] = row[5]
         item["last_message_at"] = newest
         listed.append(item)
     return listed
