@@ -22,30 +22,34 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         INSERT INTO nchat_root_changes (channel_id) SELECT id FROM nchat_channels;
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' AND OLD.thread_id IS NULL THEN
-        INSERT INTO nchat_root_changes (channel_id) VALUES (OLD.channel_id);
-    END IF;
-    IF TG_OP <> 'DELETE' AND NEW.thread_id IS NULL
-       AND (TG_OP = 'INSERT' OR OLD.thread_id IS NOT NULL OR OLD.channel_id <> NEW.channel_id)
-    THEN
-        INSERT INTO nchat_root_changes (channel_id) VALUES (NEW.channel_id);
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO nchat_root_changes (channel_id)
+        SELECT DISTINCT channel_id FROM inserted WHERE thread_id IS NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO nchat_root_changes (channel_id)
+        SELECT DISTINCT channel_id FROM deleted WHERE thread_id IS NULL;
+    ELSE
+        INSERT INTO nchat_root_changes (channel_id)
+        SELECT DISTINCT channel_id
+        FROM (VALUES (OLD.channel_id, OLD.thread_id), (NEW.channel_id, NEW.thread_id))
+            AS version (channel_id, thread_id)
+        WHERE thread_id IS NULL;
     END IF;
     RETURN NULL;
 END
 $$
 """
 _TRIGGERS = {
-    "nchat_messages_root_inserted": "AFTER INSERT ON nchat_messages FOR EACH ROW "
-    "WHEN (NEW.thread_id IS NULL)",
+    # Per statement, with the rows as a table: a bulk load writes a row per channel.
+    "nchat_messages_root_inserted": "AFTER INSERT ON nchat_messages "
+    "REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT",
     "nchat_messages_root_updated": "AFTER UPDATE ON nchat_messages FOR EACH ROW "
     "WHEN ((OLD.thread_id IS NULL OR NEW.thread_id IS NULL) AND "
     "(OLD.channel_id, OLD.thread_id, OLD.user_id, OLD.created_at, OLD.deleted_at) "
     "IS DISTINCT FROM "
     "(NEW.channel_id, NEW.thread_id, NEW.user_id, NEW.created_at, NEW.deleted_at))",
-    "nchat_messages_root_deleted": "AFTER DELETE ON nchat_messages FOR EACH ROW "
-    "WHEN (OLD.thread_id IS NULL)",
+    "nchat_messages_root_deleted": "AFTER DELETE ON nchat_messages "
+    "REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT",
     "nchat_messages_truncated": "AFTER TRUNCATE ON nchat_messages FOR EACH STATEMENT",
 }
 
