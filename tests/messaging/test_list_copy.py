@@ -215,3 +215,65 @@ async def test_a_list_whose_connection_is_lost_midway_is_a_503_and_the_next_one_
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "database_unavailable"
     assert cid in await _listed(client, ada)
+
+
+async def test_lists_racing_sends_never_count_backwards(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    """Lists of two users interleave with sends in one process, so their copies are
+    published and overtaken by one another: each user's unread count only grows, and ends
+    at what was sent."""
+    ada = await make_user()
+    bob = await make_user()
+    carol = await make_user()
+    cids = [
+        (await api.create_channel(ada, f"race-{i}", members=(bob, carol)))["id"] for i in range(3)
+    ]
+    sent = 0
+
+    async def send() -> None:
+        nonlocal sent
+        for i in range(24):
+            await api.send(ada, cids[i % 3], f"m{i}")
+            sent += 1
+
+    async def watch(user: MadeUser) -> list[int]:
+        seen = []
+        while sent < 24:
+            listed = await _listed(client, user)
+            seen.append(sum(listed[cid]["unread_count"] for cid in cids))
+        return seen
+
+    _, bobs, carols = await asyncio.gather(send(), watch(bob), watch(carol))
+    for seen in (bobs, carols):
+        assert seen == sorted(seen), seen
+    assert len(bobs) + len(carols) > 4  # the lists did run among the sends
+    for user in (bob, carol):
+        assert sum(c[0] for cid, c in (await _agree(client, api, user)).items()) == 24
+
+
+async def test_a_load_overtaken_by_a_newer_list_does_not_replace_its_copy(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bob's list loads the channel as of its snapshot; meanwhile a message is sent and
+    Carol's list publishes the copy as of a newer one. Bob's older load must not become the
+    copy of that newer snapshot, or Bob's next list would miss the message."""
+    ada = await make_user()
+    bob = await make_user()
+    carol = await make_user()
+    cid = (await api.create_channel(ada, "overtaken", members=(bob, carol)))["id"]
+    await api.send(ada, cid, "one")
+    monkeypatch.setattr(app.state.list_copies, "roots", RecentRoots())
+
+    async def send_then_carol_lists(_: AsyncConnection) -> None:
+        await _write(engine, INSERT, id=uuid7(), channel=cid, user=ada.id, thread=None)
+        assert (await _listed(client, carol))[cid]["unread_count"] == 2
+
+    _before_the_next_load(monkeypatch, send_then_carol_lists)
+    assert (await _listed(client, bob))[cid]["unread_count"] == 1  # as of its snapshot
+    assert (await _listed(client, bob))[cid]["unread_count"] == 2
