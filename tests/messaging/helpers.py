@@ -1,10 +1,13 @@
-"""Small API helpers for messaging tests: each goes through HTTP like a client would."""
+"""Small helpers for messaging tests: the API ones go through HTTP like a client would."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import MadeUser
 
@@ -56,3 +59,21 @@ class Api:
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
         return body
+
+
+KILL = sa.text("SELECT pg_terminate_backend(:pid)")
+STILL_THERE = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+
+
+async def kill_session(engine: AsyncEngine, pid: int) -> None:
+    """Terminates one session and waits until it is gone (a busy server may take a moment
+    to end it)."""
+    async with engine.connect() as conn:
+        # A statement per transaction: pg_stat_activity is read once per transaction.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert await conn.scalar(KILL, {"pid": pid})
+        for _ in range(200):
+            if not await conn.scalar(STILL_THERE, {"pid": pid}):
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"session {pid} did not end")

@@ -19,8 +19,7 @@ from nchat.channels import recent_roots
 from nchat.channels.recent_roots import DEPTH, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
-from tests.messaging.helpers import Api
-from tests.messaging.test_send_access import kill_session
+from tests.messaging.helpers import Api, kill_session
 
 FIELDS = ("unread_count", "mention_count", "last_read_id", "last_message_at", "is_member")
 

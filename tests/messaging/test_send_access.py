@@ -4,7 +4,6 @@ straight in the database) still refuse the next post, and nothing is written."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from nchat.channels import service as channels_service
 from nchat.channels.service import ChannelAccess
 from nchat.messages import service as messages_service
 from tests.fixtures.factories import MadeUser, UserFactory
-from tests.messaging.helpers import Api
+from tests.messaging.helpers import Api, kill_session
 
 
 async def post(
@@ -181,24 +180,6 @@ async def test_a_change_between_check_and_write_is_a_conflict(
     assert (r.status_code, r.json()["error"]["code"]) == (409, "channel_changed")
     assert len(reads) == 2
     assert await message_count(engine, channel["id"]) == before
-
-
-KILL = sa.text("SELECT pg_terminate_backend(:pid)")
-STILL_THERE = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-
-
-async def kill_session(engine: AsyncEngine, pid: int) -> None:
-    """Terminates one session and waits until it is gone (a busy server may take a moment
-    to end it)."""
-    async with engine.connect() as conn:
-        # A statement per transaction: pg_stat_activity is read once per transaction.
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        assert await conn.scalar(KILL, {"pid": pid})
-        for _ in range(200):
-            if not await conn.scalar(STILL_THERE, {"pid": pid}):
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"session {pid} did not end")
 
 
 async def test_a_send_on_a_lost_connection_is_a_503_and_the_next_one_is_written(

@@ -70,10 +70,8 @@ ROOT_CHANGES_REFILL = "INSERT INTO nchat_root_changes (channel_id) SELECT id FRO
 
 def _root_change_trigger(name: str) -> str:
     when = ROOT_CHANGE_TRIGGERS[name]
-    return f"{ROOT_CHANGES_FUNCTION} CREATE TRIGGER {name} {when} {_ROOT_CHANGED};"
-
-
-_ROOT_CHANGED = "EXECUTE FUNCTION nchat_root_changed()"
+    create = f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION nchat_root_changed();"
+    return f"{ROOT_CHANGES_FUNCTION} {create}"
 
 
 messages = sa.Table(
