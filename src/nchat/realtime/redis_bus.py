@@ -141,7 +141,8 @@ async def _close(pubsub: PubSub) -> None:
     for the close to finish."""
     try:
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            # Typed in redis-py 8.2 and later, untyped before.
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
     except TimeoutError:
         connection = pubsub.connection
         if connection is not None:
