@@ -2,7 +2,9 @@
 
 Requests go through the whole application in-process (auth, permission checks, SQL, JSON).
 The time is taken around the ASGI call itself, so it is the server's latency, without the
-network or the client's own cost."""
+network or the client's own cost. The list is measured twice: with nothing written between
+two lists, and with WRITES_BETWEEN_LISTS messages written (untimed, as another node would)
+into random channels before each one, so the list's copy of recent messages must catch up."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import sqlalchemy as sa
 from rich.console import Console
@@ -26,9 +29,18 @@ from bench import seed
 from bench.common import fresh_database, percentiles, write_results
 from nchat.app import create_app
 from nchat.config import Settings
+from nchat.db.engine import libpq_url
+from nchat.db.ids import uuid7
 
 PASSWORD = "bench password"
-SCENARIOS = ("history_latest_50", "history_before_50", "channel_list_500")
+SCENARIOS = (
+    "history_latest_50",
+    "history_before_50",
+    "channel_list_500",
+    "channel_list_500_after_writes",
+)
+LISTS = ("channel_list_500", "channel_list_500_after_writes")
+WRITES_BETWEEN_LISTS = 10
 console = Console()
 
 USER1_CHANNELS = """
@@ -36,6 +48,13 @@ SELECT m.channel_id FROM nchat_channel_members m JOIN nchat_users u ON u.id = m.
 WHERE u.username = 'user1'
 """
 SAMPLE_MESSAGES = "SELECT id FROM nchat_messages TABLESAMPLE SYSTEM (1) LIMIT 500"
+ALL_CHANNELS = "SELECT id FROM nchat_channels"
+OTHER_USERS = "SELECT id FROM nchat_users WHERE username <> 'user1'"
+# One message per statement, as sends are; the triggers record the change as for any writer.
+INSERT_MESSAGE = """
+INSERT INTO nchat_messages (id, channel_id, user_id, text)
+VALUES ($1, $2, $3, 'written between lists')
+"""
 
 
 class Timed:
@@ -55,7 +74,11 @@ Call = Callable[[], Awaitable[httpx.Response]]
 
 
 def _calls(
-    client: httpx.AsyncClient, headers: dict[str, str], channel_ids: list[str], middle: list[str]
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    channel_ids: list[str],
+    middle: list[str],
+    write: Callable[[], Awaitable[None]],
 ) -> dict[str, Call]:
     def latest() -> Awaitable[httpx.Response]:
         return client.get(
@@ -76,7 +99,23 @@ def _calls(
             "/api/channels", params={"member": "true", "limit": 1000}, headers=headers
         )
 
-    return dict(zip(SCENARIOS, (latest, before, channel_list), strict=True))
+    async def after_writes() -> httpx.Response:
+        await write()
+        return await channel_list()
+
+    return dict(zip(SCENARIOS, (latest, before, channel_list, after_writes), strict=True))
+
+
+def _writer(
+    conn: asyncpg.Connection, channels: list[Any], users: list[Any]
+) -> Callable[[], Awaitable[None]]:
+    async def write() -> None:
+        for _ in range(WRITES_BETWEEN_LISTS):
+            await conn.execute(
+                INSERT_MESSAGE, uuid7(), random.choice(channels), random.choice(users)
+            )
+
+    return write
 
 
 async def _sample(timed: Timed, call: Call, n: int, progress: Progress, name: str) -> list[float]:
@@ -112,15 +151,26 @@ async def _measure(url: str, samples: int) -> dict[str, Any]:
                     str(c) for c in (await conn.execute(sa.text(USER1_CHANNELS))).scalars()
                 ]
                 middle = [str(m) for m in (await conn.execute(sa.text(SAMPLE_MESSAGES))).scalars()]
-            calls = _calls(client, headers, channel_ids, middle)
-            results: dict[str, Any] = {"server_version": version}
-            with Progress(console=console, transient=True) as progress:
-                for name, call in calls.items():
-                    n = samples if name != "channel_list_500" else max(50, samples // 4)
-                    results[name] = percentiles(await _sample(timed, call, n, progress, name))
-            listed = (await calls["channel_list_500"]()).json()["channels"]
+            writer = await asyncpg.connect(libpq_url(url))
+            try:
+                write = _writer(
+                    writer,
+                    [r[0] for r in await writer.fetch(ALL_CHANNELS)],
+                    [r[0] for r in await writer.fetch(OTHER_USERS)],
+                )
+                calls = _calls(client, headers, channel_ids, middle, write)
+                results: dict[str, Any] = {"server_version": version}
+                with Progress(console=console, transient=True) as progress:
+                    for name, call in calls.items():
+                        n = samples if name not in LISTS else max(50, samples // 4)
+                        results[name] = percentiles(await _sample(timed, call, n, progress, name))
+                        if name == "channel_list_500":  # before any message is written
+                            listed = (await call()).json()["channels"]
+            finally:
+                await writer.close()
     results["channels_listed"] = len(listed)
     results["unread_total"] = sum(c["unread_count"] or 0 for c in listed)
+    results["writes_between_lists"] = WRITES_BETWEEN_LISTS
     return results
 
 

@@ -183,16 +183,50 @@ async def test_more_changes_than_the_copy_reads_make_it_start_again(
     bob = await make_user()
     busy = (await api.create_channel(ada, "busy", members=(bob,)))["id"]
     quiet = (await api.create_channel(ada, "quiet", members=(bob,)))["id"]
+    idle = (await api.create_channel(ada, "idle", members=(bob,)))["id"]
     await api.send(ada, quiet, "one")
     await _agree(client, api, bob)
     roots = app.state.list_copies.roots
-    assert {busy, quiet} <= roots.channels()
+    assert {busy, quiet, idle} <= roots.channels()
     monkeypatch.setattr(recent_roots, "MAX_CHANGES", 3)
     for _ in range(4):
         await _write(engine, INSERT, id=uuid7(), channel=busy, user=ada.id, thread=None)
-    await _listed(client, ada, q="quiet")  # the copy starts again, with this one channel
-    assert roots.channels() == {quiet}
+    # The copy starts again: with the changed channel its statement read, and the listed one.
+    await _listed(client, ada, q="quiet")
+    assert roots.channels() == {busy, quiet}
     assert (await _agree(client, api, bob))[busy][0] == 4
+
+
+async def test_changed_channels_come_with_the_lists_statement_up_to_a_limit(
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list's one statement reads the recent messages of the channels changed since the
+    copy (LOAD_LIMIT of them); the copy loads the others after it, in the same snapshot."""
+    ada = await make_user()
+    bob = await make_user()
+    cids = [(await api.create_channel(ada, f"ch-{i}", members=(bob,)))["id"] for i in range(3)]
+    await _agree(client, api, bob)
+    loads: list[list[str]] = []
+    load = recent_roots._load
+
+    async def counted(conn: AsyncConnection, channel_ids: list[str]) -> Any:
+        loads.append(channel_ids)
+        return await load(conn, channel_ids)
+
+    monkeypatch.setattr(recent_roots, "_load", counted)
+    for cid in cids[:2]:
+        await _write(engine, INSERT, id=uuid7(), channel=cid, user=ada.id, thread=None)
+    assert [c[0] for c in (await _agree(client, api, bob)).values()] == [1, 1, 0]
+    assert loads == []
+    monkeypatch.setattr(recent_roots, "LOAD_LIMIT", 1)
+    for cid in cids:
+        await _write(engine, INSERT, id=uuid7(), channel=cid, user=ada.id, thread=None)
+    assert [c[0] for c in (await _agree(client, api, bob)).values()] == [2, 2, 1]
+    assert len(loads) == 1 and len(loads[0]) == 2
 
 
 async def test_a_list_whose_connection_is_lost_midway_is_a_503_and_the_next_one_works(

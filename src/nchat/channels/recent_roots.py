@@ -5,7 +5,8 @@ The copy holds, per channel, the newest live root messages (ids, authors, times)
 snapshot of the database. The list's statement also reads (CHANGES) which channels' root
 messages changed between the copy's snapshot and its own: the `nchat_root_changes` rows,
 written by triggers for every writer, of transactions the copy's snapshot did not see. Those
-channels are forgotten; when the copy then lacks a listed channel, the list reads again in a
+channels are forgotten, and the same statement reads the newest messages of up to LOAD_LIMIT
+of them back; when the copy still lacks a listed channel, the list reads again in a
 REPEATABLE READ transaction and loads it there. Everything a list counts from is therefore
 exactly what its own snapshot holds. The copy is replaced, never changed in place: a request
 counts from the version it started with, and publishes a newer one only if no other request
@@ -16,8 +17,10 @@ from __future__ import annotations
 import itertools
 import sys
 from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,39 +34,71 @@ DEPTH = 20
 MAX_CHANNELS = 10_000
 # More changed rows than this since the copy's snapshot: start again rather than read them.
 MAX_CHANGES = 1_000
+# Changed channels whose messages the list's own statement reads back; a listed channel past
+# these is read after it, in the same snapshot.
+LOAD_LIMIT = 200
 
 _SINCE = "CAST(CAST(:since AS text) AS pg_snapshot)"
-# Which channels changed since the copy's snapshot (`since`), as the statement's own snapshot
-# sees it; joined as one row to the list's statement, so both are read in one snapshot.
-CHANGES = (
-    sa.text(
-        f"""
-        SELECT pg_current_snapshot()::text AS snapshot,
-               (SELECT through_xid FROM nchat_root_changes_pruned)
-                   >= (pg_snapshot_xmin({_SINCE})::text)::bigint AS stale,
-               ARRAY(
-                   SELECT channel_id::text FROM nchat_root_changes
-                   WHERE xid >= (pg_snapshot_xmin({_SINCE})::text)::bigint
-                     AND NOT pg_visible_in_snapshot((xid::text)::xid8, {_SINCE})
-                   LIMIT :changes_limit
-               ) AS changed
-        """
-    )
-    .columns(sa.column("snapshot"), sa.column("stale"), sa.column("changed"))
-    .subquery("changes")
-)
-_LOAD = DriverStatement(
-    sa.text(
-        """
-        SELECT c.id::text, r.id::text, r.user_id::text, r.created_at
-        FROM unnest(CAST(:ids AS uuid[])) AS c(id)
-        LEFT JOIN LATERAL (
+# The newest live root messages of the channels in `ids`, one row per message with the
+# newest time from it on (as Tip.newest_from); a channel with none has one row of NULLs.
+_NEWEST_ROOTS = """
+    SELECT c.id AS channel, r.id AS message, r.user_id, r.newest_from
+    FROM {ids} AS c(id)
+    LEFT JOIN LATERAL (
+        SELECT id, user_id,
+               max(created_at) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS newest_from
+        FROM (
             SELECT id, user_id, created_at FROM nchat_messages
             WHERE channel_id = c.id AND thread_id IS NULL AND deleted_at IS NULL
             ORDER BY id DESC LIMIT :depth
-        ) AS r ON true
+        ) AS newest
+    ) AS r ON true
+"""
+# _NEWEST_ROOTS's columns as Tips are made from, in the order they are made in.
+_AS_TIPS = ("channel::text", "message::text", "user_id::text", "newest_from")
+_IN_ORDER = "ORDER BY channel, message"
+_TO_LOAD = "(SELECT DISTINCT channel_id FROM changed LIMIT :load_limit)"
+_LOADED = ", ".join(
+    f"array_agg({column} {_IN_ORDER}) AS loaded_{i}" for i, column in enumerate(_AS_TIPS)
+)
+# Which channels changed since the copy's snapshot (`since`), as the statement's own snapshot
+# sees it, and the newest root messages of up to LOAD_LIMIT of them (_AS_TIPS, a column in
+# an array each): read once by the list's statement, so everything is read in one snapshot.
+# A few messages between two lists therefore cost that statement a few index probes, not a
+# second read.
+CHANGES = (
+    sa.text(
+        f"""
+        WITH changed AS MATERIALIZED (
+            SELECT channel_id FROM nchat_root_changes
+            WHERE xid >= (pg_snapshot_xmin({_SINCE})::text)::bigint
+              AND NOT pg_visible_in_snapshot((xid::text)::xid8, {_SINCE})
+            LIMIT :changes_limit
+        )
+        SELECT pg_current_snapshot()::text AS snapshot,
+               (SELECT through_xid FROM nchat_root_changes_pruned)
+                   >= (pg_snapshot_xmin({_SINCE})::text)::bigint AS stale,
+               ARRAY(SELECT channel_id::text FROM changed) AS changed,
+               loaded.*
+        FROM (
+            SELECT {_LOADED} FROM ({_NEWEST_ROOTS.format(ids=_TO_LOAD)}) AS newest_roots
+        ) AS loaded
         """
-    ).columns(sa.column("channel_id"), sa.column("id"), sa.column("user_id"), sa.column("at"))
+    )
+    .columns(
+        *(sa.column(name) for name in ("snapshot", "stale", "changed")),
+        *(sa.column(f"loaded_{i}") for i in range(len(_AS_TIPS))),
+    )
+    .cte("changes")
+)
+_LOAD = DriverStatement(
+    sa.text(
+        f"""
+        SELECT {", ".join(_AS_TIPS)}
+        FROM ({_NEWEST_ROOTS.format(ids="unnest(CAST(:ids AS uuid[]))")}) AS loaded
+        {_IN_ORDER}
+        """
+    ).columns(*(sa.column(f"loaded_{i}") for i in range(len(_AS_TIPS))))
 )
 
 
@@ -109,7 +144,12 @@ class Base:
 
     def params(self) -> dict[str, Any]:
         """The CHANGES parameters."""
-        return {"since": self.snapshot, "changes_limit": MAX_CHANGES + 1}
+        return {
+            "since": self.snapshot,
+            "changes_limit": MAX_CHANGES + 1,
+            "load_limit": LOAD_LIMIT,
+            "depth": DEPTH,
+        }
 
 
 class View:
@@ -146,14 +186,24 @@ class RecentRoots:
         snapshot taken after this sees all the copy's snapshot saw."""
         return Base(self._version, self._snapshot, self._tips)
 
-    def apply(self, base: Base, snapshot: str, stale: bool | None, changed: list[str]) -> View:
+    def apply(
+        self,
+        base: Base,
+        snapshot: str,
+        stale: bool | None,
+        changed: list[str],
+        *loaded: list[Any] | None,
+    ) -> View:
         """The copy as of `snapshot`, from what CHANGES read against `base`."""
         tips = base.tips
         if base.snapshot is None or stale or len(changed) > MAX_CHANGES:
             tips = {}
         elif changed:
-            gone = set(changed)
-            tips = {k: v for k, v in tips.items() if k not in gone}
+            tips = dict(tips)
+            for channel_id in changed:
+                tips.pop(channel_id, None)
+        if loaded[0]:  # some of `changed`, so `tips` is this request's own
+            tips.update(_tips(zip(*loaded, strict=True)))
         return View(self, self.publish(base.version, snapshot, tips), tips)
 
     def publish(self, version: int, snapshot: str | None, tips: dict[str, Tip]) -> int:
@@ -172,20 +222,18 @@ class RecentRoots:
 
 
 async def _load(conn: AsyncConnection, channel_ids: list[str]) -> dict[str, Tip]:
-    rows: dict[str, list[Any]] = {i: [] for i in channel_ids}
-    for channel_id, message_id, user_id, created_at in await _LOAD.fetch(
-        conn, {"ids": channel_ids, "depth": DEPTH}
-    ):
-        if message_id is not None:
-            rows[channel_id].append((message_id, sys.intern(user_id), created_at))
+    return _tips(await _LOAD.fetch(conn, {"ids": channel_ids, "depth": DEPTH}))
+
+
+def _tips(rows: Iterable[Sequence[Any]]) -> dict[str, Tip]:
+    """Tips from rows of _AS_TIPS, each channel's together and in message order."""
     tips = {}
-    for channel_id, newest_first in rows.items():
-        newest_first.reverse()
-        ids, users, times = zip(*newest_first, strict=True) if newest_first else ((), (), ())
-        newest_from = list(times)
-        for i in range(len(newest_from) - 2, -1, -1):
-            newest_from[i] = max(newest_from[i], newest_from[i + 1])
-        tips[channel_id] = Tip(ids, users, tuple(newest_from), complete=len(ids) < DEPTH)
+    for channel_id, group in itertools.groupby(rows, key=itemgetter(0)):
+        kept = [row for row in group if row[1] is not None]
+        _, ids, users, newest_from = zip(*kept, strict=True) if kept else ((), (), (), ())
+        tips[channel_id] = Tip(
+            ids, tuple(map(sys.intern, users)), newest_from, complete=len(ids) < DEPTH
+        )
     return tips
 
 
