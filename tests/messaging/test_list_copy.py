@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from nchat.channels import recent_roots
+from nchat.channels import recent_roots, repository
 from nchat.channels.recent_roots import DEPTH, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
@@ -98,6 +98,44 @@ async def test_a_read_marker_older_than_the_copy_is_counted_by_postgres(
         assert r.status_code == 200, r.text
         await _agree(client, api, bob)
     assert (await _agree(client, api, bob))[cid][0] == 1
+
+
+async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_time(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first list finds the marker older than the copy and reads again; the next ones
+    have PostgreSQL count that channel in their one statement, until the marker is recent."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "far-behind", members=(bob,)))["id"]
+    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
+    second_reads = []
+    read_the_rest = repository._listed_reading_the_rest
+
+    async def counted(*args: Any) -> Any:
+        second_reads.append(args)
+        return await read_the_rest(*args)
+
+    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    old_markers = app.state.list_copies.old_markers
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH + 5
+    assert old_markers.get(str(bob.id)) == [cid]
+    reads = len(second_reads)
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH + 5
+    await api.send(ada, cid, "one more")
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH + 6
+    assert len(second_reads) == reads
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[-1]["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert (await _agree(client, api, bob))[cid][0] == 1
+    assert old_markers.get(str(bob.id)) == []
+    assert len(second_reads) == reads
 
 
 def _before_the_next_load(

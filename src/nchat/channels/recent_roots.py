@@ -221,6 +221,28 @@ class RecentRoots:
         return self._version
 
 
+class OldMarkers:
+    """Per user (the latest MAX_USERS), the channels whose read marker was older than the copy
+    held at their last list: their next list has PostgreSQL count those in its own statement
+    rather than find out after it and read again. A hint only: a channel counted in SQL
+    needlessly is still counted right, and one it misses is read again as before."""
+
+    MAX_USERS = 10_000
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, list[str]] = {}
+
+    def get(self, user: str) -> list[str]:
+        return self._by_user.get(user, [])
+
+    def remember(self, user: str, channel_ids: list[str]) -> None:
+        self._by_user.pop(user, None)
+        if channel_ids:
+            self._by_user[user] = channel_ids
+            if len(self._by_user) > self.MAX_USERS:
+                del self._by_user[next(iter(self._by_user))]
+
+
 async def _load(conn: AsyncConnection, channel_ids: list[str]) -> dict[str, Tip]:
     return _tips(await _LOAD.fetch(conn, {"ids": channel_ids, "depth": DEPTH}))
 

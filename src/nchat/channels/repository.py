@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels import recent_roots
 from nchat.channels.models import channel_members, channels
-from nchat.channels.recent_roots import RecentRoots, View
+from nchat.channels.recent_roots import OldMarkers, RecentRoots, View
 from nchat.channels.shared_fields import SharedFields
 from nchat.db import driver
 from nchat.db.driver import DriverStatement, is_autocommit
@@ -234,21 +234,7 @@ def _counts(me: Any) -> tuple[Any, Any, Any]:
     a non-member). Mentions are counted only where the member's newest mention is past the
     marker (decision 0021): elsewhere the count is 0 without looking."""
     marker = sa.func.coalesce(m.last_read_id, NO_MARKER)
-    x = messages.alias("x")
-    since_read = (
-        sa.select(
-            sa.func.count().filter(x.c.id > marker, x.c.user_id != me).label("unread"),
-            sa.func.max(x.c.created_at).label("newest"),
-        )
-        .where(
-            m.user_id.isnot(None),
-            x.c.channel_id == c.id,
-            x.c.thread_id.is_(None),
-            x.c.id >= marker,
-            x.c.deleted_at.is_(None),
-        )
-        .lateral("since_read")
-    )
+    since_read = _since_read(me, marker).lateral("since_read")
     mn = mentions.alias("mn")
     mention_count = sa.case(
         (
@@ -259,15 +245,47 @@ def _counts(me: Any) -> tuple[Any, Any, Any]:
         ),
         else_=0,
     )
+    return since_read, mention_count, _newest()
+
+
+def _since_read(me: Any, marker: Any) -> sa.Select[int, Any]:
+    """A member's unread count and the newest time from their marker on (see _counts)."""
+    x = messages.alias("x")
+    return sa.select(
+        sa.func.count().filter(x.c.id > marker, x.c.user_id != me).label("unread"),
+        sa.func.max(x.c.created_at).label("newest"),
+    ).where(
+        m.user_id.isnot(None),
+        x.c.channel_id == c.id,
+        x.c.thread_id.is_(None),
+        x.c.id >= marker,
+        x.c.deleted_at.is_(None),
+    )
+
+
+def _newest() -> Any:
+    """The channel's newest root message's time."""
     y = messages.alias("y")
-    newest = (
+    return (
         sa.select(y.c.created_at)
         .where(y.c.channel_id == c.id, y.c.thread_id.is_(None), y.c.deleted_at.is_(None))
         .order_by(y.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    return since_read, mention_count, newest
+
+
+def _counted_here() -> Any:
+    """For a member's row in the `count_here` channels, (unread count, newest time) as the
+    list's SQL counts them, as one value; NULL elsewhere (decision 0023)."""
+    me = sa.bindparam("me", type_=UUID(as_uuid=True))
+    since_read = _since_read(me, sa.func.coalesce(m.last_read_id, NO_MARKER))
+    unread, newest = since_read.selected_columns
+    counted = since_read.with_only_columns(
+        sa.func.row(unread, sa.func.coalesce(newest, _newest()))
+    ).scalar_subquery()
+    here = c.id == sa.any_(sa.bindparam("count_here", type_=ARRAY(UUID(as_uuid=True))))
+    return sa.case((sa.and_(m.user_id.isnot(None), here), counted))
 
 
 def _view_query(*, joined: bool, counted: bool = True) -> sa.Select[Any]:
@@ -373,8 +391,9 @@ def _order_key(*, mine: bool) -> sa.ColumnElement[Any]:
 def _as_own(query: sa.Select[Any], key: sa.ColumnElement[Any]) -> sa.Select[Any]:
     """The uncounted view projected to the id, the row's version, the caller's own fields
     but the two the copy of recent messages gives, and on the first row in `key` order what
-    CHANGES read (NULLs on the others: its arrays can be long):
-    (id, version, is_member, channel_role, mention_count, last_read_id, *CHANGES)."""
+    CHANGES read (NULLs on the others: its arrays can be long), and PostgreSQL's own counts
+    where the caller asks for them: (id, version, is_member, channel_role, mention_count,
+    last_read_id, counted, *CHANGES)."""
     view = query.selected_columns
     changes = recent_roots.CHANGES
     first = sa.func.row_number().over(order_by=key) == 1
@@ -387,6 +406,7 @@ def _as_own(query: sa.Select[Any], key: sa.ColumnElement[Any]) -> sa.Select[Any]
         view.channel_role,
         view.mention_count,
         sa.cast(m.last_read_id, sa.Text),
+        _counted_here(),
         *(sa.case((first, sa.select(column).scalar_subquery())) for column in changes.c),
     )
 
@@ -472,6 +492,7 @@ class ListCopies:
 
     shared: SharedFields = field(default_factory=SharedFields)
     roots: RecentRoots = field(default_factory=RecentRoots)
+    old_markers: OldMarkers = field(default_factory=OldMarkers)
 
 
 async def list_view(
@@ -512,13 +533,16 @@ async def list_view(
         rows = await statement.fetch(conn, params)
         return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
     # Most lists are this one statement: everything else comes from the copies, as of its
-    # snapshot.
+    # snapshot, or from PostgreSQL's counts in it for the channels where the caller's marker
+    # was older than the copy holds at their last list.
+    caller = str(me)
+    params["count_here"] = copies.old_markers.get(caller)
     base = copies.roots.base()
     rows = await statement.fetch(conn, {**params, **base.params()})
     if not rows:
         return []
-    view = copies.roots.apply(base, *rows[0][6:])
-    listed = _listed_from_copies(view, rows, me, copies.shared)
+    view = copies.roots.apply(base, *rows[0][7:])
+    listed = _listed_from_copies(view, rows, caller, copies)
     if listed is not None:
         return listed
     # Some channel's messages or fields must be read too: every read in one snapshot.
@@ -527,36 +551,45 @@ async def list_view(
         rows = await statement.fetch(conn, {**params, **base.params()})
         if not rows:
             return []
-        view = copies.roots.apply(base, *rows[0][6:])
-        return await _listed_reading_the_rest(conn, view, rows, me, copies.shared)
+        view = copies.roots.apply(base, *rows[0][7:])
+        return await _listed_reading_the_rest(conn, view, rows, caller, copies)
 
 
 Counts = dict[str, tuple[int | None, Any]]
 
 
-def _counts_from_copy(view: View, rows: Sequence[Any], me: uuid.UUID) -> Counts:
-    """Each listed channel's (unread count, newest message time) from the copy of recent root
-    messages, where it holds the channel and the member's read marker is not older than it
-    holds."""
+def _unread_counts(view: View, rows: Sequence[Any], caller: str, old_markers: OldMarkers) -> Counts:
+    """Each listed channel's (unread count, newest message time): PostgreSQL's where the
+    statement counted, else from the copy of recent root messages where it holds the channel
+    and the member's read marker is not older than it holds. Remembers, for the caller's
+    next list, the channels whose marker is older than the copy holds."""
     tips = view.tips
-    caller = str(me)
     counts: Counts = {}
+    old = []
     for row in rows:
-        tip = tips.get(row[0])
+        channel_id = row[0]
+        tip = tips.get(channel_id)
+        counted = None
         if tip is not None:
             counted = tip.counts(row[5], caller) if row[2] else (None, tip.newest())
-            if counted is not None:
-                counts[row[0]] = counted
+            if counted is None:
+                old.append(channel_id)
+        if row[6] is not None:
+            counted = row[6]
+        if counted is not None:
+            counts[channel_id] = counted
+    old_markers.remember(caller, old)
     return counts
 
 
 def _listed_from_copies(
-    view: View, rows: Sequence[Any], me: uuid.UUID, shared: SharedFields
+    view: View, rows: Sequence[Any], caller: str, copies: ListCopies
 ) -> list[dict[str, Any]] | None:
     """The listed channels, or None if the copies lack something."""
-    counts = _counts_from_copy(view, rows, me)
+    counts = _unread_counts(view, rows, caller, copies.old_markers)
     if len(counts) < len(rows):
         return None
+    shared = copies.shared
     found = [shared.get(row[0], row[1]) for row in rows]
     if None in found:
         return None
@@ -564,18 +597,20 @@ def _listed_from_copies(
 
 
 async def _listed_reading_the_rest(
-    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID, shared: SharedFields
+    conn: AsyncConnection, view: View, rows: Sequence[Any], caller: str, copies: ListCopies
 ) -> list[dict[str, Any]]:
     """The listed channels, reading in the rows' snapshot what the copies lack: channels'
     recent messages, PostgreSQL's counts for read markers older than those, shared fields."""
     missing = view.lacks([row[0] for row in rows])
     if missing:
         await view.load(conn, missing)
-    counts = _counts_from_copy(view, rows, me)
+    counts = _unread_counts(view, rows, caller, copies.old_markers)
     left = [row[0] for row in rows if row[0] not in counts]
     if left:
+        me = uuid.UUID(caller)
         for channel_id, unread, newest in await _COUNTED.fetch(conn, {"me": me, "ids": left}):
             counts[channel_id] = (unread, newest)
+    shared = copies.shared
     found = [shared.get(row[0], row[1]) for row in rows]
     unknown = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
     if unknown:
