@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels import recent_roots, repository
-from nchat.channels.recent_roots import DEPTH, RecentRoots
+from nchat.channels.recent_roots import DEPTH, OldMarkers, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api, kill_session
@@ -348,3 +348,15 @@ async def test_a_load_overtaken_by_a_newer_list_does_not_replace_its_copy(
     _before_the_next_load(monkeypatch, send_then_carol_lists)
     assert (await _listed(client, bob))[cid]["unread_count"] == 1  # as of its snapshot
     assert (await _listed(client, bob))[cid]["unread_count"] == 2
+
+
+def test_old_markers_keep_the_latest_users_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(OldMarkers, "MAX_USERS", 2)
+    hints = OldMarkers()
+    for user in ("u1", "u2"):
+        hints.remember(user, [f"{user}-channel"])
+    hints.remember("u1", ["c1", "c2"])  # the latest again
+    hints.remember("u3", ["c3"])
+    assert [hints.get(u) for u in ("u1", "u2", "u3")] == [["c1", "c2"], [], ["c3"]]
+    hints.remember("u1", [])
+    assert hints.get("u1") == []

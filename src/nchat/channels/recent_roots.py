@@ -238,7 +238,8 @@ class OldMarkers:
     def remember(self, user: str, channel_ids: list[str]) -> None:
         self._by_user.pop(user, None)
         if channel_ids:
-            self._by_user[user] = channel_ids
+            # Interned: many users' lists name the same channels.
+            self._by_user[user] = [sys.intern(i) for i in channel_ids]
             if len(self._by_user) > self.MAX_USERS:
                 del self._by_user[next(iter(self._by_user))]
 
