@@ -86,6 +86,12 @@ def targets(folder: Path) -> list[dict[str, Any]]:
             lambda v: v < 10,
         ),
         (
+            "channel list p99 ms, 10 messages written before each",
+            _get(h, "channel_list_500_after_writes", "p99_ms"),
+            "< 10",
+            lambda v: v < 10,
+        ),
+        (
             "send msgs/s, one busy channel",
             _get(s, "nchat", "busy_channel", "max", "rps"),
             "-",
