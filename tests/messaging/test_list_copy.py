@@ -138,6 +138,33 @@ async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_t
     assert len(second_reads) == reads
 
 
+async def test_a_channel_counted_in_the_statement_with_nothing_left_past_the_marker(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+) -> None:
+    """The statement's own count of a far-behind channel takes the channel's newest message
+    when none is left from the marker on: that channel's, not another's."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "emptied", members=(bob,)))["id"]
+    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[0]["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH + 4
+    assert app.state.list_copies.old_markers.get(str(bob.id)) == [cid]
+    other = (await api.create_channel(ada, "elsewhere"))["id"]
+    await api.send(ada, other, "newer, in another channel")
+    await _write(
+        engine, "UPDATE nchat_messages SET deleted_at = now() WHERE channel_id = :c", c=cid
+    )
+    assert (await _agree(client, api, bob))[cid] == (0, None)
+
+
 def _before_the_next_load(
     monkeypatch: pytest.MonkeyPatch, then: Callable[[AsyncConnection], Awaitable[None]]
 ) -> None:

@@ -264,13 +264,15 @@ def _since_read(me: Any, marker: Any) -> sa.Select[int, Any]:
 
 
 def _newest() -> Any:
-    """The channel's newest root message's time."""
+    """The channel's newest root message's time, for the enclosing query's channel row (at
+    any depth: nested in another subquery, it would otherwise read every channel)."""
     y = messages.alias("y")
     return (
         sa.select(y.c.created_at)
         .where(y.c.channel_id == c.id, y.c.thread_id.is_(None), y.c.deleted_at.is_(None))
         .order_by(y.c.id.desc())
         .limit(1)
+        .correlate_except(y)
         .scalar_subquery()
     )
 
