@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels import recent_roots, repository
-from nchat.channels.recent_roots import DEPTH, OldMarkers, RecentRoots
+from nchat.channels.recent_roots import DEPTH, NEAR, OldMarkers, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api, kill_session
@@ -136,6 +136,39 @@ async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_t
     assert (await _agree(client, api, bob))[cid][0] == 1
     assert old_markers.get(str(bob.id)) == []
     assert len(second_reads) == reads
+
+
+async def test_a_marker_near_the_copys_end_is_counted_in_the_statement_before_it_falls_out(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A marker among the oldest NEAR messages the copy holds is counted by PostgreSQL from
+    the next list on, so the messages that push it out of the copy cost no second read."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, "near-the-end", members=(bob,)))["id"]
+    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[5]["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH - 1  # the copy counts it
+    assert app.state.list_copies.old_markers.get(str(bob.id)) == [cid]
+    second_reads = []
+    read_the_rest = repository._listed_reading_the_rest
+
+    async def counted(*args: Any) -> Any:
+        second_reads.append(args)
+        return await read_the_rest(*args)
+
+    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    for i in range(NEAR):
+        await api.send(ada, cid, f"more {i}")
+    assert (await _agree(client, api, bob))[cid][0] == DEPTH - 1 + NEAR
+    assert second_reads == []
 
 
 async def test_a_channel_counted_in_the_statement_with_nothing_left_past_the_marker(

@@ -31,6 +31,10 @@ from nchat.db.driver import DriverStatement
 # Root messages kept per channel: a member whose read marker is older than the oldest of them
 # is counted by PostgreSQL instead.
 DEPTH = 20
+# A member's marker among the oldest this many messages a tip holds is counted by PostgreSQL
+# (OldMarkers) before the tip can no longer count it: a list that found out after its
+# statement would read again.
+NEAR = 3
 MAX_CHANNELS = 10_000
 # More changed rows than this since the copy's snapshot: start again rather than read them.
 MAX_CHANGES = 1_000
@@ -129,6 +133,11 @@ class Tip:
         unread = self.users[start + 1 if ids[start] == mark else start :]
         return len(unread) - unread.count(me), self.newest_from[start]
 
+    def far_behind(self, marker: str | None) -> bool:
+        """Whether a member's marker is older than the tip holds, or within NEAR messages of
+        that: a few more messages and the tip could not count it."""
+        return not self.complete and (marker or "") < self.ids[NEAR]
+
     def newest(self) -> datetime | None:
         """The newest message's time (the one with the greatest id)."""
         return self.newest_from[-1] if self.newest_from else None
@@ -222,10 +231,10 @@ class RecentRoots:
 
 
 class OldMarkers:
-    """Per user (the latest MAX_USERS), the channels whose read marker was older than the copy
-    held at their last list: their next list has PostgreSQL count those in its own statement
-    rather than find out after it and read again. A hint only: a channel counted in SQL
-    needlessly is still counted right, and one it misses is read again as before."""
+    """Per user (the latest MAX_USERS), the channels where their read marker was far behind
+    (Tip.far_behind) at their last list: their next list has PostgreSQL count those in its
+    own statement rather than find out after it and read again. A hint only: a channel
+    counted in SQL needlessly is still counted right, and one it misses is read again."""
 
     MAX_USERS = 10_000
 

@@ -564,18 +564,21 @@ def _unread_counts(view: View, rows: Sequence[Any], caller: str, old_markers: Ol
     """Each listed channel's (unread count, newest message time): PostgreSQL's where the
     statement counted, else from the copy of recent root messages where it holds the channel
     and the member's read marker is not older than it holds. Remembers, for the caller's
-    next list, the channels whose marker is older than the copy holds."""
+    next list, the channels whose marker is far behind what the copy holds."""
     tips = view.tips
     counts: Counts = {}
     old = []
     for row in rows:
         channel_id = row[0]
         tip = tips.get(channel_id)
-        counted = None
+        counted: tuple[int | None, Any] | None = None
         if tip is not None:
-            counted = tip.counts(row[5], caller) if row[2] else (None, tip.newest())
-            if counted is None:
-                old.append(channel_id)
+            if row[2]:
+                counted = tip.counts(row[5], caller)
+                if tip.far_behind(row[5]):
+                    old.append(channel_id)
+            else:
+                counted = (None, tip.newest())
         if row[6] is not None:
             counted = row[6]
         if counted is not None:
