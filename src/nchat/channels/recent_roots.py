@@ -60,7 +60,9 @@ _NEWEST_ROOTS = """
 """
 # _NEWEST_ROOTS's columns as Tips are made from, in the order they are made in.
 _AS_TIPS = ("channel::text", "message::text", "user_id::text", "newest_from")
-_IN_ORDER = "ORDER BY channel, message"
+# By the uuids themselves (qualified: unqualified, ORDER BY would take the text columns of
+# the same names, in the database's collation): the copy's ids are in this order.
+_IN_ORDER = "ORDER BY newest_roots.channel, newest_roots.message"
 _TO_LOAD = "(SELECT DISTINCT channel_id FROM changed LIMIT :load_limit)"
 _LOADED = ", ".join(
     f"array_agg({column} {_IN_ORDER}) AS loaded_{i}" for i, column in enumerate(_AS_TIPS)
@@ -99,7 +101,7 @@ _LOAD = DriverStatement(
     sa.text(
         f"""
         SELECT {", ".join(_AS_TIPS)}
-        FROM ({_NEWEST_ROOTS.format(ids="unnest(CAST(:ids AS uuid[]))")}) AS loaded
+        FROM ({_NEWEST_ROOTS.format(ids="unnest(CAST(:ids AS uuid[]))")}) AS newest_roots
         {_IN_ORDER}
         """
     ).columns(*(sa.column(f"loaded_{i}") for i in range(len(_AS_TIPS))))
