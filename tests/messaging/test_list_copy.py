@@ -100,6 +100,19 @@ async def test_a_read_marker_older_than_the_copy_is_counted_by_postgres(
     assert (await _agree(client, api, bob))[cid][0] == 1
 
 
+def _second_reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Lists that read again after their statement, from now on."""
+    seen: list[Any] = []
+    read_the_rest = repository._listed_reading_the_rest
+
+    async def counted(*args: Any) -> Any:
+        seen.append(args)
+        return await read_the_rest(*args)
+
+    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    return seen
+
+
 async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_time(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -113,14 +126,7 @@ async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_t
     bob = await make_user()
     cid = (await api.create_channel(ada, "far-behind", members=(bob,)))["id"]
     sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
-    second_reads = []
-    read_the_rest = repository._listed_reading_the_rest
-
-    async def counted(*args: Any) -> Any:
-        second_reads.append(args)
-        return await read_the_rest(*args)
-
-    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    second_reads = _second_reads(monkeypatch)
     old_markers = app.state.list_copies.old_markers
     assert (await _agree(client, api, bob))[cid][0] == DEPTH + 5
     assert old_markers.get(str(bob.id)) == [cid]
@@ -157,14 +163,7 @@ async def test_a_marker_near_the_copys_end_is_counted_in_the_statement_before_it
     assert r.status_code == 200, r.text
     assert (await _agree(client, api, bob))[cid][0] == DEPTH - 1  # the copy counts it
     assert app.state.list_copies.old_markers.get(str(bob.id)) == [cid]
-    second_reads = []
-    read_the_rest = repository._listed_reading_the_rest
-
-    async def counted(*args: Any) -> Any:
-        second_reads.append(args)
-        return await read_the_rest(*args)
-
-    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    second_reads = _second_reads(monkeypatch)
     for i in range(NEAR):
         await api.send(ada, cid, f"more {i}")
     assert (await _agree(client, api, bob))[cid][0] == DEPTH - 1 + NEAR
