@@ -144,6 +144,22 @@ async def test_a_users_old_markers_are_counted_in_the_lists_own_statement_next_t
     assert len(second_reads) == reads
 
 
+async def _behind(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, name: str, *, read: int
+) -> tuple[MadeUser, MadeUser, str]:
+    """Ada sends DEPTH + 5 messages in a channel of hers and Bob's; Bob reads up to the
+    `read`-th (from 0)."""
+    ada = await make_user()
+    bob = await make_user()
+    cid = (await api.create_channel(ada, name, members=(bob,)))["id"]
+    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
+    r = await client.post(
+        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[read]["id"]}
+    )
+    assert r.status_code == 200, r.text
+    return ada, bob, cid
+
+
 async def test_a_marker_near_the_copys_end_is_counted_in_the_statement_before_it_falls_out(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -153,14 +169,7 @@ async def test_a_marker_near_the_copys_end_is_counted_in_the_statement_before_it
 ) -> None:
     """A marker among the oldest NEAR messages the copy holds is counted by PostgreSQL from
     the next list on, so the messages that push it out of the copy cost no second read."""
-    ada = await make_user()
-    bob = await make_user()
-    cid = (await api.create_channel(ada, "near-the-end", members=(bob,)))["id"]
-    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
-    r = await client.post(
-        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[5]["id"]}
-    )
-    assert r.status_code == 200, r.text
+    ada, bob, cid = await _behind(client, make_user, api, "near-the-end", read=5)
     assert (await _agree(client, api, bob))[cid][0] == DEPTH - 1  # the copy counts it
     assert app.state.list_copies.old_markers.get(str(bob.id)) == [cid]
     second_reads = _second_reads(monkeypatch)
@@ -179,14 +188,7 @@ async def test_a_channel_counted_in_the_statement_with_nothing_left_past_the_mar
 ) -> None:
     """The statement's own count of a far-behind channel takes the channel's newest message
     when none is left from the marker on: that channel's, not another's."""
-    ada = await make_user()
-    bob = await make_user()
-    cid = (await api.create_channel(ada, "emptied", members=(bob,)))["id"]
-    sent = [await api.send(ada, cid, f"m{i}") for i in range(DEPTH + 5)]
-    r = await client.post(
-        f"/api/channels/{cid}/read", headers=bob.headers, json={"message_id": sent[0]["id"]}
-    )
-    assert r.status_code == 200, r.text
+    ada, bob, cid = await _behind(client, make_user, api, "emptied", read=0)
     assert (await _agree(client, api, bob))[cid][0] == DEPTH + 4
     assert app.state.list_copies.old_markers.get(str(bob.id)) == [cid]
     other = (await api.create_channel(ada, "elsewhere"))["id"]
