@@ -207,8 +207,9 @@ async def test_an_accepted_access_token_is_refused_once_it_expires(
     secret = app.state.settings.jwt_secret
     claims = decode_access_token(user.access_token, secret=secret)
     assert claims is not None
+    # Expiry is in whole seconds: a 2 s token lives more than 1 s and at most 2 s.
     token = issue_access_token(
-        secret=secret, user_id=user.id, session_id=claims.session_id, ttl_s=1
+        secret=secret, user_id=user.id, session_id=claims.session_id, ttl_s=2
     )
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(2):  # the second use finds it verified already
