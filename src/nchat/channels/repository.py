@@ -536,51 +536,54 @@ async def list_view(
         return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
     # Most lists are this one statement: everything else comes from the copies, as of its
     # snapshot, or from PostgreSQL's counts in it for the channels where the caller's marker
-    # was older than the copy holds at their last list.
-    caller = str(me)
-    params["count_here"] = copies.old_markers.get(caller)
+    # was far behind the copy at their last list.
+    params["count_here"] = copies.old_markers.get(str(me))
     base = copies.roots.base()
     rows = await statement.fetch(conn, {**params, **base.params()})
     if not rows:
         return []
     view = copies.roots.apply(base, *rows[0][7:])
-    listed = _listed_from_copies(view, rows, caller, copies)
+    listed = _listed_from_copies(view, rows, me, copies)
     if listed is not None:
         return listed
-    # Some channel's messages or fields must be read too: every read in one snapshot.
+    # Some channel's messages or fields must be read too: every read in one snapshot. The
+    # statement counts the channels the first one found far behind.
+    params["count_here"] = copies.old_markers.get(str(me))
     async with driver.transaction(conn, isolation="repeatable_read", readonly=True):
         base = copies.roots.base()
         rows = await statement.fetch(conn, {**params, **base.params()})
         if not rows:
             return []
         view = copies.roots.apply(base, *rows[0][7:])
-        return await _listed_reading_the_rest(conn, view, rows, caller, copies)
+        return await _listed_reading_the_rest(conn, view, rows, me, copies)
 
 
 Counts = dict[str, tuple[int | None, Any]]
 
 
-def _unread_counts(view: View, rows: Sequence[Any], caller: str, old_markers: OldMarkers) -> Counts:
+def _unread_counts(
+    view: View, rows: Sequence[Any], me: uuid.UUID, old_markers: OldMarkers
+) -> Counts:
     """Each listed channel's (unread count, newest message time): PostgreSQL's where the
     statement counted, else from the copy of recent root messages where it holds the channel
     and the member's read marker is not older than it holds. Remembers, for the caller's
     next list, the channels whose marker is far behind what the copy holds."""
     tips = view.tips
+    caller = str(me)
     counts: Counts = {}
     old = []
     for row in rows:
         channel_id = row[0]
         tip = tips.get(channel_id)
-        counted: tuple[int | None, Any] | None = None
-        if tip is not None:
-            if row[2]:
-                counted = tip.counts(row[5], caller)
-                if tip.far_behind(row[5]):
-                    old.append(channel_id)
-            else:
-                counted = (None, tip.newest())
-        if row[6] is not None:
+        if tip is None:
             counted = row[6]
+        else:
+            if row[2] and tip.far_behind(row[5]):
+                old.append(channel_id)
+            if row[6] is not None:
+                counted = row[6]
+            else:
+                counted = tip.counts(row[5], caller) if row[2] else (None, tip.newest())
         if counted is not None:
             counts[channel_id] = counted
     old_markers.remember(caller, old)
@@ -588,10 +591,10 @@ def _unread_counts(view: View, rows: Sequence[Any], caller: str, old_markers: Ol
 
 
 def _listed_from_copies(
-    view: View, rows: Sequence[Any], caller: str, copies: ListCopies
+    view: View, rows: Sequence[Any], me: uuid.UUID, copies: ListCopies
 ) -> list[dict[str, Any]] | None:
     """The listed channels, or None if the copies lack something."""
-    counts = _unread_counts(view, rows, caller, copies.old_markers)
+    counts = _unread_counts(view, rows, me, copies.old_markers)
     if len(counts) < len(rows):
         return None
     shared = copies.shared
@@ -602,17 +605,16 @@ def _listed_from_copies(
 
 
 async def _listed_reading_the_rest(
-    conn: AsyncConnection, view: View, rows: Sequence[Any], caller: str, copies: ListCopies
+    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID, copies: ListCopies
 ) -> list[dict[str, Any]]:
     """The listed channels, reading in the rows' snapshot what the copies lack: channels'
     recent messages, PostgreSQL's counts for read markers older than those, shared fields."""
     missing = view.lacks([row[0] for row in rows])
     if missing:
         await view.load(conn, missing)
-    counts = _unread_counts(view, rows, caller, copies.old_markers)
+    counts = _unread_counts(view, rows, me, copies.old_markers)
     left = [row[0] for row in rows if row[0] not in counts]
     if left:
-        me = uuid.UUID(caller)
         for channel_id, unread, newest in await _COUNTED.fetch(conn, {"me": me, "ids": left}):
             counts[channel_id] = (unread, newest)
     shared = copies.shared
