@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from nchat.admin.sections import BrandingSection, FeaturesSection, JsonObject, MobileSection
 from nchat.users.schemas import CleanModel, StrictModel
-
-JsonObject = dict[str, Any]
 
 
 class ConfigOut(BaseModel):
@@ -23,11 +21,11 @@ class ConfigOut(BaseModel):
 class ConfigPatch(StrictModel):
     """Sections to deep-merge; `setup` and `owner` are written by setup only."""
 
-    branding: JsonObject | None = None
+    branding: BrandingSection | None = None
     theme: JsonObject | None = None
-    features: JsonObject | None = None
+    features: FeaturesSection | None = None
     integrations: JsonObject | None = None
-    mobile: JsonObject | None = None
+    mobile: MobileSection | None = None
 
 
 class PublicConfig(BaseModel):
@@ -55,4 +53,5 @@ class AuditList(BaseModel):
 
 class AuditQuery(CleanModel):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: int | None = Field(default=None, ge=1)
+    # An audit id: a bigint, so larger numbers cannot name a row (and the driver refuses them).
+    cursor: int | None = Field(default=None, ge=1, le=2**63 - 1)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from nchat.users.schemas import CleanModel, StrictModel
 
@@ -27,7 +27,8 @@ class ChannelCreate(StrictModel):
     type: NamedType = "public"
     topic: Topic = ""
     description: Description = ""
-    read_only: bool = False
+    # Body booleans are strict (0 or "true" is refused); query strings keep true/false.
+    read_only: StrictBool = False
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
 
 
@@ -39,8 +40,8 @@ class ChannelPatch(StrictModel):
     name: ChannelName | None = None
     topic: Topic | None = None
     description: Description | None = None
-    read_only: bool | None = None
-    archived: bool | None = None
+    read_only: StrictBool | None = None
+    archived: StrictBool | None = None
 
 
 class MembersAdd(StrictModel):

@@ -109,8 +109,9 @@ messages = sa.Table(
         postgresql_where=sa.text("thread_id IS NOT NULL"),
     ),
     sa.Index(
-        "uq_nchat_messages_user_client_id",
+        "uq_nchat_messages_user_channel_client_id",
         "user_id",
+        "channel_id",
         "client_id",
         unique=True,
         postgresql_where=sa.text("client_id IS NOT NULL"),

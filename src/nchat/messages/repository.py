@@ -58,11 +58,23 @@ async def get_for_update(conn: AsyncConnection, message_id: uuid.UUID) -> RowMap
 
 
 async def by_client_id(
-    conn: AsyncConnection, user_id: uuid.UUID, client_id: str
+    conn: AsyncConnection, user_id: uuid.UUID, channel_id: uuid.UUID, client_id: str
 ) -> RowMapping | None:
-    query = message_rows().where(msg.user_id == user_id, msg.client_id == client_id)
+    """The user's message with this client_id in this channel: keys are per (user, channel),
+    like the unique index the send's ON CONFLICT names."""
+    query = message_rows().where(
+        msg.user_id == user_id, msg.channel_id == channel_id, msg.client_id == client_id
+    )
     row: RowMapping | None = (await conn.execute(query)).mappings().first()
     return row
+
+
+async def first_text(conn: AsyncConnection, message_id: uuid.UUID) -> str | None:
+    """The text the message was sent with, if it was edited since (its oldest edit)."""
+    e = message_edits.c
+    query = sa.select(e.text).where(e.message_id == message_id).order_by(e.id).limit(1)
+    text: str | None = await conn.scalar(query)
+    return text
 
 
 _SEND_COLUMNS = (
@@ -98,7 +110,7 @@ _new_message = (
     pg_insert(messages)
     .from_select(list(_SEND_COLUMNS), sa.select(*_send_values.values()).where(_STILL_ALLOWED))
     .on_conflict_do_nothing(
-        index_elements=["user_id", "client_id"], index_where=msg.client_id.isnot(None)
+        index_elements=["user_id", "channel_id", "client_id"], index_where=msg.client_id.isnot(None)
     )
     .returning(msg.id, msg.channel_id, msg.user_id)
     .cte("new_message")

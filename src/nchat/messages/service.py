@@ -159,14 +159,15 @@ async def do_send(
     *,
     accesses: AccessCache | None = None,
 ) -> Sent:
-    """Returns (the message, created). A repeated client_id returns the first message.
+    """Returns (the message, created). A repeated client_id (per user and channel) returns
+    the first message; the same key with other text or another thread is a 409.
 
     A message outside a thread is one statement (message, mentions, event), so the send
     needs no transaction of its own; a reply also updates its root, in one transaction.
     With `accesses`, an access that let this user post here before stands in for reading
     the channel again (a message outside a thread only); the write checks that it still
     holds (decision 0018)."""
-    existing = await _sent_before(conn, body, principal)
+    existing = await sent_before(conn, body, principal)
     if existing is not None:
         return existing
     remembered = _remembered(accesses, body, principal)
@@ -187,16 +188,32 @@ async def do_send(
     return sent
 
 
-async def _sent_before(
+async def sent_before(
     conn: AsyncConnection, body: MessageCreate, principal: Principal
 ) -> Sent | None:
-    """The first message of this (user, client_id), if there is one."""
+    """The first message of this (user, channel, client_id), if any; the key used again for
+    another message is a 409 (answering with the first would say the new one was sent)."""
     if body.client_id is None:
         return None
-    existing = await repo.by_client_id(conn, principal.id, body.client_id)
+    existing = await repo.by_client_id(conn, principal.id, body.channel_id, body.client_id)
     if existing is None:
         return None
+    if not await _same_send(conn, existing, body):
+        message = "This client_id was used for a different message in this channel"
+        details = {"message_id": str(existing["id"]), "client_id": body.client_id}
+        raise Conflict(message, code="client_id_reused", details=details)
     return (await render(conn, [existing], principal))[0], False
+
+
+async def _same_send(conn: AsyncConnection, existing: RowMapping, body: MessageCreate) -> bool:
+    """Whether `body` repeats the send that wrote `existing`: the text it was sent with (an
+    edit made since does not turn a retry into a conflict) and the same thread."""
+    if existing["thread_id"] != body.thread_id:
+        return False
+    sent_text = existing["text"]
+    if existing["edited_at"] is not None:
+        sent_text = await repo.first_text(conn, existing["id"]) or sent_text
+    return bool(sent_text == body.text)
 
 
 def _remembered(
@@ -231,9 +248,9 @@ async def _post(
 
 
 async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
-    """The write wrote nothing: its (user, client_id) was taken by a concurrent send, or the
-    channel or the membership changed between the check and the write."""
-    existing = await _sent_before(conn, body, principal)
+    """The write wrote nothing: its (user, channel, client_id) was taken by a concurrent send,
+    or the channel or the membership changed between the check and the write."""
+    existing = await sent_before(conn, body, principal)
     if existing is not None:
         return existing
     access = await channels.get_access(conn, body.channel_id, principal)
@@ -252,7 +269,7 @@ async def _insert(
     root: RowMapping | None,
 ) -> Sent | None:
     """Writes the message unless the sender is no longer allowed as `access` says, or the
-    (user, client_id) exists already; None when it wrote nothing."""
+    (user, channel, client_id) exists already; None when it wrote nothing."""
     assert access.membership is not None  # check_can_post allowed the post
     allowed_as = (access.membership["role"], access.channel["type"])
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)

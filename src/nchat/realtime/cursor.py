@@ -6,11 +6,15 @@ which tells whether the log still holds what comes after it (retention)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from dataclasses import dataclass
 
-from nchat.errors import BadRequest
+from nchat.cursors import decode_text, encode_text, invalid_cursor
+
+# Each part is a bigint in the database: ASCII digits only (int() would take "+1", "1_0",
+# spaces and other scripts' digits) and at most 2**63 - 1.
+_PARTS = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})")
+MAX_PART = 2**63 - 1
 
 
 @dataclass(frozen=True, order=True)
@@ -20,17 +24,14 @@ class Position:
     at: int
 
     def encode(self) -> str:
-        raw = f"{self.xid}.{self.id}.{self.at}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return encode_text(f"{self.xid}.{self.id}.{self.at}")
 
     @classmethod
     def decode(cls, cursor: str) -> Position:
-        try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            xid, ident, at = base64.urlsafe_b64decode(padded.encode()).decode().split(".")
-            position = cls(int(xid), int(ident), int(at))
-        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise BadRequest("The cursor is not valid", code="invalid_cursor") from exc
-        if min(position.xid, position.id, position.at) < 0:
-            raise BadRequest("The cursor is not valid", code="invalid_cursor")
-        return position
+        parts = _PARTS.fullmatch(decode_text(cursor))
+        if parts is None:
+            raise invalid_cursor()
+        xid, ident, at = (int(part) for part in parts.groups())
+        if max(xid, ident, at) > MAX_PART:
+            raise invalid_cursor()
+        return cls(xid, ident, at)

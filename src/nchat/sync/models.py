@@ -21,6 +21,10 @@ sync_ops = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("result", JSONB),
     sa.Column("error", JSONB),
+    # A hash of what the operation was (type and payload): the same id replayed with anything
+    # else is refused instead of answered with the first operation's result. NULL on rows
+    # written before it was kept.
+    sa.Column("digest", sa.Text),
     created_at(),
     sa.CheckConstraint("status IN ('applied', 'rejected')", name="status_valid"),
 )

@@ -27,12 +27,20 @@ async def recorded(
     return row
 
 
-async def claim(conn: AsyncConnection, user_id: uuid.UUID, client_op_id: str, type_: str) -> bool:
+async def claim(
+    conn: AsyncConnection, user_id: uuid.UUID, client_op_id: str, type_: str, digest: str
+) -> bool:
     """Reserve the operation id; False when another request has it (then it waits for that
     request to finish first, through the primary key)."""
     query = (
         pg_insert(sync_ops)
-        .values(user_id=user_id, client_op_id=client_op_id, type=type_, status="applied")
+        .values(
+            user_id=user_id,
+            client_op_id=client_op_id,
+            type=type_,
+            status="applied",
+            digest=digest,
+        )
         .on_conflict_do_nothing()
         .returning(op.client_op_id)
     )
@@ -54,12 +62,19 @@ async def record_rejected(
     user_id: uuid.UUID,
     client_op_id: str,
     type_: str,
+    *,
+    digest: str,
     error: dict[str, Any],
 ) -> None:
     await conn.execute(
         pg_insert(sync_ops)
         .values(
-            user_id=user_id, client_op_id=client_op_id, type=type_, status="rejected", error=error
+            user_id=user_id,
+            client_op_id=client_op_id,
+            type=type_,
+            status="rejected",
+            error=error,
+            digest=digest,
         )
         .on_conflict_do_nothing()
     )

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from nchat.channels.schemas import ChannelOut
 from nchat.messages.schemas import ClientId, Emoji, MessageOut, Text
@@ -25,11 +26,27 @@ OpType = Literal[
 ]
 
 
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    # Lax datetimes would take 0 or "0" as the epoch: a client's queue time is its text.
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-01-31T09:30:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 class SyncOp(StrictModel):
     client_op_id: ClientId
     type: OpType
     payload: dict[str, Any] = Field(default_factory=dict)
-    queued_at: datetime | None = None
+    queued_at: Timestamp | None = None
 
 
 class QueueIn(StrictModel):

@@ -3,14 +3,17 @@ status, and the first download of a new device."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.admin.sections import offline_messages
 from nchat.admin.service import get_config
 from nchat.auth.deps import Principal
 from nchat.channels import service as channels
@@ -116,22 +119,44 @@ def _error(exc: Exception) -> dict[str, Any]:
     }
 
 
+def _digest(op: SyncOp) -> str:
+    """What the operation is, independent of key order and of when it was queued."""
+    what = orjson.dumps([op.type, op.payload], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(what).hexdigest()
+
+
+def _reused(op: SyncOp) -> OpResult:
+    error = {
+        "code": "client_op_id_reused",
+        "message": "This client_op_id was used for a different operation",
+        "status": 409,
+        "details": {"client_op_id": op.client_op_id},
+    }
+    return OpResult(client_op_id=op.client_op_id, status="rejected", error=error)
+
+
 async def _apply_one(conn: AsyncConnection, op: SyncOp, who: Principal) -> OpResult:
+    digest = _digest(op)
     seen = await repo.recorded(conn, who.id, op.client_op_id)
     if seen is None:
         try:
             # One savepoint per operation: a refused one leaves nothing and the rest go on.
             async with conn.begin_nested():
-                if await repo.claim(conn, who.id, op.client_op_id, op.type):
+                if await repo.claim(conn, who.id, op.client_op_id, op.type, digest):
                     result = await HANDLERS[op.type](conn, op, who)
                     await repo.finish(conn, who.id, op.client_op_id, result=result)
                     return OpResult(client_op_id=op.client_op_id, status="applied", result=result)
         except (NchatError, ValidationError) as exc:
             error = _error(exc)
-            await repo.record_rejected(conn, who.id, op.client_op_id, op.type, error)
+            await repo.record_rejected(
+                conn, who.id, op.client_op_id, op.type, digest=digest, error=error
+            )
             return OpResult(client_op_id=op.client_op_id, status="rejected", error=error)
         seen = await repo.recorded(conn, who.id, op.client_op_id)  # a concurrent replay won
         assert seen is not None
+    # The id names another operation: its result is not this one's (and the first stays).
+    if seen["digest"] is not None and seen["digest"] != digest:
+        return _reused(op)
     return OpResult(
         client_op_id=op.client_op_id, status="duplicate", result=seen["result"], error=seen["error"]
     )
@@ -187,8 +212,7 @@ async def bootstrap(conn: AsyncConnection, who: Principal) -> BootstrapOut:
     # The cursor comes first: whatever changes while the state is read arrives again later.
     cursor = await log.horizon(conn)
     config = await get_config(conn)
-    cache = config["mobile"].get("offlineCache", {})
-    max_messages = int(cache.get("maxMessages", 1000)) if cache.get("enabled", True) else 0
+    max_messages = offline_messages(config["mobile"])
     listed = await channels.list_channels(conn, ChannelQuery(member=True, limit=1000), who)
     per_channel = max_messages // len(listed.channels) if listed.channels else 0
     rows = await repo.latest_per_channel(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -13,9 +13,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
-    model_validator,
+    field_validator,
 )
+
+from nchat.storable import value_problem
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{1,31}$"
 Role = Literal["owner", "admin", "moderator", "member", "guest"]
@@ -60,27 +63,17 @@ AvatarUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_c
 StatusText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=140)]
 
 
-def _reject_nul(value: object) -> None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _reject_nul(key)
-            _reject_nul(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_nul(item)
-
-
 class CleanModel(BaseModel):
-    """Input model: PostgreSQL cannot store NUL in text or JSONB, so it is refused up front."""
+    """Input model: only what PostgreSQL can store gets through (nchat.storable), so NUL,
+    lone surrogates, hostile nesting and out-of-range numbers are a 422, never a 500."""
 
-    @model_validator(mode="after")
-    def _no_nul(self) -> Self:
-        for name in type(self).model_fields:
-            _reject_nul(getattr(self, name))
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        problem = value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class StrictModel(CleanModel):
@@ -114,7 +107,8 @@ class UserUpdate(StrictModel):
     locale: Locale | None = None
     status_text: StatusText | None = None
     role: Role | None = None
-    is_active: bool | None = None
+    # Strict: 0, 1 or "yes" in a JSON body is a mistake to refuse, not a value to guess.
+    is_active: StrictBool | None = None
 
 
 class UserCreate(StrictModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Any
 
@@ -12,12 +10,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat import cursors
 from nchat.admin.service import audit
 from nchat.auth import rbac
 from nchat.auth.deps import Principal
 from nchat.auth.passwords import hash_password
 from nchat.db.ids import uuid7
-from nchat.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from nchat.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from nchat.realtime import log
 from nchat.users import repository
 from nchat.users.schemas import ListQuery, UserList, UserOut, UserUpdate
@@ -102,27 +101,13 @@ async def get_visible_user(
     return row
 
 
-def _encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(code="invalid_cursor", message="The cursor is not valid") from exc
-    if not key:
-        raise BadRequest(code="invalid_cursor", message="The cursor is not valid")
-    return key
-
-
 async def list_users(conn: AsyncConnection, query: ListQuery, viewer: Principal) -> UserList:
     rbac.check_permission(viewer.role, "user:read")
-    after = _decode_cursor(query.cursor) if query.cursor else None
+    after = cursors.decode_text(query.cursor) if query.cursor else None
     rows = await repository.search(conn, q=query.q, after=after, limit=query.limit + 1)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = _encode_cursor(rows[-1]["username"].lower()) if more and rows else None
+    next_cursor = cursors.encode_text(rows[-1]["username"].lower()) if more and rows else None
     return UserList(users=[to_out(r, viewer=viewer) for r in rows], next_cursor=next_cursor)
 
 
