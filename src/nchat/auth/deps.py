@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,6 +25,8 @@ from nchat.errors import Unauthorized
 class Principal:
     user: RowMapping
     session_id: uuid.UUID
+    # When the access token runs out (seconds since the epoch): live streams end then.
+    expires_at: float = math.inf
 
     @property
     def id(self) -> uuid.UUID:
@@ -69,7 +74,7 @@ async def resolve_token(
             raise Unauthorized(code="invalid_token", message="The session has ended")
         if cache is not None:
             cache.put(claims.session_id, user, epoch)
-    return Principal(user=user, session_id=claims.session_id)
+    return Principal(user=user, session_id=claims.session_id, expires_at=claims.expires_at)
 
 
 async def current_principal(request: Request, conn: Conn, settings: AppSettings) -> Principal:
@@ -80,5 +85,63 @@ async def current_principal(request: Request, conn: Conn, settings: AppSettings)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_ip(connection: HTTPConnection) -> str:
+    """The client's address, as rate limits and sessions record it.
+
+    The peer's, unless the peer is one of `trusted_proxies`: then the right-most address in
+    X-Forwarded-For that is not a trusted proxy. Each trusted proxy appends the address it
+    was called from; everything left of the first untrusted one is the client's to write.
+    """
+    if connection.client is None:
+        return "unknown"
+    peer = _parse_address(connection.client.host)
+    if peer is None:
+        return connection.client.host
+    settings: Settings = connection.app.state.settings
+    trusted = _networks(tuple(settings.trusted_proxies))
+    if not _is_trusted(peer, trusted):
+        return str(peer)
+    address = peer
+    forwarded = ",".join(connection.headers.getlist("x-forwarded-for"))
+    for entry in reversed(forwarded.split(",")):
+        if not entry.strip():
+            continue
+        hop = _parse_address(entry)
+        if hop is None:
+            # Not written by a proxy we trust: the last hop they vouched for is all we know.
+            break
+        address = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return str(address)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    # Settings checked each entry at start (config.py).
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _is_trusted(address: IPAddress, trusted: tuple[IPNetwork, ...]) -> bool:
+    return any(address in network for network in trusted)
+
+
+def _parse_address(text: str) -> IPAddress | None:
+    """An address as peers and proxies write it: bare, `[v6]` or `[v6]:port`, `v4:port`;
+    IPv4 seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 it is."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address

@@ -1,9 +1,17 @@
 """Login rate limits per account and per client address, kept in PostgreSQL so every worker
-and node shares them."""
+and node shares them.
+
+An account gets `login_max_failures` within the window, then waits. An address gets
+`login_ip_max_failures`, then is slowed to one attempt per `login_ip_slow_s` rather than
+locked out: one address is often a whole office behind NAT or a proxy. An IPv6 client is
+counted by its /64, the block one subscriber gets and can pick any address from.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,34 +21,92 @@ from nchat.auth.models import login_failures
 from nchat.config import Settings
 from nchat.errors import TooManyRequests
 
+TOO_MANY = "Too many failed sign-in attempts"
+# Namespaces the advisory lock keys of throttled addresses.
+_ADDRESS_LOCK = "nchat.login_address:"
+
+
+def account_key(user_id: uuid.UUID | None, login: str) -> str:
+    """What failures are counted against: the user a login names, or, for a login that
+    names nobody, its normalised text."""
+    if user_id is not None:
+        return f"user:{user_id}"
+    return f"login:{login.strip().lower()}"
+
+
+def address_key(ip: str) -> str:
+    """What per-address failures are counted against."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
 
 async def check_login_allowed(
     conn: AsyncConnection, *, account: str, ip: str, settings: Settings
 ) -> None:
     window_start = datetime.now(UTC) - timedelta(seconds=settings.login_window_s)
-    for column, key, limit in (
-        (login_failures.c.account, account, settings.login_max_failures),
-        (login_failures.c.ip, ip, settings.login_ip_max_failures),
-    ):
-        recent = (
-            sa.select(login_failures.c.created_at)
-            .where(column == key, login_failures.c.created_at > window_start)
-            .order_by(login_failures.c.created_at.desc())
-            .limit(limit)
-            .subquery()
-        )
-        row = (
-            await conn.execute(sa.select(sa.func.count(), sa.func.min(recent.c.created_at)))
-        ).one()
-        count, oldest = int(row[0]), row[1]
-        if count >= limit and oldest is not None:
-            # Allowed again once the oldest of the last `limit` failures leaves the window.
-            wait = (oldest - window_start).total_seconds()
-            raise TooManyRequests(max(1, math.ceil(wait)), "Too many failed sign-in attempts")
+    limit = settings.login_max_failures
+    count, oldest = await _recent_failures(
+        conn, login_failures.c.account, account, window_start, limit
+    )
+    if count >= limit and oldest is not None:
+        # Allowed again once the oldest of the last `limit` failures leaves the window.
+        wait = (oldest - window_start).total_seconds()
+        raise TooManyRequests(max(1, math.ceil(wait)), TOO_MANY)
+    limit = settings.login_ip_max_failures
+    address = address_key(ip)
+    count, _ = await _recent_failures(conn, login_failures.c.ip, address, window_start, limit)
+    if count >= limit:
+        await _one_attempt_at_a_time(conn, address=address, slow_s=settings.login_ip_slow_s)
+
+
+async def _recent_failures(
+    conn: AsyncConnection,
+    column: sa.Column[str],
+    key: str,
+    window_start: datetime,
+    limit: int,
+) -> tuple[int, datetime | None]:
+    """How many of the last `limit` failures fall in the window, and the oldest of them."""
+    recent = (
+        sa.select(login_failures.c.created_at)
+        .where(column == key, login_failures.c.created_at > window_start)
+        .order_by(login_failures.c.created_at.desc())
+        .limit(limit)
+        .subquery()
+    )
+    row = (await conn.execute(sa.select(sa.func.count(), sa.func.min(recent.c.created_at)))).one()
+    return int(row[0]), row[1]
+
+
+async def _one_attempt_at_a_time(conn: AsyncConnection, *, address: str, slow_s: int) -> None:
+    """Let a throttled address try once `slow_s` after its last failure, one request at a
+    time: without the lock, a burst sent at once would pass this check together, before any
+    of them recorded its failure. The lock is the transaction's, so it is held until the
+    attempt's failure has committed; a request that finds it taken is not kept waiting."""
+    key = sa.func.hashtextextended(_ADDRESS_LOCK + address, 0)
+    if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))):
+        raise TooManyRequests(slow_s, TOO_MANY)
+    # Failures are stamped by the database's clock: measured by the same clock, so the
+    # interval holds between nodes whose clocks disagree.
+    elapsed = await conn.scalar(
+        sa.select(
+            sa.extract("epoch", sa.func.now() - sa.func.max(login_failures.c.created_at))
+        ).where(login_failures.c.ip == address)
+    )
+    if elapsed is None:  # pruned meanwhile
+        return
+    wait = slow_s - float(elapsed)
+    if wait > 0:
+        raise TooManyRequests(min(slow_s, max(1, math.ceil(wait))), TOO_MANY)
 
 
 async def record_failure(conn: AsyncConnection, *, account: str, ip: str) -> None:
-    await conn.execute(sa.insert(login_failures).values(account=account, ip=ip))
+    await conn.execute(sa.insert(login_failures).values(account=account, ip=address_key(ip)))
 
 
 async def clear_account_failures(conn: AsyncConnection, *, account: str) -> None:

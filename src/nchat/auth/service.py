@@ -29,7 +29,9 @@ async def do_start_session(
     ip: str | None,
 ) -> TokenOut:
     session_id = uuid7()
-    refresh = tokens.new_refresh_token(session_id)
+    refresh = tokens.new_refresh_token(
+        session_id, tokens.FIRST_GENERATION, secret=settings.jwt_secret
+    )
     await repository.insert_session(
         conn,
         session_id=session_id,
@@ -97,9 +99,12 @@ INVALID_LOGIN = "The login or password is incorrect"
 async def do_signin(
     conn: AsyncConnection, body: SigninIn, *, settings: Settings, user_agent: str | None, ip: str
 ) -> TokenOut:
-    account = body.login.strip().lower()
+    login = body.login.strip().lower()
+    user = await users_repo.get_by_login(conn, login)
+    # Failures count against the account a login names, however it is spelled (username or
+    # email, any case), so each spelling does not get a budget of its own.
+    account = ratelimit.account_key(user["id"] if user is not None else None, login)
     await ratelimit.check_login_allowed(conn, account=account, ip=ip, settings=settings)
-    user = await users_repo.get_by_login(conn, account)
     stored = user["password_hash"] if user is not None else None
     # Always one argon2 verification, so unknown users and wrong passwords look alike.
     ok = await verify_password(stored, body.password)
@@ -115,16 +120,22 @@ async def do_signin(
 
 
 async def do_refresh(conn: AsyncConnection, refresh_token: str, *, settings: Settings) -> TokenOut:
-    session_id = tokens.refresh_session_id(refresh_token)
+    claims = tokens.parse_refresh_token(refresh_token, secret=settings.jwt_secret)
     invalid = Unauthorized("The refresh token is invalid or expired", code="invalid_refresh_token")
-    if session_id is None:
+    if claims is None:
         raise invalid
+    session_id = claims.session_id
     session = await repository.get_session_for_update(conn, session_id)
     if session is None or session["revoked_at"] is not None:
         raise invalid
     if session["expires_at"] <= datetime.now(UTC):
         raise invalid
     if not tokens.same_hash(session["refresh_hash"], tokens.hash_refresh_token(refresh_token)):
+        # Only a token nchat issued for this session at an earlier generation proves a copy:
+        # anything else (a session id from an access token plus made-up bytes) is refused
+        # and changes nothing, or anyone who saw an access token could end its session.
+        if claims.generation is None or claims.generation >= session["generation"]:
+            raise invalid
         # A rotated token came back: someone holds a copy. End the whole session.
         await repository.revoke(conn, session_id, reason="refresh_token_reused")
         await audit(
@@ -142,7 +153,10 @@ async def do_refresh(conn: AsyncConnection, refresh_token: str, *, settings: Set
     user = await users_repo.get_by_id(conn, session["user_id"])
     if user is None or user["deleted_at"] is not None or not user["is_active"]:
         raise invalid
-    new_refresh = tokens.new_refresh_token(session_id)
+    # The row is locked (FOR UPDATE), so this generation is the one `rotate` writes.
+    new_refresh = tokens.new_refresh_token(
+        session_id, session["generation"] + 1, secret=settings.jwt_secret
+    )
     await repository.rotate(
         conn,
         session_id,

@@ -47,6 +47,12 @@ def version() -> None:
     console.print(__version__)
 
 
+# A client's frames are small (the largest, a presence subscription of 200 users, is about
+# 8 KB; a GraphQL subscribe carries one query): uvicorn's default of 16 MiB is far more
+# than a socket needs to be allowed to make the server hold.
+WS_MAX_FRAME_BYTES = 64 * 1024
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (NCHAT_HOST)")] = None,
@@ -84,6 +90,8 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
             f"(see http://{host}:{port}/api/docs), or `nchat user create --role owner`.",
             soft_wrap=True,
         )
+        # nchat reads X-Forwarded-For itself, from NCHAT_TRUSTED_PROXIES only (auth/deps.py
+        # client_ip); uvicorn's own handling would believe any local peer by default.
         if workers == 1:
             uvicorn.run(
                 create_app(settings.model_copy(update={"database_url": url})),
@@ -92,6 +100,8 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
                 log_level="warning",
                 ws="websockets-sansio",
                 ws_per_message_deflate=settings.ws_compression,
+                ws_max_size=WS_MAX_FRAME_BYTES,
+                proxy_headers=False,
             )
         else:
             # Workers are fresh processes: they read the resolved URL from the environment.
@@ -105,6 +115,8 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
                 log_level="warning",
                 ws="websockets-sansio",
                 ws_per_message_deflate=settings.ws_compression,
+                ws_max_size=WS_MAX_FRAME_BYTES,
+                proxy_headers=False,
             )
 
 
