@@ -9,16 +9,34 @@ import uuid
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_LEN = 128
 
+# What a client could use to rewrite a console line (terminal escapes, NUL, carriage
+# returns, bidirectional overrides), written the way repr() writes it: ESC becomes \x1b.
+_UNSAFE = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x2028,
+    0x2029,
+]
+_ESCAPES = {code: repr(chr(code))[1:-1] for code in _UNSAFE}
+# Tracebacks keep their lines.
+_ESCAPES_BUT_NEWLINE = {code: text for code, text in _ESCAPES.items() if code != ord("\n")}
+
 
 def configure_logging(level: str, fmt: str) -> None:
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()  # JSON escapes control characters itself
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else SafeConsoleRenderer(structlog.dev.ConsoleRenderer(colors=False))
     )
     structlog.configure(
         processors=[
@@ -34,6 +52,25 @@ def configure_logging(level: str, fmt: str) -> None:
         # Not cached: tests and `create_app` may reconfigure the format at run time.
         cache_logger_on_first_use=False,
     )
+
+
+class SafeConsoleRenderer:
+    """The console renderer, with control characters from requests escaped.
+
+    Its key=value columns quote and escape only strings with spaces, quotes or line
+    breaks; a path holding ESC [2J (clear the screen) went to the terminal raw. One event
+    is one line: the message is escaped whole, and whatever else reaches the line (values,
+    tracebacks) keeps only its line breaks."""
+
+    def __init__(self, renderer: structlog.dev.ConsoleRenderer) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+        event = event_dict.get("event")
+        if isinstance(event, str) and not event.isprintable():
+            event_dict["event"] = event.translate(_ESCAPES)
+        line = self.renderer(logger, name, event_dict)
+        return line if line.isprintable() else line.translate(_ESCAPES_BUT_NEWLINE)
 
 
 class Metrics:
