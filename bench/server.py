@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 PASSWORD = "bench password long enough"
+UNTHROTTLED = 100_000_000
 
 
 def free_port() -> int:
@@ -38,6 +39,20 @@ def start(
         NCHAT_LOG_LEVEL="error",
         NCHAT_SECRET_KEY="bench-" + "k" * 40,
         NCHAT_LOGIN_MAX_FAILURES="1000",
+        # Per-user volume limits so high they never refuse: every check still runs, so its
+        # cost is measured, but the load is not throttled by its own senders. Not an
+        # exempt role, which would skip the check.
+        **dict.fromkeys(
+            (
+                "NCHAT_RATE_SEND_PER_MIN",
+                "NCHAT_RATE_SEND_BURST",
+                "NCHAT_RATE_SYNC_OPS_PER_MIN",
+                "NCHAT_RATE_SYNC_OPS_BURST",
+                "NCHAT_RATE_SIGNALS_PER_MIN",
+                "NCHAT_RATE_SIGNALS_BURST",
+            ),
+            str(UNTHROTTLED),
+        ),
     )
     env.update({f"NCHAT_{k.upper()}": v for k, v in settings.items()})
     nchat = Path(sys.executable).with_name("nchat")

@@ -1,8 +1,16 @@
--- The writes of one nchat send, as the server runs them: the message row and its event row
--- in one statement (mentions, none here, ride along in the same statement), written only
--- while the sender's membership and the channel still allow the post.
+-- The writes of one nchat send, as the server runs them: the sender's volume budget, then
+-- the message row and its event row in one statement (mentions, none here, ride along in the
+-- same statement), written only while the sender's membership and the channel still allow
+-- the post.
 -- Variables: :user, :channel (uuids), {uuid} (the server's uuid function, filled in by the harness).
 \set n random(1, 2000000000)
+-- The sender's volume budget (limits/postgres.py) at the bench's settings: one microsecond
+-- per send against a 60 s window, so never refused. Keyed per pgbench client, as the HTTP
+-- load's connections send as different users.
+INSERT INTO nchat_rate_limits (key, tat) VALUES ('send:' || :user || ':' || :client_id, now() + interval '1 microsecond')
+  ON CONFLICT (key) DO UPDATE SET tat = greatest(nchat_rate_limits.tat, now()) + interval '1 microsecond'
+  WHERE greatest(nchat_rate_limits.tat, now()) + interval '1 microsecond' - now() <= interval '60 seconds'
+  RETURNING tat;
 WITH new_message AS (
   INSERT INTO nchat_messages (id, channel_id, user_id, text, thread_id, client_id, mentions, created_at)
   SELECT {uuid}, :channel, :user, 'pgbench ' || :n, NULL, NULL,
@@ -11,7 +19,7 @@ WITH new_message AS (
     SELECT 1 FROM nchat_channel_members m JOIN nchat_channels c ON c.id = m.channel_id
     WHERE m.channel_id = :channel AND m.user_id = :user AND m.role = 'member'
       AND c.type = 'public' AND c.archived_at IS NULL AND c.read_only IS false)
-  ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+  ON CONFLICT (user_id, channel_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
   RETURNING id, channel_id, user_id
 ), new_mentions AS (
   INSERT INTO nchat_mentions (message_id, user_id, channel_id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nchat.auth import ratelimit
 from nchat.channels import recent_roots
 from nchat.config import Settings
+from nchat.limits import postgres as rate_limits
 from nchat.realtime import log as event_log
 
 INTERVAL_S = 300.0
@@ -23,6 +24,9 @@ async def run_once(engine: AsyncEngine, settings: Settings) -> None:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
         await event_log.prune(conn, retention_s=settings.event_retention_s)
         await recent_roots.prune(conn)
+    # A transaction of its own: a budget's row stays locked only as long as its delete.
+    async with engine.begin() as conn:
+        await rate_limits.prune(conn)
 
 
 async def run_forever(engine: AsyncEngine, settings: Settings) -> None:

@@ -79,6 +79,8 @@ INSERT INTO nchat_presence (connection_id, user_id, status)
 VALUES ('0193a0c4-0000-7000-8000-0000000000e1', '0193a0c4-0000-7000-8000-000000000001', 'dnd');
 INSERT INTO nchat_thread_followers (message_id, user_id)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-000000000002');
+INSERT INTO nchat_rate_limits (key, tat)
+VALUES ('send:0193a0c4-0000-7000-8000-000000000001', '2030-01-01T00:00:00+00:00');
 """
 
 

@@ -6,6 +6,7 @@ from nchat.admin.models import app_config, audit_log
 from nchat.auth.models import login_failures, sessions
 from nchat.channels.models import channel_members, channels
 from nchat.db.meta import metadata
+from nchat.limits.models import rate_limits
 from nchat.messages.models import (
     bookmarks,
     mentions,
@@ -33,6 +34,7 @@ __all__ = [
     "metadata",
     "pinned_messages",
     "presence",
+    "rate_limits",
     "reactions",
     "sessions",
     "sync_ops",

@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 from pydantic import BaseModel
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from nchat.channels import service as channels
@@ -18,6 +19,7 @@ from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import NchatErrors
 from nchat.graphql.subscriptions import Subscription
 from nchat.graphql.types import Channel, Message, ReadState, Thread, User
+from nchat.limits import limits_of
 from nchat.messages import service as messages
 from nchat.messages.schemas import HistoryQuery, MessageCreate, MessageEdit, ReactionIn
 from nchat.users.service import to_out
@@ -141,6 +143,9 @@ class Mutation:
             client_id=client_id,
         )
         app = info.context.app
+        if app is not None:
+            limits = limits_of(app)
+            await limits.check(limits.rules.send, principal)
         accesses = app.state.access_cache if app is not None else None
         message, _ = await messages.do_send(info.context.conn, body, principal, accesses=accesses)
         return Message.of(message)
@@ -242,8 +247,14 @@ class NchatSchema(strawberry.Schema):
         """Client mistakes are answers, not incidents: NchatErrors already logs the rest."""
 
 
-schema = NchatSchema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=[NchatErrors]
-)
+def make_schema(*extensions: Callable[[], SchemaExtension]) -> NchatSchema:
+    """The schema with nchat's error codes and a deployment's own extensions (its limits)."""
+    return NchatSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[*extensions, NchatErrors],
+    )
 
-__all__ = ["NchatError", "schema"]
+
+__all__ = ["NchatError", "make_schema"]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from nchat.auth.deps import AppSettings, CurrentUser
 from nchat.db.engine import Conn
+from nchat.limits import AppLimits
 from nchat.realtime.events import ChangesOut
 from nchat.sync import service
 from nchat.sync.schemas import BootstrapOut, ChangesQuery, QueueIn, QueueOut, StatusOut, StatusQuery
@@ -14,7 +15,10 @@ router = APIRouter(prefix="/api/sync", tags=["sync"])
 
 
 @router.post("/queue")
-async def queue(body: QueueIn, principal: CurrentUser, conn: Conn) -> QueueOut:
+async def queue(body: QueueIn, principal: CurrentUser, conn: Conn, limits: AppLimits) -> QueueOut:
+    # The whole call is counted, or refused before any operation is applied. Replayed
+    # operations count again: what a call costs is known before anything is read.
+    await limits.check(limits.rules.sync_ops, principal, cost=len(body.operations))
     return await service.apply_queue(conn, body.operations, principal)
 
 
