@@ -103,6 +103,19 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "data_dir": tmp_path,
         "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
         "log_level": "warning",
+        # Volume limits that never refuse (still checked) unless a test sets its own: many
+        # tests send hundreds of messages as one user. tests/limits/ uses the real ones.
+        **dict.fromkeys(
+            (
+                "rate_send_per_min",
+                "rate_send_burst",
+                "rate_sync_ops_per_min",
+                "rate_sync_ops_burst",
+                "rate_signals_per_min",
+                "rate_signals_burst",
+            ),
+            100_000_000,
+        ),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nchat import __version__, housekeeping
+from nchat import __version__, housekeeping, openapi
 from nchat.admin.api import router as admin_router
 from nchat.auth.api import router as auth_router
 from nchat.auth.session_cache import SessionCache
+from nchat.auth.streams import StreamGuard
 from nchat.channels.access_cache import AccessCache
 from nchat.channels.api import router as channels_router
 from nchat.channels.repository import ListCopies
@@ -29,6 +30,11 @@ from nchat.errors import NchatError, error_body
 from nchat.graphql.api import make_router as make_graphql_router
 from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
+from nchat.http_edge.body_limit import BodyLimit
+from nchat.http_edge.headers import SecurityHeaders
+from nchat.http_edge.origins import WebSocketOrigin, cors
+from nchat.http_edge.pages import html_pages
+from nchat.limits import install as install_limits
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
 from nchat.realtime import presence
@@ -54,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = install_limits(app.state, settings)  # refuses unknown exempt roles
         engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
         app.state.engine = engine
         bus = make_bus(
@@ -62,15 +69,19 @@ def create_app(settings: Settings) -> FastAPI:
             redis_prefix=settings.redis_prefix,
         )
         app.state.bus = bus
-        app.state.session_cache = SessionCache(bus)
+        session_cache = SessionCache(bus)
+        app.state.session_cache = session_cache
         app.state.access_cache = AccessCache()
         app.state.list_copies = ListCopies()
         hub = Hub(engine, bus)
         app.state.hub = hub
+        guard = StreamGuard(engine, hub, session_cache)
+        app.state.stream_guard = guard
         keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))
         app.state.presence_keeper = keeper
         await bus.start()
         await hub.start()
+        await guard.start()
         await keeper.start()
         # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
         # process: freeze it out of the cyclic garbage collector, whose full passes over it
@@ -91,8 +102,10 @@ def create_app(settings: Settings) -> FastAPI:
                 await cleanup
             # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
             await keeper.stop()
+            await guard.stop()
             await hub.stop()
             await bus.stop()
+            await limiter.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -105,8 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    app.add_middleware(ServerSend)  # outermost: it sees the server's own send
+    _install_middleware(app, settings, metrics)
     _install_error_handlers(app)
     # Each router carries its full prefix so route templates (metrics labels) are whole paths.
     # Routes are matched in this order, one by one: the busiest routers come first (a send
@@ -125,13 +137,27 @@ def create_app(settings: Settings) -> FastAPI:
         metrics_router,
     ):
         app.include_router(router)
-    app.include_router(make_graphql_router(graphiql=settings.environment == "development"))
+    app.include_router(make_graphql_router(settings))
+    openapi.install(app)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` workers: settings (and the resolved URL) from env."""
     return create_app(Settings())
+
+
+def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    # Each add wraps the ones before it: innermost first. The body limit comes before
+    # anything reads; CORS and the security headers see every response, the 413s too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(cors, origins=settings.cors_origins)
+    graphiql = settings.environment == "development"
+    app.add_middleware(SecurityHeaders, pages=html_pages(app, graphiql=graphiql))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(WebSocketOrigin, origins=settings.cors_origins)
+    app.add_middleware(ServerSend)  # outermost: it sees the server's own send
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -149,12 +175,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names only the methods of the first route it matched; a path served
+            # by several routes supports all of theirs, as the OpenAPI document lists.
+            allowed = openapi.allow_header(request.app, request.scope["path"])
+            headers["Allow"] = allowed or headers.get("Allow", "")
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(OSError)
     @app.exception_handler(DBAPIError)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_FILE = "secret_key"
 
@@ -48,6 +49,54 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=300, ge=1)
     login_ip_max_failures: int = Field(default=30, ge=1)
     environment: Literal["development", "production"] = "production"
+
+    # -- abuse resistance (docs/security.md) ---------------------------------------------
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed;
+    # empty: the peer address is the client's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Beyond NCHAT_LOGIN_IP_MAX_FAILURES an address may try once per this many seconds
+    # (slowed, not locked out: one office shares an address).
+    login_ip_slow_s: int = Field(default=10, ge=1)
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Origins allowed to call the API from a browser (CORS) and to open WebSockets; empty:
+    # same origin only.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    graphql_max_depth: int = Field(default=12, ge=2)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_cost: int = Field(default=5000, ge=1)
+    graphql_max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Introspection in production; always on in development.
+    graphql_introspection: bool = False
+    # Per-user volume limits: a sustained rate per minute and a burst on top of it.
+    rate_send_per_min: int = Field(default=120, ge=1)
+    rate_send_burst: int = Field(default=30, ge=1)
+    rate_sync_ops_per_min: int = Field(default=120, ge=1)
+    rate_sync_ops_burst: int = Field(default=500, ge=1)
+    rate_signals_per_min: int = Field(default=120, ge=1)
+    rate_signals_burst: int = Field(default=20, ge=1)
+    ws_max_per_user: int = Field(default=20, ge=1)
+    # Roles no volume limit applies to (for bots and load tests), e.g. `admin,owner`.
+    rate_limit_exempt_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", "cors_origins", "rate_limit_exempt_roles", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"NCHAT_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network"
+                ) from None
+        return value
 
     @cached_property
     def jwt_secret(self) -> str:

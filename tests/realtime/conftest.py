@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from nchat.app import create_app
+from nchat.cli.main import WS_MAX_FRAME_BYTES
 from tests.conftest import make_settings
 
 
@@ -37,6 +38,7 @@ async def start_live(database_url: str, data_dir: Path, **overrides: object) -> 
         ws="websockets-sansio",
         # As `nchat serve` runs it.
         ws_per_message_deflate=app.state.settings.ws_compression,
+        ws_max_size=WS_MAX_FRAME_BYTES,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -4,15 +4,16 @@ check's round trip.
 Every change that can end a session or change its user (revocation, sign-out, a user's
 role, name, deactivation or deletion) marks the user on its connection; after commit the
 request boundary forgets them here and tells every other process over the bus. A check
-that started before such a change is not remembered (the epoch moved meanwhile). Without
-the bus (or for changes made by the CLI, which has none) an entry still expires after
-TTL_S (decision 0016)."""
+that started before such a change is not remembered (the epoch moved meanwhile). The CLI
+has no bus of its own: it publishes the same signal after its commit. Without the bus an
+entry still expires after TTL_S (decision 0016). Whoever else keeps state per session (the
+live streams' guard) hears of every forget through `on_forget`."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 from sqlalchemy.engine import RowMapping
@@ -25,9 +26,24 @@ TTL_S = 5.0
 MAX_ENTRIES = 10_000
 
 
+Forgotten = Callable[[set[uuid.UUID]], None]
+
+
 def changed(conn: AsyncConnection, user_id: uuid.UUID) -> None:
     """Mark a user whose sessions or row this transaction changes."""
     conn.info.setdefault(AUTH_CHANGED, set()).add(user_id)
+
+
+def changed_users(conn: AsyncConnection) -> set[uuid.UUID]:
+    """The users this transaction marked, taken off the connection (a process without a
+    request boundary, such as the CLI, announces them itself after commit)."""
+    users: set[uuid.UUID] = conn.info.pop(AUTH_CHANGED, set())
+    return users
+
+
+def signal(user_ids: Iterable[uuid.UUID]) -> str:
+    """The bus payload that tells every process these users' sessions or rows changed."""
+    return orjson.dumps({"auth_changed": sorted(str(u) for u in user_ids)}).decode()
 
 
 class SessionCache:
@@ -35,7 +51,12 @@ class SessionCache:
         self.bus = bus
         self.epoch = 0  # moves on every forget(): a check begun before it is not stored
         self._entries: dict[uuid.UUID, tuple[uuid.UUID, RowMapping, float]] = {}
+        self._watchers: list[Forgotten] = []
         bus.listen(self._on_bus)
+
+    def on_forget(self, watcher: Forgotten) -> None:
+        """Call `watcher` with the users whenever they are forgotten, here or elsewhere."""
+        self._watchers.append(watcher)
 
     def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> RowMapping | None:
         entry = self._entries.get(session_id)
@@ -60,12 +81,13 @@ class SessionCache:
         gone = set(user_ids)
         for session_id in [s for s, entry in self._entries.items() if entry[0] in gone]:
             del self._entries[session_id]
+        for watcher in self._watchers:
+            watcher(gone)
 
     async def forget(self, user_ids: set[uuid.UUID]) -> None:
         """After a commit that changed these users: here at once, elsewhere over the bus."""
         self._forget_here(user_ids)
-        payload = {"auth_changed": sorted(str(u) for u in user_ids)}
-        await self.bus.publish(EPHEMERAL, orjson.dumps(payload).decode())
+        await self.bus.publish(EPHEMERAL, signal(user_ids))
 
     def _on_bus(self, topic: str, payload: str) -> None:
         if topic != EPHEMERAL or '"auth_changed"' not in payload:

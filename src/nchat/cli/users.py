@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 import sqlalchemy as sa
 import typer
 from pydantic import TypeAdapter, ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.admin.service import audit, update_config
+from nchat.auth import session_cache
 from nchat.auth.passwords import hash_password
-from nchat.cli.common import console, database_url, fail, operator_errors
+from nchat.cli.common import console, database_url, err_console, fail, operator_errors
 from nchat.config import Settings
 from nchat.db.engine import create_engine
 from nchat.errors import NchatError, ValidationFailed
+from nchat.realtime.redis_bus import publish_once
+from nchat.realtime.topics import EPHEMERAL
 from nchat.setup.service import SETUP_LOCK_KEY, is_completed
 from nchat.users import repository
 from nchat.users.schemas import DisplayName, Email, Password, Role, Username
@@ -33,19 +39,41 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 
 
-def _run(url: str, work: Work) -> None:
+def _run(url: str, work: Work, settings: Settings) -> None:
     async def runner() -> None:
         engine = create_engine(url, pool_size=1)
         try:
             async with engine.begin() as conn:
                 await work(conn)
+                changed = session_cache.changed_users(conn)
         finally:
             await engine.dispose()
+        if changed:
+            await _announce(url, changed, settings)
 
     try:
         asyncio.run(runner())
     except NchatError as exc:
         raise fail(f"Error: {exc.message} ({exc.code})", EXIT_FAILED) from exc
+
+
+async def _announce(url: str, users: set[uuid.UUID], settings: Settings) -> None:
+    """Tell running servers, so that the users' open sockets and subscriptions close now
+    rather than at the servers' next sweep."""
+    try:
+        await publish_once(
+            database_url=url,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+            topic=EPHEMERAL,
+            payload=session_cache.signal(users),
+        )
+    except (RedisError, OSError, asyncpg.PostgresError) as exc:
+        err_console.print(
+            f"Warning: running servers were not told ({exc}); "
+            "their open sockets of these users close within a minute",
+            soft_wrap=True,
+        )
 
 
 def _valid(kind: Any, value: str, label: str) -> Any:
@@ -112,7 +140,7 @@ def create(
         console.print(f"Created {row['role']} {row['username']} ({row['id']})")
 
     with operator_errors(), database_url(settings) as url:
-        _run(url, work)
+        _run(url, work, settings)
 
 
 @app.command("set-password")
@@ -141,4 +169,4 @@ def set_password(
         console.print(f"Password set for {user['username']}; their sessions were ended")
 
     with operator_errors(), database_url(settings) as url:
-        _run(url, work)
+        _run(url, work, settings)

@@ -50,6 +50,7 @@ class GqlContext(BaseContext):
         self.principal = principal
         self.settings = settings
         self.app: Any = None
+        self.streams = 0  # subscriptions open on this connection (a socket's context)
         # One batched query per request for every user a response names (message authors).
         self.users: DataLoader[uuid.UUID, UserOut | None] = DataLoader(load_fn=self._load_users)
 

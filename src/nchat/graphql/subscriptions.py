@@ -1,28 +1,44 @@
 """GraphQL subscriptions (graphql-transport-ws): the hub's stream, with the socket's rules
-of visibility."""
+of visibility.
+
+A connection is authorised once, by its `connection_init` token; when that access ends
+(signed out, session revoked, user deactivated) or the token runs out, the whole socket is
+closed with 4401 (graphql-transport-ws' "Unauthorized"): the client reconnects with a fresh
+token, or signs in again. A `messageCreated` stream also ends, with `channel_not_found`,
+once its caller leaves or is removed from the channel."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
 import strawberry
+from starlette.websockets import WebSocket
 from strawberry.scalars import JSON
 
+from nchat.auth.streams import StreamGuard
 from nchat.channels import service as channels
 from nchat.channels.models import channel_members
-from nchat.errors import NchatError
+from nchat.errors import NchatError, NotFound, TooManyRequests
 from nchat.graphql.args import parse_id
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import as_graphql_error
 from nchat.graphql.types import Message
 from nchat.messages.schemas import MessageOut
-from nchat.realtime.hub import Hub
+from nchat.realtime.hub import Hub, Subscriber
 
 Info = strawberry.Info[GqlContext, None]
+
+CLOSE_UNAUTHORIZED = 4401
+# Streams one connection may hold at once: each is a registration with the hub.
+MAX_STREAMS = 20
+MAX_WAIT_S = 3600.0  # asyncio's timers cannot wait forever
 
 
 @strawberry.type
@@ -34,22 +50,65 @@ class Event:
     created_at: datetime
 
 
-async def _events(info: Info) -> AsyncGenerator[dict[str, object], None]:
+async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
     """Every event the caller may see from now on, as the socket frames carry them."""
-    principal = info.context.user()
-    hub: Hub = info.context.app.state.hub
+    context = info.context
+    principal = context.user()
+    if context.streams >= MAX_STREAMS:
+        error = TooManyRequests(1, f"At most {MAX_STREAMS} subscriptions per connection")
+        raise as_graphql_error(error)
+    hub: Hub = context.app.state.hub
+    guard: StreamGuard = context.app.state.stream_guard
     cm = channel_members.c
-    async with info.context.engine.connect() as conn:
+    async with context.engine.connect() as conn:
         rows = await conn.execute(sa.select(cm.channel_id).where(cm.user_id == principal.id))
         member_of = {row[0] for row in rows.all()}
-    sub, _ = hub.register(principal.id, member_of, None)
+    sub, _ = hub.register(principal.id, member_of, None, session_id=principal.session_id)
+    context.streams += 1
     try:
-        while not sub.overflowed.is_set() and not sub.closing.is_set():
-            frame = orjson.loads(await sub.queue.get())
+        # A revocation between the connection's token check and this registration.
+        await guard.check([sub])
+        while (payload := await _next(sub, principal.expires_at)) is not None:
+            frame = orjson.loads(payload)
             if frame.get("type") == "event":
                 yield frame["event"]
     finally:
+        context.streams -= 1
         hub.unregister(sub)
+    if sub.ended.is_set() or time.time() >= principal.expires_at:
+        await _close_unauthorized(context.request, sub)
+
+
+async def _next(sub: Subscriber, expires_at: float) -> bytes | None:
+    """The subscriber's next frame; None once the stream has to end (too slow, the server
+    stopping, access ended, the token expired)."""
+    stops = (sub.overflowed, sub.closing, sub.ended)
+    while not any(stop.is_set() for stop in stops):
+        if not sub.queue.empty():
+            return sub.queue.get_nowait()
+        remaining = expires_at - time.time()
+        if remaining <= 0:
+            return None
+        got = asyncio.ensure_future(sub.queue.get())
+        waits: list[asyncio.Future[Any]] = [got]
+        waits += [asyncio.ensure_future(stop.wait()) for stop in stops]
+        try:
+            await asyncio.wait(
+                waits, timeout=min(remaining, MAX_WAIT_S), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if got.done() and not got.cancelled():
+            return got.result()  # taken off the queue: delivered, even if a stop came too
+    return None
+
+
+async def _close_unauthorized(connection: object, sub: Subscriber) -> None:
+    if isinstance(connection, WebSocket):
+        reason = "session ended" if sub.ended.is_set() else "token expired"
+        with contextlib.suppress(RuntimeError):
+            await connection.close(code=CLOSE_UNAUTHORIZED, reason=reason)
 
 
 @strawberry.type
@@ -67,8 +126,15 @@ class Subscription:
             # Subscription errors do not pass the schema's error extension: convert here.
             raise as_graphql_error(exc) from exc
         async for event in _events(info):
-            if event["type"] == "message.created" and event["channel_id"] == str(target):
+            if event["channel_id"] != str(target):
+                continue
+            if event["type"] == "message.created":
                 yield Message.of(MessageOut.model_validate(event["data"]))
+            elif event["type"] == "member.left" and event["data"].get("user_id") == str(
+                principal.id
+            ):
+                gone = NotFound("You no longer belong to this channel", code="channel_not_found")
+                raise as_graphql_error(gone)
 
     @strawberry.subscription
     async def events(self, info: Info) -> AsyncGenerator[Event, None]:

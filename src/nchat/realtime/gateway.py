@@ -6,18 +6,22 @@ the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` s
 `presence_state` answering a subscription, `error` for a client frame it refuses, and
 `resync_required` for a cursor older than the log keeps. Clients send `ping`, `pong`,
 `typing`, `presence` (their status), `presence_subscribe` (the users whose presence they
-show; replaces the previous list) and, when the token could not go in the query string, a
-first `auth` frame.
+show; replaces the previous list) and `auth`: as the first frame it authenticates the socket
+(preferred to a token in the query string, which proxies log); later, a fresh access token
+of the same user extends the socket's life past the first token's expiry (`auth_ok`).
 
-Close codes: 4001 bad or missing token, 4002 no frame from the client for two heartbeats,
-4008 too slow to keep up (resume from the last cursor), 4009 resync required,
-1012 the server is restarting (reconnect, anywhere), 1003 a binary frame (frames are
-JSON text)."""
+Close codes: 4001 bad or missing token, or access ended (token expired without a fresh
+one, signed out, session revoked, user deactivated: refresh and reconnect, or sign in),
+4002 no frame from the client for two heartbeats, 4008 too slow to keep up (resume from the
+last cursor), 4009 resync required, 4029 too many sockets for the user or frames too fast,
+1012 the server is restarting (reconnect, anywhere), 1003 a binary frame (frames are JSON
+text)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from typing import Any
@@ -30,14 +34,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.auth.deps import Principal, resolve_token
+from nchat.auth.streams import StreamGuard
 from nchat.channels.models import channel_members
 from nchat.config import Settings
 from nchat.db.ids import uuid7
-from nchat.errors import NchatError, ValidationFailed
+from nchat.errors import NchatError, Unauthorized, ValidationFailed
+from nchat.limits import Limits, limits_of
 from nchat.realtime import log, presence, wire
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
 from nchat.realtime.hub import Hub, Subscriber, event_frame, event_position
+from nchat.realtime.throttle import Bucket
 from nchat.realtime.topics import EPHEMERAL
 
 logger = structlog.get_logger("nchat.gateway")
@@ -53,16 +60,24 @@ CLOSE_BAD_TOKEN = 4001
 CLOSE_IDLE = 4002
 CLOSE_SLOW = 4008
 CLOSE_RESYNC = 4009
+CLOSE_TOO_MANY = 4029
+# Frames a client may send: a burst, then this many a second (far above what a client
+# needs: a ping per heartbeat, typing every few seconds, a status change now and then).
+FRAME_RATE_PER_S = 10.0
+FRAME_BURST = 50.0
+# asyncio's timers cannot wait forever: a token without expiry is looked at again hourly.
+MAX_WAIT_S = 3600.0
 CLOSE_RESTART = 1012
 CLOSE_UNSUPPORTED = 1003
 
 
 class Gone(Exception):
-    """The client left or has to be closed; carries the close code."""
+    """The client left or has to be closed; carries the close code and its reason."""
 
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, reason: str | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.reason = reason
 
 
 def heartbeat_of(app: Any) -> float:
@@ -83,13 +98,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         bus=app.state.bus,
         settings=app.state.settings,
         keeper=app.state.presence_keeper,
+        guard=app.state.stream_guard,
+        limits=limits_of(app),
         heartbeat_s=heartbeat_of(app),
     )
-    code = 1000
+    code, reason = 1000, None
     try:
         await session.run()
     except Gone as gone:
-        code = gone.code
+        code, reason = gone.code, gone.reason
     except WebSocketDisconnect:
         return
     finally:
@@ -98,7 +115,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     # the server's own connection teardown.
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await ws.close(code)
+            await ws.close(code, reason)
 
 
 class Session:
@@ -111,9 +128,13 @@ class Session:
         bus: Bus,
         settings: Settings,
         keeper: presence.Keeper,
+        guard: StreamGuard,
+        limits: Limits,
         heartbeat_s: float,
     ) -> None:
         self.ws = ws
+        self.guard = guard
+        self.limits = limits
         self.engine = engine
         self.hub = hub
         self.bus = bus
@@ -126,6 +147,8 @@ class Session:
         self.typing_sent: dict[uuid.UUID, float] = {}
         self.status: str | None = None  # the last status this socket recorded
         self.connection_id = uuid7()
+        self.reauthed = asyncio.Event()
+        self.frames = Bucket(FRAME_RATE_PER_S, FRAME_BURST)
 
     async def close(self) -> None:
         if self.sub is not None:
@@ -144,9 +167,18 @@ class Session:
             await self._send({"type": "resync_required", "reason": exc.code})
             raise Gone(CLOSE_RESYNC) from exc
         async with self.engine.connect() as conn:
+            if self.principal.role not in self.settings.rate_limit_exempt_roles:
+                await self._check_socket_count(conn)
             channels = await _member_channels(conn, self.principal.id)
         # Registered before the replay: whatever commits meanwhile is buffered, not lost.
-        self.sub, start = self.hub.register(self.principal.id, channels, since)
+        self.sub, start = self.hub.register(
+            self.principal.id, channels, since, session_id=self.principal.session_id
+        )
+        # A revocation that committed after the token was checked and before the guard
+        # could see this stream would otherwise go unnoticed until its next sweep.
+        await self.guard.check([self.sub])
+        if self.sub.ended.is_set():
+            raise Gone(CLOSE_BAD_TOKEN, "session ended")
         cursor = since or start
         await self._presence("online")
         await self._send(
@@ -155,6 +187,7 @@ class Session:
                 "cursor": cursor.encode(),
                 "heartbeat_s": self.heartbeat_s,
                 "user_id": str(self.principal.id),
+                "expires_in": self._expires_in(),
             }
         )
         if since is not None and since < start:
@@ -180,6 +213,30 @@ class Session:
                 )
         except NchatError as exc:
             raise Gone(CLOSE_BAD_TOKEN) from exc
+
+    async def _check_socket_count(self, conn: Any) -> None:
+        """At most NCHAT_WS_MAX_PER_USER sockets per user, counted on every node."""
+        assert self.principal is not None
+        limit = self.settings.ws_max_per_user
+        if await presence.open_sockets(conn, self.principal.id, self.keeper.grace_s) >= limit:
+            await self._send(
+                {
+                    "type": "error",
+                    "for": "connect",
+                    "error": {
+                        "code": "too_many_sockets",
+                        "message": f"At most {limit} open sockets per user",
+                        "details": {"limit": limit},
+                    },
+                }
+            )
+            raise Gone(CLOSE_TOO_MANY, "too many sockets")
+
+    def _expires_in(self) -> int | None:
+        assert self.principal is not None
+        if self.principal.expires_at == math.inf:
+            return None
+        return max(0, int(self.principal.expires_at - time.time()))
 
     def _since(self) -> Position | None:
         raw = self.ws.query_params.get("since")
@@ -237,18 +294,38 @@ class Session:
             sub.sending = False
 
     async def _watch(self) -> None:
-        """Ends the session when the socket falls behind or the server shuts down, even while
-        a send is stuck on a client that stopped reading."""
+        """Ends the session when the socket falls behind, the server shuts down, access ends
+        or the token runs out without a fresh one, even while a send is stuck on a client
+        that stopped reading."""
         sub = self.sub
-        assert sub is not None
-        overflow = asyncio.ensure_future(sub.overflowed.wait())
-        closing = asyncio.ensure_future(sub.closing.wait())
+        assert sub is not None and self.principal is not None
+        stops = {
+            asyncio.ensure_future(event.wait())
+            for event in (sub.overflowed, sub.closing, sub.ended)
+        }
         try:
-            await asyncio.wait({overflow, closing}, return_when=asyncio.FIRST_COMPLETED)
+            while not any(stop.done() for stop in stops):
+                remaining = self.principal.expires_at - time.time()
+                if remaining <= 0:
+                    raise Gone(CLOSE_BAD_TOKEN, "token expired")
+                self.reauthed.clear()
+                renewed = asyncio.ensure_future(self.reauthed.wait())
+                try:
+                    await asyncio.wait(
+                        {*stops, renewed},
+                        timeout=min(remaining, MAX_WAIT_S),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    renewed.cancel()
         finally:
-            overflow.cancel()
-            closing.cancel()
-        raise Gone(CLOSE_SLOW if sub.overflowed.is_set() else CLOSE_RESTART)
+            for stop in stops:
+                stop.cancel()
+        if sub.overflowed.is_set():
+            raise Gone(CLOSE_SLOW)
+        if sub.ended.is_set():
+            raise Gone(CLOSE_BAD_TOKEN, "session ended")
+        raise Gone(CLOSE_RESTART)
 
     async def _receive_text(self) -> str:
         """The next text frame. Frames are JSON text; a binary one ends the session with
@@ -265,6 +342,8 @@ class Session:
         while True:
             raw = await self._receive_text()
             self.last_heard = time.monotonic()
+            if not self.frames.take():
+                raise Gone(CLOSE_TOO_MANY, "too many frames")
             try:
                 frame = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -290,10 +369,45 @@ class Session:
         elif kind == "presence" and frame.get("status") in presence.STATUSES:
             status = str(frame["status"])
             # Re-saying the socket's status changes nothing: the keeper keeps its row fresh.
-            if status != self.status:
+            if status != self.status and await self._signal_allowed("presence"):
                 await self._presence(status)
         elif kind == "presence_subscribe":
-            await self._presence_subscribe(frame.get("user_ids"))
+            if await self._signal_allowed("presence_subscribe"):
+                await self._presence_subscribe(frame.get("user_ids"))
+        elif kind == "auth":
+            await self._reauthenticate(frame.get("token"))
+
+    async def _reauthenticate(self, token: object) -> None:
+        """A fresh access token of the same user: the socket lives on past the old one."""
+        assert self.sub is not None and self.principal is not None
+        try:
+            async with self.engine.connect() as conn:
+                principal = await resolve_token(
+                    conn,
+                    str(token) if token else None,
+                    self.settings,
+                    self.ws.app.state.session_cache,
+                )
+            if principal.id != self.principal.id:
+                raise Unauthorized("The token is another user's", code="token_user_mismatch")
+        except NchatError as exc:
+            await self._send({"type": "error", "for": "auth", **exc.envelope()})
+            return
+        self.principal = principal
+        self.sub.session_id = principal.session_id
+        self.reauthed.set()
+        await self._send({"type": "auth_ok", "expires_in": self._expires_in()})
+
+    async def _signal_allowed(self, kind: str) -> bool:
+        """Typing, status changes and presence subscriptions share one budget per user, on
+        every node (NCHAT_RATE_SIGNALS_*); a refused frame is answered, not acted on."""
+        assert self.principal is not None
+        try:
+            await self.limits.check(self.limits.rules.signals, self.principal)
+        except NchatError as exc:
+            await self._send({"type": "error", "for": kind, **exc.envelope()})
+            return False
+        return True
 
     async def _presence_subscribe(self, raw: object) -> None:
         """Replace the users whose presence changes this socket hears, and say where they
@@ -324,6 +438,8 @@ class Session:
             return
         if now - self.typing_sent.get(channel_id, 0.0) < TYPING_MIN_INTERVAL_S:
             return  # rate limited: a typing signal lasts TYPING_TTL_S anyway
+        if not await self._signal_allowed("typing"):
+            return
         self.typing_sent[channel_id] = now
         frame = {
             "type": "typing",

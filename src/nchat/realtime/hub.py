@@ -60,6 +60,10 @@ class Subscriber:
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # The session the stream was opened with; `ended` is set once it no longer grants
+    # access (signed out, revoked, the user deactivated): the stream then closes.
+    session_id: uuid.UUID | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
     # Set once the socket's send loop runs (after any replay): frames may then skip the
     # queue while it is empty and the loop holds none (wire.py).
     direct: Direct | None = None
@@ -133,11 +137,18 @@ class Hub:
 
     # -- subscribers -------------------------------------------------------
     def register(
-        self, user_id: uuid.UUID, channels: set[uuid.UUID], after: Position | None
+        self,
+        user_id: uuid.UUID,
+        channels: set[uuid.UUID],
+        after: Position | None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> tuple[Subscriber, Position]:
         """Returns the subscriber and the hub's position: live delivery starts after it."""
         start = self.position
-        sub = Subscriber(user_id, set(channels), max(after, start) if after else start)
+        sub = Subscriber(
+            user_id, set(channels), max(after, start) if after else start, session_id=session_id
+        )
         self._subs.add(sub)
         self._by_user[user_id].add(sub)
         for channel_id in channels:
@@ -156,6 +167,9 @@ class Hub:
 
     def subscribers_of(self, user_id: uuid.UUID) -> list[Subscriber]:
         return list(self._by_user.get(user_id, ()))
+
+    def subscribers(self) -> list[Subscriber]:
+        return list(self._subs)
 
     def watch(self, sub: Subscriber, user_ids: frozenset[uuid.UUID]) -> None:
         """Replace the users whose presence changes reach this socket."""

@@ -111,6 +111,16 @@ async def leave(conn: AsyncConnection, connection_id: uuid.UUID, grace_s: float)
     )
 
 
+async def open_sockets(conn: AsyncConnection, user_id: uuid.UUID, grace_s: float) -> int:
+    """The user's sockets open now, on every node: rows a heartbeat keeps fresh, not those
+    of closed sockets left counting for their grace period (`leave`)."""
+    since = datetime.now(UTC) - timedelta(seconds=PRESENCE_TTL_S - grace_s)
+    count = await conn.scalar(
+        sa.select(sa.func.count()).where(p.user_id == user_id, p.last_seen > since)
+    )
+    return int(count or 0)
+
+
 async def status_of(conn: AsyncConnection, user_ids: list[uuid.UUID]) -> list[PresenceOut]:
     rows = (
         await conn.execute(

@@ -176,3 +176,30 @@ def make_bus(*, database_url: str, redis_url: str | None, redis_prefix: str | No
     if redis_url:
         return RedisBus(redis_url, database_url=database_url, prefix=redis_prefix or None)
     return PostgresBus(database_url)
+
+
+async def publish_once(
+    *,
+    database_url: str,
+    redis_url: str | None,
+    redis_prefix: str | None,
+    topic: str,
+    payload: str,
+) -> None:
+    """One message from a process that runs no bus (the CLI), on the bus the servers of this
+    database listen to."""
+    if redis_url:
+        prefix = redis_prefix or await database_prefix(database_url)
+        client = redis.Redis.from_url(
+            redis_url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
+        try:
+            await client.publish(f"{prefix}:{topic}", payload)
+        finally:
+            await client.aclose()
+        return
+    conn = await asyncpg.connect(libpq_url(database_url))
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", topic, payload)
+    finally:
+        await conn.close()
