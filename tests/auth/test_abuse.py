@@ -406,3 +406,18 @@ def test_serve_leaves_forwarded_for_to_nchat(server_url: str, tmp_path: Path) ->
                 "127.0.0.1",
                 "203.0.113.7",
             ]
+
+
+async def test_a_burst_against_one_account_gets_no_more_guesses_than_the_limit(
+    client: httpx.AsyncClient, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    """Sent at once, sign-ins must not all pass the count before any failure is recorded."""
+    user = await make_user()
+    burst = await asyncio.gather(*(signin(client, user.username, WRONG) for _ in range(20)))
+    assert {r.status_code for r in burst} <= {401, 429}
+    async with engine.connect() as conn:
+        recorded = await conn.scalar(sa.text("SELECT count(*) FROM nchat_login_failures"))
+    assert recorded == sum(r.status_code == 401 for r in burst) <= 5
+    # The account's budget is what those failures spent, no more.
+    r = await signin(client, user.username, user.password)
+    assert r.status_code == (429 if recorded == 5 else 200)

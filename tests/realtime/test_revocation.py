@@ -191,18 +191,22 @@ async def test_a_fresh_token_must_be_the_same_users(
         await frame(ws, "pong")
 
 
+@pytest.mark.parametrize("how", ["leaves", "is-removed"])
 async def test_leaving_a_private_channel_ends_its_subscription(
-    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api, how: str
 ) -> None:
     ada, bob = await make_user(), await make_user()
     private = await api.create_channel(ada, "inner", type_="private", members=(bob,))
     ws, gql = await open_streams(live, bob, private["id"])
     try:
         await both_deliver(api, ada, private["id"], ws, gql)
-        r = await client.delete(
-            f"/api/channels/{private['id']}/members/{bob.id}", headers=ada.headers
-        )
-        assert r.status_code == 204
+        if how == "leaves":
+            r = await client.post(f"/api/channels/{private['id']}/leave", headers=bob.headers)
+        else:
+            r = await client.delete(
+                f"/api/channels/{private['id']}/members/{bob.id}", headers=ada.headers
+            )
+        assert r.status_code == 204, r.text
         ended = await message(gql, "next")
         assert ended["payload"]["errors"][0]["extensions"]["code"] == "channel_not_found"
         await api.send(ada, private["id"], "after bob left")

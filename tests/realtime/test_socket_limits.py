@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import websockets
 
 from nchat.cli.main import WS_MAX_FRAME_BYTES
+from nchat.graphql import subscriptions
 from tests.fixtures.factories import UserFactory
 from tests.realtime.conftest import start_live, stop_live
 from tests.realtime.test_gateway import frame
+from tests.realtime.test_graphql_subscriptions import gql_socket, message, subscribe
 from tests.realtime.test_revocation import closed_with
 
 
@@ -114,4 +119,41 @@ async def test_signals_share_one_budget_per_user_across_sockets(
                 r = await client.get(f"/api/presence?user_ids={bob.id}", headers=bob.headers)
             assert r.json()["presence"][0]["status"] == "online"
     finally:
+        await stop_live(live)
+
+
+async def test_graphql_subscriptions_are_bounded_per_connection_and_per_user(
+    database_url: str,
+    tmp_path: Path,
+    clean_db: None,
+    make_user: UserFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(subscriptions, "MAX_STREAMS", 3)
+    monkeypatch.setattr(subscriptions, "MAX_USER_STREAMS", 4)
+    live = await start_live(database_url, tmp_path)
+    bob = await make_user()
+    sockets = [await gql_socket(live, bob), await gql_socket(live, bob)]
+    try:
+        for ws in sockets:
+            await message(ws, "connection_ack")
+        first, second = sockets
+
+        async def subscribe_events(ws: Any, op_id: str) -> None:
+            await subscribe(ws, op_id, "subscription { events { id } }")
+
+        for op_id in ("a", "b", "c", "d"):
+            await subscribe_events(first, op_id)
+        refused = await message(first, "next")  # the 4th on one connection
+        assert refused["id"] == "d"
+        assert refused["payload"]["errors"][0]["extensions"]["code"] == "rate_limited"
+        await subscribe_events(second, "e")  # the user's 4th stream
+        await asyncio.sleep(0.3)
+        await subscribe_events(second, "f")  # the 5th: over the user's bound
+        refused = await message(second, "next")
+        assert refused["id"] == "f"
+        assert refused["payload"]["errors"][0]["extensions"]["code"] == "rate_limited"
+    finally:
+        for ws in sockets:
+            await ws.close()
         await stop_live(live)

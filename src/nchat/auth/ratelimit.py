@@ -22,7 +22,8 @@ from nchat.config import Settings
 from nchat.errors import TooManyRequests
 
 TOO_MANY = "Too many failed sign-in attempts"
-# Namespaces the advisory lock keys of throttled addresses.
+# Namespace the advisory lock keys of accounts and throttled addresses.
+_ACCOUNT_LOCK = "nchat.login_account:"
 _ADDRESS_LOCK = "nchat.login_address:"
 
 
@@ -49,6 +50,9 @@ async def check_login_allowed(
     conn: AsyncConnection, *, account: str, ip: str, settings: Settings
 ) -> None:
     window_start = datetime.now(UTC) - timedelta(seconds=settings.login_window_s)
+    # One attempt per account at a time: a burst sent at once would otherwise pass the
+    # count together, before any of them recorded its failure (as many guesses as requests).
+    await _locked_or_refused(conn, _ACCOUNT_LOCK + account, retry_after=1)
     limit = settings.login_max_failures
     count, oldest = await _recent_failures(
         conn, login_failures.c.account, account, window_start, limit
@@ -88,9 +92,7 @@ async def _one_attempt_at_a_time(conn: AsyncConnection, *, address: str, slow_s:
     time: without the lock, a burst sent at once would pass this check together, before any
     of them recorded its failure. The lock is the transaction's, so it is held until the
     attempt's failure has committed; a request that finds it taken is not kept waiting."""
-    key = sa.func.hashtextextended(_ADDRESS_LOCK + address, 0)
-    if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))):
-        raise TooManyRequests(slow_s, TOO_MANY)
+    await _locked_or_refused(conn, _ADDRESS_LOCK + address, retry_after=slow_s)
     # Failures are stamped by the database's clock: measured by the same clock, so the
     # interval holds between nodes whose clocks disagree.
     elapsed = await conn.scalar(
@@ -103,6 +105,15 @@ async def _one_attempt_at_a_time(conn: AsyncConnection, *, address: str, slow_s:
     wait = slow_s - float(elapsed)
     if wait > 0:
         raise TooManyRequests(min(slow_s, max(1, math.ceil(wait))), TOO_MANY)
+
+
+async def _locked_or_refused(conn: AsyncConnection, name: str, *, retry_after: int) -> None:
+    """Take the transaction's advisory lock `name`, held until the attempt (and its failure)
+    commits; a request that finds it taken gets 429 at once instead of holding a
+    connection while it waits."""
+    key = sa.func.hashtextextended(name, 0)
+    if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))):
+        raise TooManyRequests(retry_after, TOO_MANY)
 
 
 async def record_failure(conn: AsyncConnection, *, account: str, ip: str) -> None:

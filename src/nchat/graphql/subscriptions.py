@@ -38,6 +38,9 @@ Info = strawberry.Info[GqlContext, None]
 CLOSE_UNAUTHORIZED = 4401
 # Streams one connection may hold at once: each is a registration with the hub.
 MAX_STREAMS = 20
+# And one user in one process, over all their sockets and subscriptions (GraphQL sockets are
+# not counted across nodes, as /api/ws sockets are: this bounds them per node).
+MAX_USER_STREAMS = 100
 MAX_WAIT_S = 3600.0  # asyncio's timers cannot wait forever
 
 
@@ -54,27 +57,34 @@ async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
     """Every event the caller may see from now on, as the socket frames carry them."""
     context = info.context
     principal = context.user()
+    hub: Hub = context.app.state.hub
+    guard: StreamGuard = context.app.state.stream_guard
     if context.streams >= MAX_STREAMS:
         error = TooManyRequests(1, f"At most {MAX_STREAMS} subscriptions per connection")
         raise as_graphql_error(error)
-    hub: Hub = context.app.state.hub
-    guard: StreamGuard = context.app.state.stream_guard
-    cm = channel_members.c
-    async with context.engine.connect() as conn:
-        rows = await conn.execute(sa.select(cm.channel_id).where(cm.user_id == principal.id))
-        member_of = {row[0] for row in rows.all()}
-    sub, _ = hub.register(principal.id, member_of, None, session_id=principal.session_id)
+    # Counted before the first await: subscriptions started together see each other.
     context.streams += 1
     try:
-        # A revocation between the connection's token check and this registration.
-        await guard.check([sub])
-        while (payload := await _next(sub, principal.expires_at)) is not None:
-            frame = orjson.loads(payload)
-            if frame.get("type") == "event":
-                yield frame["event"]
+        cm = channel_members.c
+        async with context.engine.connect() as conn:
+            query = sa.select(cm.channel_id).where(cm.user_id == principal.id)
+            member_of = {row[0] for row in (await conn.execute(query)).all()}
+        # Checked and registered with no await between: the bound holds under a burst.
+        if len(hub.subscribers_of(principal.id)) >= MAX_USER_STREAMS:
+            error = TooManyRequests(5, f"At most {MAX_USER_STREAMS} open streams per user")
+            raise as_graphql_error(error)
+        sub, _ = hub.register(principal.id, member_of, None, session_id=principal.session_id)
+        try:
+            # A revocation between the connection's token check and this registration.
+            await guard.check([sub])
+            while (payload := await _next(sub, principal.expires_at)) is not None:
+                frame = orjson.loads(payload)
+                if frame.get("type") == "event":
+                    yield frame["event"]
+        finally:
+            hub.unregister(sub)
     finally:
         context.streams -= 1
-        hub.unregister(sub)
     if sub.ended.is_set() or time.time() >= principal.expires_at:
         await _close_unauthorized(context.request, sub)
 
