@@ -50,6 +50,9 @@ def start(
                 "NCHAT_RATE_SYNC_OPS_BURST",
                 "NCHAT_RATE_SIGNALS_PER_MIN",
                 "NCHAT_RATE_SIGNALS_BURST",
+                # Fan-out's subscribers are one user's sockets: counted (the query runs at
+                # every connect), never refused.
+                "NCHAT_WS_MAX_PER_USER",
             ),
             str(UNTHROTTLED),
         ),
