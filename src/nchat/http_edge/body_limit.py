@@ -145,6 +145,15 @@ class Counted:
         await self.refusal.send(self._send)
 
 
+# More digits than any limit has: too large without converting (Python refuses to convert
+# decimal strings past 4,300 digits, and a header may hold far more).
+_MAX_DIGITS = 18
+
+
 def _length(value: bytes) -> int:
     """The declared length, or -1 when it is not a plain decimal number."""
-    return int(value) if value.isdigit() else -1
+    if not value.isdigit():
+        return -1
+    if len(value) > _MAX_DIGITS:
+        return 10**_MAX_DIGITS
+    return int(value)
