@@ -7,6 +7,7 @@ the next request on the connection), so only bodies without a declared length ar
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 import orjson
@@ -155,5 +156,5 @@ def _length(value: bytes) -> int:
     if not value.isdigit():
         return -1
     if len(value) > _MAX_DIGITS:
-        return 10**_MAX_DIGITS
+        return sys.maxsize
     return int(value)
