@@ -22,8 +22,12 @@ class User:
     email: str | None
     role: str
     avatar_url: str | None
+    timezone: str | None
+    locale: str | None
     status_text: str | None
+    is_active: bool
     created_at: datetime
+    deleted_at: datetime | None
 
     @classmethod
     def of(cls, u: UserOut) -> User:
@@ -34,8 +38,12 @@ class User:
             email=u.email,
             role=u.role,
             avatar_url=u.avatar_url,
+            timezone=u.timezone,
+            locale=u.locale,
             status_text=u.status_text,
+            is_active=u.is_active,
             created_at=u.created_at,
+            deleted_at=u.deleted_at,
         )
 
 
@@ -112,6 +120,8 @@ class Channel:
     description: str
     read_only: bool
     archived: bool
+    archived_at: datetime | None
+    created_by: strawberry.ID | None
     is_member: bool
     channel_role: str | None
     member_count: int
@@ -132,6 +142,8 @@ class Channel:
             description=c.description,
             read_only=c.read_only,
             archived=c.archived,
+            archived_at=c.archived_at,
+            created_by=_id(c.created_by) if c.created_by else None,
             is_member=c.is_member,
             channel_role=c.channel_role,
             member_count=c.member_count,
