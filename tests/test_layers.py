@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"auth"},
     {"limits"},
     {"users", "channels", "messages", "sync", "admin", "setup", "health", "housekeeping"},
-    {"graphql", "http_edge", "openapi"},
+    {"gateway", "graphql", "http_edge", "openapi"},
     {"app"},
     {"cli"},
 ]
@@ -45,14 +45,7 @@ KNOWN_UPWARD: dict[str, set[str]] = {
         "nchat.sync.models",
         "nchat.users.models",
     },
-    "realtime/api.py": {"nchat.auth.deps"},
     "realtime/events.py": {"nchat.messages.schemas", "nchat.users.schemas"},
-    "realtime/gateway.py": {
-        "nchat.auth.deps",
-        "nchat.auth.streams",
-        "nchat.channels.models",
-        "nchat.limits",
-    },
     "realtime/hub.py": {"nchat.channels.models"},
     "realtime/log.py": {"nchat.channels.models"},
     "realtime/presence.py": {"nchat.users.schemas"},

@@ -27,6 +27,9 @@ from nchat.channels.repository import ListCopies
 from nchat.config import Settings
 from nchat.db.engine import create_engine
 from nchat.errors import NchatError, error_body
+from nchat.gateway.api import heartbeat_of
+from nchat.gateway.api import router as gateway_router
+from nchat.gateway.presence_api import router as realtime_router
 from nchat.graphql.api import make_router as make_graphql_router
 from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
@@ -38,9 +41,6 @@ from nchat.limits import install as install_limits
 from nchat.messages.api import router as messages_router
 from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
 from nchat.realtime import presence
-from nchat.realtime.api import router as realtime_router
-from nchat.realtime.gateway import heartbeat_of
-from nchat.realtime.gateway import router as gateway_router
 from nchat.realtime.hub import Hub
 from nchat.realtime.redis_bus import make_bus
 from nchat.realtime.wire import ServerSend
