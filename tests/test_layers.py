@@ -33,7 +33,6 @@ KNOWN_UPWARD: dict[str, set[str]] = {
     "auth/repository.py": {"nchat.users.models"},
     "auth/schemas.py": {"nchat.users.schemas"},
     "auth/service.py": {"nchat.admin.service", "nchat.users", "nchat.users.service"},
-    "auth/streams.py": {"nchat.users.models"},
     "db/engine.py": {"nchat.realtime.topics"},
     "db/tables.py": {
         "nchat.admin.models",

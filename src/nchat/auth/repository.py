@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,6 +75,13 @@ async def revoke(
     return True
 
 
+# What makes a session live: not revoked, not expired, its user active and not deleted.
+_LIVE = (
+    sessions.c.revoked_at.is_(None),
+    sessions.c.expires_at > sa.func.now(),
+    users.c.deleted_at.is_(None),
+    users.c.is_active,
+)
 # Every authenticated request runs this: built once, since building a statement costs more
 # than executing a cached one.
 _LIVE_SESSION_USER = (
@@ -83,12 +90,20 @@ _LIVE_SESSION_USER = (
     .where(
         sessions.c.id == sa.bindparam("session_id", type_=UUID(as_uuid=True)),
         users.c.id == sa.bindparam("user_id", type_=UUID(as_uuid=True)),
-        sessions.c.revoked_at.is_(None),
-        sessions.c.expires_at > sa.func.now(),
-        users.c.deleted_at.is_(None),
-        users.c.is_active,
+        *_LIVE,
     )
 )
+_LIVE_AMONG = (
+    sa.select(sessions.c.id)
+    .join(users, users.c.id == sessions.c.user_id)
+    .where(sessions.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+    .where(*_LIVE)
+)
+
+
+async def live_among(conn: AsyncConnection, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these sessions are still live, in one round trip."""
+    return set((await conn.execute(_LIVE_AMONG, {"ids": session_ids})).scalars())
 
 
 async def user_for_live_session(

@@ -14,33 +14,18 @@ import asyncio
 import contextlib
 import uuid
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nchat.auth.models import sessions
+from nchat.auth import repository
 from nchat.auth.session_cache import SessionCache
 from nchat.realtime.hub import Hub, Subscriber
-from nchat.users.models import users
 
 logger = structlog.get_logger("nchat.streams")
 
 SWEEP_S = 30.0
 RETRY_S = 1.0
-
-_LIVE = (
-    sa.select(sessions.c.id)
-    .join(users, users.c.id == sessions.c.user_id)
-    .where(
-        sessions.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
-        sessions.c.revoked_at.is_(None),
-        sessions.c.expires_at > sa.func.now(),
-        users.c.deleted_at.is_(None),
-        users.c.is_active,
-    )
-)
 
 
 class StreamGuard:
@@ -95,7 +80,7 @@ class StreamGuard:
         if not ids:
             return
         async with self.engine.connect() as conn:
-            live = set((await conn.execute(_LIVE, {"ids": ids})).scalars())
+            live = await repository.live_among(conn, ids)
         for sub in subs:
             if sub.session_id is not None and sub.session_id not in live:
                 sub.ended.set()

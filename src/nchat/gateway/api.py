@@ -219,17 +219,12 @@ class Session:
         assert self.principal is not None
         limit = self.settings.ws_max_per_user
         if await presence.open_sockets(conn, self.principal.id, self.keeper.grace_s) >= limit:
-            await self._send(
-                {
-                    "type": "error",
-                    "for": "connect",
-                    "error": {
-                        "code": "too_many_sockets",
-                        "message": f"At most {limit} open sockets per user",
-                        "details": {"limit": limit},
-                    },
-                }
+            refusal = NchatError(
+                f"At most {limit} open sockets per user",
+                code="too_many_sockets",
+                details={"limit": limit},
             )
+            await self._send({"type": "error", "for": "connect", **refusal.envelope()})
             raise Gone(CLOSE_TOO_MANY, "too many sockets")
 
     def _expires_in(self) -> int | None:
