@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.cli.main import WS_MAX_FRAME_BYTES
 from nchat.graphql import subscriptions
+from nchat.realtime import presence
 from tests.fixtures.factories import UserFactory
 from tests.realtime.conftest import start_live, stop_live
 from tests.realtime.test_gateway import frame
@@ -22,7 +24,11 @@ from tests.realtime.test_revocation import closed_with
 
 
 async def test_a_user_holds_at_most_the_configured_sockets_across_nodes(
-    database_url: str, tmp_path: Path, clean_db: None, make_user: UserFactory
+    database_url: str,
+    tmp_path: Path,
+    clean_db: None,
+    make_user: UserFactory,
+    engine: AsyncEngine,
 ) -> None:
     one = await start_live(
         database_url, tmp_path / "one", ws_max_per_user=2, rate_limit_exempt_roles=["admin"]
@@ -49,7 +55,19 @@ async def test_a_user_holds_at_most_the_configured_sockets_across_nodes(
                     websockets.connect(one.ws_url(boss.access_token))
                 )
                 await frame(ws, "hello")
-        # Once closed, they no longer count.
+        # Once closed, they no longer count: the servers tear the sockets down after the
+        # client has gone, so wait for their rows to say so.
+        async with asyncio.timeout(5):
+            while True:
+                async with engine.connect() as conn:
+                    if (
+                        await presence.open_sockets(
+                            conn, bob.id, one.app.state.presence_keeper.grace_s
+                        )
+                        == 0
+                    ):
+                        break
+                await asyncio.sleep(0.05)
         async with websockets.connect(two.ws_url(bob.access_token)) as ws:
             await frame(ws, "hello")
     finally:
