@@ -57,15 +57,11 @@ async def test_a_user_holds_at_most_the_configured_sockets_across_nodes(
                 await frame(ws, "hello")
         # Once closed, they no longer count: the servers tear the sockets down after the
         # client has gone, so wait for their rows to say so.
+        grace_s = one.app.state.presence_keeper.grace_s
         async with asyncio.timeout(5):
             while True:
                 async with engine.connect() as conn:
-                    if (
-                        await presence.open_sockets(
-                            conn, bob.id, one.app.state.presence_keeper.grace_s
-                        )
-                        == 0
-                    ):
+                    if await presence.open_sockets(conn, bob.id, grace_s) == 0:
                         break
                 await asyncio.sleep(0.05)
         async with websockets.connect(two.ws_url(bob.access_token)) as ws:
