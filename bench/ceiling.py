@@ -57,11 +57,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from bench import seed, server
 from bench.common import fresh_database, percentiles, raise_fd_limit, write_results
-from nchat.auth.service import do_start_session
-from nchat.channels.models import channel_members
+from nchat.accounts.service import do_start_session
 from nchat.config import Settings
 from nchat.db.engine import create_engine
-from nchat.users.models import users as user_rows
+from nchat.tables.channels import channel_members
+from nchat.tables.users import users as user_rows
 
 console = Console()
 

@@ -20,7 +20,7 @@ from nchat.config import Settings
 from nchat.db import migrate
 from nchat.db.embedded import EmbeddedPostgres
 from nchat.db.engine import create_engine
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 from tests.fixtures.databases import create_database, drop_database, with_database
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api

@@ -10,10 +10,11 @@ import pytest
 from pydantic import BaseModel
 from strawberry.types.private import is_private
 
+from nchat.channels.events import ChannelInfo
 from nchat.channels.schemas import ChannelOut
 from nchat.graphql import types
 from nchat.messages.schemas import MessageOut
-from nchat.realtime.events import EVENT_DATA, ChannelInfo
+from nchat.realtime.events import EVENT_DATA
 from nchat.users.schemas import UserOut
 
 # REST field -> the GraphQL field that stands for it, where the names differ by more than case.

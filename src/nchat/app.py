@@ -17,15 +17,17 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nchat import __version__, housekeeping, openapi
+from nchat.accounts.api import router as auth_router
 from nchat.admin.api import router as admin_router
-from nchat.auth.api import router as auth_router
-from nchat.auth.session_cache import SessionCache
-from nchat.auth.streams import StreamGuard
-from nchat.channels.access_cache import AccessCache
+from nchat.appstate import get, put
+from nchat.auth.session_cache import SESSION_CACHE, SessionCache
+from nchat.auth.streams import STREAM_GUARD, StreamGuard
+from nchat.channels.access_cache import ACCESS_CACHE, AccessCache
 from nchat.channels.api import router as channels_router
-from nchat.channels.repository import ListCopies
-from nchat.config import Settings
-from nchat.db.engine import create_engine
+from nchat.channels.listing import LIST_COPIES, ListCopies
+from nchat.config import SETTINGS, Settings
+from nchat.db.engine import ENGINE, create_engine
+from nchat.db.transaction import AFTER_COMMIT, AfterCommit, Effects
 from nchat.errors import NchatError, error_body
 from nchat.gateway.api import heartbeat_of
 from nchat.gateway.api import router as gateway_router
@@ -37,18 +39,21 @@ from nchat.http_edge.body_limit import BodyLimit
 from nchat.http_edge.headers import SecurityHeaders
 from nchat.http_edge.origins import WebSocketOrigin, cors
 from nchat.http_edge.pages import html_pages
-from nchat.limits import install as install_limits
+from nchat.limits import LIMITS, Limits, Rules, make_limiter
 from nchat.messages.api import router as messages_router
-from nchat.observability import Metrics, RequestContextMiddleware, configure_logging
+from nchat.observability import METRICS, Metrics, RequestContextMiddleware, configure_logging
 from nchat.realtime import presence
-from nchat.realtime.hub import Hub
+from nchat.realtime.bus import BUS, Bus
+from nchat.realtime.hub import HUB, Hub
+from nchat.realtime.presence import KEEPER
 from nchat.realtime.redis_bus import make_bus
+from nchat.realtime.topics import EVENTS
 from nchat.realtime.wire import ServerSend
 from nchat.setup.api import router as setup_router
 from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
 
-log = structlog.get_logger("nchat.app")
+logger = structlog.get_logger("nchat.app")
 YOUNG_GC_THRESHOLD = 10_000
 
 
@@ -58,66 +63,16 @@ def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limiter = install_limits(app.state, settings)  # refuses unknown exempt roles
-        engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
-        app.state.engine = engine
-        bus = make_bus(
-            database_url=str(settings.database_url),
-            redis_url=settings.redis_url,
-            redis_prefix=settings.redis_prefix,
-        )
-        app.state.bus = bus
-        session_cache = SessionCache(bus)
-        app.state.session_cache = session_cache
-        app.state.access_cache = AccessCache()
-        app.state.list_copies = ListCopies()
-        hub = Hub(engine, bus)
-        app.state.hub = hub
-        guard = StreamGuard(engine, hub, session_cache)
-        app.state.stream_guard = guard
-        keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))
-        app.state.presence_keeper = keeper
-        await bus.start()
-        await hub.start()
-        await guard.start()
-        await keeper.start()
-        # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
-        # process: freeze it out of the cyclic garbage collector, whose full passes over it
-        # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
-        gc.collect()
-        gc.freeze()
-        # Collect the young generation every 10,000 allocations, not 700: fanning one event
-        # out to a thousand sockets allocates thousands of short-lived objects, and the
-        # default promoted those still in flight to the old generation, whose full passes
-        # (100-350 ms at a thousand sockets) then ran every few seconds (decision 0013).
-        gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-        cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
-        try:
-            yield
-        finally:
-            cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleanup
-            # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
-            await keeper.stop()
-            await guard.stop()
-            await hub.stop()
-            await bus.stop()
-            await limiter.close()
-            await engine.dispose()
-
     app = FastAPI(
         title="nchat",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan,
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
+    put(app, SETTINGS, settings)
+    put(app, METRICS, metrics)
     _install_middleware(app, settings, metrics)
     _install_error_handlers(app)
     # Each router carries its full prefix so route templates (metrics labels) are whole paths.
@@ -140,6 +95,75 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(make_graphql_router(settings))
     openapi.install(app)
     return app
+
+
+def _after_commit(bus: Bus, session_cache: SessionCache) -> AfterCommit:
+    """What a committed request tells the rest of the process and the other nodes: new
+    events wake every hub, changed users leave every session cache."""
+
+    async def tell(effects: Effects) -> None:
+        if effects.events:
+            await bus.publish(EVENTS)
+        if effects.users:
+            await session_cache.forget(effects.users)
+
+    return tell
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Make what the requests share, keyed in the app's state (appstate.py), and stop it."""
+    settings = get(app, SETTINGS)
+    rules = Rules.from_settings(settings)  # refuses unknown exempt roles
+    limiter = make_limiter(settings)
+    put(app, LIMITS, Limits(limiter, rules))
+    engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
+    put(app, ENGINE, engine)
+    bus = make_bus(
+        database_url=str(settings.database_url),
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+    )
+    put(app, BUS, bus)
+    session_cache = SessionCache(bus)
+    put(app, SESSION_CACHE, session_cache)
+    put(app, AFTER_COMMIT, _after_commit(bus, session_cache))
+    put(app, ACCESS_CACHE, AccessCache())
+    put(app, LIST_COPIES, ListCopies())
+    hub = Hub(engine, bus)
+    put(app, HUB, hub)
+    guard = StreamGuard(engine, hub, session_cache)
+    put(app, STREAM_GUARD, guard)
+    keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))
+    put(app, KEEPER, keeper)
+    await bus.start()
+    await hub.start()
+    await guard.start()
+    await keeper.start()
+    # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
+    # process: freeze it out of the cyclic garbage collector, whose full passes over it
+    # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
+    gc.collect()
+    gc.freeze()
+    # Collect the young generation every 10,000 allocations, not 700: fanning one event
+    # out to a thousand sockets allocates thousands of short-lived objects, and the
+    # default promoted those still in flight to the old generation, whose full passes
+    # (100-350 ms at a thousand sockets) then ran every few seconds (decision 0013).
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+    cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
+    try:
+        yield
+    finally:
+        cleanup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cleanup
+        # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
+        await keeper.stop()
+        await guard.stop()
+        await hub.stop()
+        await bus.stop()
+        await limiter.close()
+        await engine.dispose()
 
 
 def create_app_from_env() -> FastAPI:
@@ -195,13 +219,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             and not isinstance(exc, OperationalError | InterfaceError)
         ):
             return await unexpected(_, exc)
-        log.warning("database unavailable", error=str(exc))
+        logger.warning("database unavailable", error=str(exc))
         body = error_body("database_unavailable", "The database is unreachable; retry shortly")
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
+        logger.exception("unhandled error", exc_info=exc)
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side"), status_code=500
         )

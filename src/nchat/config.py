@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nchat.appstate import Key
+
 SECRET_FILE = "secret_key"
 
 
@@ -104,6 +106,9 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         return load_or_create_secret(self.data_dir)
+
+
+SETTINGS: Key[Settings] = Key("settings")
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -13,7 +13,7 @@ from nchat.auth import ratelimit
 from nchat.channels import recent_roots
 from nchat.config import Settings
 from nchat.limits import postgres as rate_limits
-from nchat.realtime import log as event_log
+from nchat.realtime import log
 
 INTERVAL_S = 300.0
 logger = structlog.get_logger("nchat.housekeeping")
@@ -22,7 +22,7 @@ logger = structlog.get_logger("nchat.housekeeping")
 async def run_once(engine: AsyncEngine, settings: Settings) -> None:
     async with engine.begin() as conn:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
-        await event_log.prune(conn, retention_s=settings.event_retention_s)
+        await log.prune(conn, retention_s=settings.event_retention_s)
         await recent_roots.prune(conn)
     # A transaction of its own: a budget's row stays locked only as long as its delete.
     async with engine.begin() as conn:

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from nchat.appstate import Key
+
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_LEN = 128
 
@@ -88,6 +90,9 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+
+
+METRICS: Key[Metrics] = Key("metrics")
 
 
 class RequestContextMiddleware:

@@ -15,8 +15,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from nchat import appstate
+from nchat.appstate import Key
 from nchat.auth.deps import current_principal
-from nchat.db.engine import request_connection
+from nchat.db.transaction import request_connection
 
 ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 ERROR_ENVELOPE: dict[str, Any] = {
@@ -168,13 +170,17 @@ def _calls(dependant: Any) -> Iterator[Callable[..., Any]]:
 # -- Allow --------------------------------------------------------------------------------
 
 
+AllowTable = list[tuple[re.Pattern[str], str]]
+ALLOW_TABLE: Key[AllowTable | None] = Key("allow_table")  # built on the first 405
+
+
 def allow_header(app: FastAPI, path: str) -> str | None:
     """The methods the document lists for the path a request named (HEAD with GET, as the
     router answers it), or None for a path the document does not describe."""
-    table: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "allow_table", None)
+    table = appstate.find(app, ALLOW_TABLE, None)
     if table is None:
         table = _allow_table(app.openapi())
-        app.state.allow_table = table
+        appstate.put(app, ALLOW_TABLE, table)
     for pattern, allowed in table:
         if pattern.fullmatch(path):
             return allowed

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import re
 
+from pydantic import BaseModel, ConfigDict, field_validator
+
 # Deep enough for any configuration or payload nchat has; far below the depth at which the
 # JSON encoder (255) or a recursive walk of the value would fail.
 MAX_JSON_DEPTH = 32
@@ -56,3 +58,20 @@ def value_problem(value: object, *, max_depth: int = MAX_JSON_DEPTH) -> str | No
         if problem is not None:
             return problem
     return None
+
+
+class CleanModel(BaseModel):
+    """Input model: only what PostgreSQL can store gets through (nchat.storable), so NUL,
+    lone surrogates, hostile nesting and out-of-range numbers are a 422, never a 500."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        problem = value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class StrictModel(CleanModel):
+    model_config = ConfigDict(extra="forbid")

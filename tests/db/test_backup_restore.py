@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 from tests.db import UNREACHABLE_URL, cli, fetch, fresh_database, run_nchat, snapshot, sql
 
 # Text that breaks naive dump formats: tabs, newlines, backslashes, quotes, non-ASCII, NULLs.

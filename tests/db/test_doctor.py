@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nchat.db import migrate
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 from tests.db import UNREACHABLE_URL, cli, fetch, fresh_database, run_nchat, sql
 from tests.fixtures.rows import Mentions
 

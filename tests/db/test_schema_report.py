@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from nchat.db import migrate
 from nchat.db.schema_report import COMPONENTS, SchemaReport, compare
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 from tests.db import cli, fresh_database, run_nchat, sql
 
 # schema_migrations (version, name, applied_at) and alembic_version (version_num): each with

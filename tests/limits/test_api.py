@@ -294,7 +294,7 @@ async def test_a_send_checks_on_its_own_connection(
     ada = await make_user()
     app = create_app(make_settings(database_url, tmp_path, **SHIPPED))
     async with app.router.lifespan_context(app):
-        own_pool = app.state.limiter._engine.pool
+        own_pool = app.state.limits.limiter._engine.pool
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             channel = await make_channel(client, ada)

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nchat import housekeeping
 from nchat.errors import TooManyRequests
 from nchat.limits import Limits, OverBurst, Rule, Rules, check
-from nchat.limits.models import rate_limits
 from nchat.limits.postgres import OnConnection, PgLimiter
 from nchat.limits.redis_store import RedisLimiter
 from nchat.realtime.redis_bus import database_prefix
+from nchat.tables.limits import rate_limits
 from tests.conftest import make_settings
 from tests.limits.conftest import BACKENDS, REDIS_URL, Backend, make_limiter
 

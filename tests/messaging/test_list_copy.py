@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from nchat.channels import recent_roots, repository
+from nchat.channels import listing, recent_roots, repository
 from nchat.channels.recent_roots import DEPTH, NEAR, OldMarkers, RecentRoots
 from nchat.db.ids import uuid7
 from tests.fixtures.factories import MadeUser, UserFactory
@@ -103,13 +103,13 @@ async def test_a_read_marker_older_than_the_copy_is_counted_by_postgres(
 def _second_reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Lists that read again after their statement, from now on."""
     seen: list[Any] = []
-    read_the_rest = repository._listed_reading_the_rest
+    read_the_rest = listing._listed_reading_the_rest
 
     async def counted(*args: Any) -> Any:
         seen.append(args)
         return await read_the_rest(*args)
 
-    monkeypatch.setattr(repository, "_listed_reading_the_rest", counted)
+    monkeypatch.setattr(listing, "_listed_reading_the_rest", counted)
     return seen
 
 
@@ -353,7 +353,7 @@ async def test_lists_racing_sends_never_count_backwards(
     client: httpx.AsyncClient, make_user: UserFactory, api: Api
 ) -> None:
     """Lists of two users interleave with sends in one process, so their copies are
-    published and overtaken by one another: each user's unread count only grows, and ends
+    installed and overtaken by one another: each user's unread count only grows, and ends
     at what was sent."""
     ada = await make_user()
     bob = await make_user()
@@ -393,7 +393,7 @@ async def test_a_load_overtaken_by_a_newer_list_does_not_replace_its_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Bob's list loads the channel as of its snapshot; meanwhile a message is sent and
-    Carol's list publishes the copy as of a newer one. Bob's older load must not become the
+    Carol's list installs the copy as of a newer one. Bob's older load must not become the
     copy of that newer snapshot, or Bob's next list would miss the message."""
     ada = await make_user()
     bob = await make_user()
@@ -421,3 +421,22 @@ def test_old_markers_keep_the_latest_users_only(monkeypatch: pytest.MonkeyPatch)
     assert [hints.get(u) for u in ("u1", "u2", "u3")] == [["c1", "c2"], [], ["c3"]]
     hints.remember("u1", [])
     assert hints.get("u1") == []
+
+
+def test_the_row_records_name_their_statements_columns() -> None:
+    """The records are made by position: their fields follow the statements' columns."""
+    changes = tuple(column.name for column in recent_roots.CHANGES.c)
+    assert recent_roots.Changes._fields == changes
+    own = repository._list_statement(
+        own=True,
+        mine=True,
+        by_type=False,
+        by_name=False,
+        not_member=False,
+        archived=None,
+        after=False,
+    )
+    columns = len(own.statement.selected_columns)
+    assert columns == len(repository.OwnRow._fields) + len(changes)
+    shared = repository._SHARED.statement.selected_columns
+    assert len(shared) == len(repository.SharedRow._fields)

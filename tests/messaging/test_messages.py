@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nchat.db import engine as engine_module
+from nchat.db import transaction as transaction_module
 from nchat.messages.schemas import MessageList
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
@@ -371,14 +371,14 @@ async def test_reads_and_sends_run_without_begin_and_commit(
     """GETs and the send take no transaction of their own (fewer round trips); other writes
     keep theirs. The request boundary is wrapped, not replaced, to see which it chose."""
     seen: list[tuple[str, bool]] = []
-    original = engine_module.transaction
+    original = transaction_module.app_transaction
 
     def recording(app: Any, *, autocommit: bool = False) -> Any:
         seen.append((current[0], autocommit))
         return original(app, autocommit=autocommit)
 
     current = [""]
-    monkeypatch.setattr(engine_module, "transaction", recording)
+    monkeypatch.setattr(transaction_module, "app_transaction", recording)
     ada = await make_user()
     current[0] = "create channel"
     channel = await api.create_channel(ada, "modes")

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.db import migrate
 from nchat.db.engine import create_engine, libpq_url
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 from tests.db import sql
 from tests.fixtures.processes import throwaway_database
 from tests.fixtures.rows import Mentions

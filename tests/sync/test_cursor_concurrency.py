@@ -23,8 +23,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.channels.events import ChannelInfo
 from nchat.realtime.cursor import Position
-from nchat.realtime.events import EVENT_DATA, ChannelInfo
+from nchat.realtime.events import EVENT_DATA
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 

@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.channels.events import ChannelInfo
 from nchat.messages.schemas import Mentions, MessageOut
 from nchat.realtime.cursor import Position
-from nchat.realtime.events import EVENT_DATA, ChannelInfo
+from nchat.realtime.events import EVENT_DATA
 from nchat.users.schemas import UserOut
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api

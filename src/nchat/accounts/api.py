@@ -4,10 +4,10 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from nchat.auth import service
+from nchat.accounts import service
+from nchat.accounts.schemas import RefreshIn, SessionList, SigninIn, SignupIn, TokenOut
 from nchat.auth.deps import AppSettings, CurrentUser, client_ip
-from nchat.auth.schemas import RefreshIn, SessionList, SigninIn, SignupIn, TokenOut
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nchat.users.schemas import DisplayName, Email, Password, StrictModel, Username, UserOut
+from nchat.storable import StrictModel
+from nchat.users.schemas import DisplayName, Email, Password, Username, UserOut
 
 
 class SignupIn(StrictModel):

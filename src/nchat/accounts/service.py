@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.accounts.schemas import SessionList, SessionOut, SigninIn, SignupIn, TokenOut
 from nchat.admin.service import audit, get_config
 from nchat.auth import ratelimit, repository, tokens
 from nchat.auth.deps import Principal
 from nchat.auth.passwords import hash_password, needs_rehash, verify_password
-from nchat.auth.schemas import SessionList, SessionOut, SigninIn, SignupIn, TokenOut
 from nchat.config import Settings
 from nchat.db.ids import uuid7
 from nchat.errors import Conflict, Forbidden, NotFound, Unauthorized

@@ -16,7 +16,7 @@ from nchat.admin.schemas import (
 )
 from nchat.auth import rbac
 from nchat.auth.deps import CurrentUser
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.errors import ValidationFailed
 
 router = APIRouter(prefix="/api", tags=["admin"])

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from nchat.admin.sections import BrandingSection, FeaturesSection, JsonObject, MobileSection
-from nchat.users.schemas import CleanModel, StrictModel
+from nchat.storable import CleanModel, StrictModel
 
 
 class ConfigOut(BaseModel):

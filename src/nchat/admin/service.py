@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.admin.models import CONFIG_SECTIONS, app_config, audit_log
+from nchat.tables.admin import CONFIG_SECTIONS, app_config, audit_log
 
 MOBILE_DEFAULTS: dict[str, Any] = {
     "offlineCache": {"enabled": True, "maxMessages": 1000, "maxMediaSize": 524_288_000},

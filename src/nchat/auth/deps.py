@@ -13,11 +13,12 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import RowMapping
 from starlette.requests import HTTPConnection
 
+from nchat import appstate
 from nchat.auth import repository
-from nchat.auth.session_cache import SessionCache
+from nchat.auth.session_cache import SESSION_CACHE, SessionCache
 from nchat.auth.tokens import decode_access_token
-from nchat.config import Settings
-from nchat.db.engine import Conn
+from nchat.config import SETTINGS, Settings
+from nchat.db.transaction import Conn
 from nchat.errors import Unauthorized
 
 
@@ -41,8 +42,7 @@ class Principal:
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
 async def settings_of(connection: HTTPConnection) -> Settings:
-    settings: Settings = connection.app.state.settings
-    return settings
+    return appstate.of(connection, SETTINGS)
 
 
 AppSettings = Annotated[Settings, Depends(settings_of)]
@@ -78,7 +78,7 @@ async def resolve_token(
 
 
 async def current_principal(request: Request, conn: Conn, settings: AppSettings) -> Principal:
-    cache: SessionCache = request.app.state.session_cache
+    cache = appstate.of(request, SESSION_CACHE)
     return await resolve_token(conn, bearer_token(request), settings, cache)
 
 
@@ -101,7 +101,7 @@ def client_ip(connection: HTTPConnection) -> str:
     peer = _parse_address(connection.client.host)
     if peer is None:
         return connection.client.host
-    settings: Settings = connection.app.state.settings
+    settings = appstate.of(connection, SETTINGS)
     trusted = _networks(tuple(settings.trusted_proxies))
     if not _is_trusted(peer, trusted):
         return str(peer)

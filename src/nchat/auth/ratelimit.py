@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.auth.models import login_failures
 from nchat.config import Settings
 from nchat.errors import TooManyRequests
+from nchat.tables.auth import login_failures
 
 TOO_MANY = "Too many failed sign-in attempts"
 # Namespace the advisory lock keys of accounts and throttled addresses.

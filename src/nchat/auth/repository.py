@@ -11,8 +11,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.auth import session_cache
-from nchat.auth.models import sessions
-from nchat.users.models import users
+from nchat.tables.auth import sessions
+from nchat.tables.users import users
 
 
 async def insert_session(

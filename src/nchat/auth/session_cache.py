@@ -2,8 +2,9 @@
 check's round trip.
 
 Every change that can end a session or change its user (revocation, sign-out, a user's
-role, name, deactivation or deletion) marks the user on its connection; after commit the
-request boundary forgets them here and tells every other process over the bus. A check
+role, name, deactivation or deletion) marks the user among its transaction's effects;
+after commit the transaction's owner forgets them here and tells every other process over
+the bus (db/transaction.py). A check
 that started before such a change is not remembered (the epoch moved meanwhile). The CLI
 has no bus of its own: it publishes the same signal after its commit. Without the bus an
 entry still expires after TTL_S (decision 0016). Whoever else keeps state per session (the
@@ -19,8 +20,10 @@ import orjson
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.appstate import Key
+from nchat.db.transaction import effects
 from nchat.realtime.bus import Bus
-from nchat.realtime.topics import AUTH_CHANGED, EPHEMERAL
+from nchat.realtime.topics import EPHEMERAL
 
 TTL_S = 5.0
 MAX_ENTRIES = 10_000
@@ -31,14 +34,7 @@ Forgotten = Callable[[set[uuid.UUID]], None]
 
 def changed(conn: AsyncConnection, user_id: uuid.UUID) -> None:
     """Mark a user whose sessions or row this transaction changes."""
-    conn.info.setdefault(AUTH_CHANGED, set()).add(user_id)
-
-
-def changed_users(conn: AsyncConnection) -> set[uuid.UUID]:
-    """The users this transaction marked, taken off the connection (a process without a
-    request boundary, such as the CLI, announces them itself after commit)."""
-    users: set[uuid.UUID] = conn.info.pop(AUTH_CHANGED, set())
-    return users
+    effects(conn).users.add(user_id)
 
 
 def signal(user_ids: Iterable[uuid.UUID]) -> str:
@@ -98,3 +94,6 @@ class SessionCache:
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError):
             return
         self._forget_here(user_ids)
+
+
+SESSION_CACHE: Key[SessionCache] = Key("session_cache")

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.appstate import Key
 from nchat.auth import repository
 from nchat.auth.session_cache import SessionCache
 from nchat.realtime.hub import Hub, Subscriber
@@ -84,3 +85,6 @@ class StreamGuard:
         for sub in subs:
             if sub.session_id is not None and sub.session_id not in live:
                 sub.ended.set()
+
+
+STREAM_GUARD: Key[StreamGuard] = Key("stream_guard")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 
+from nchat.appstate import Key
 from nchat.channels.service import ChannelAccess
 
 SIZE = 10_000  # (channel, user) pairs; the least recently used go first
@@ -37,3 +38,6 @@ class AccessCache:
 
     def forget(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> None:
         self._entries.pop((channel_id, user_id), None)
+
+
+ACCESS_CACHE: Key[AccessCache] = Key("access_cache")

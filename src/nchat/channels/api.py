@@ -5,8 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from nchat import appstate
 from nchat.auth.deps import CurrentUser
 from nchat.channels import service
+from nchat.channels.listing import LIST_COPIES
 from nchat.channels.schemas import (
     ChannelCreate,
     ChannelList,
@@ -19,7 +21,7 @@ from nchat.channels.schemas import (
     MemberRoleSet,
     MembersAdd,
 )
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.fast_json import json_response
 
 router = APIRouter(prefix="/api/channels", tags=["channels"])
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/api/channels", tags=["channels"])
 async def list_channels(
     request: Request, principal: CurrentUser, conn: Conn, query: Annotated[ChannelQuery, Query()]
 ) -> Response:
-    copies = request.app.state.list_copies
+    copies = appstate.of(request, LIST_COPIES)
     return json_response(await service.list_channel_fields(conn, query, principal, copies=copies))
 
 

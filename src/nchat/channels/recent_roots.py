@@ -1,5 +1,10 @@
-"""Each process's copy of the newest root messages of the channels it has listed, so that a
-channel list counts unread messages without one index probe per channel (decision 0023).
+"""The channel list's copy of each listed channel's newest root messages, per process, so that
+a list counts unread messages without one index probe per channel (decision 0023).
+
+`listing.py` runs the list and holds the copies together (`ListCopies`); this module is one
+of them, with the SQL that belongs to it: CHANGES (a part of the list's own statement in
+`repository.py`), the reads that load channels into the copy, and the housekeeping of the
+change rows it reads.
 
 The copy holds, per channel, the newest live root messages (ids, authors, times) as of one
 snapshot of the database. The list's statement also reads (CHANGES) which channels' root
@@ -9,19 +14,17 @@ channels are forgotten, and the same statement reads the newest messages of up t
 of them back; when the copy still lacks a listed channel, the list reads again in a
 REPEATABLE READ transaction and loads it there. Everything a list counts from is therefore
 exactly what its own snapshot holds. The copy is replaced, never changed in place: a request
-counts from the version it started with, and publishes a newer one only if no other request
-has published since it started."""
+counts from the version it started with, and installs a newer one only if no other request
+has installed one since it started."""
 
 from __future__ import annotations
 
 import itertools
 import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,20 +61,26 @@ _NEWEST_ROOTS = """
         ) AS newest
     ) AS r ON true
 """
-# _NEWEST_ROOTS's columns as Tips are made from, in the order they are made in.
-_AS_TIPS = ("channel::text", "message::text", "user_id::text", "newest_from")
 # By the uuids themselves (qualified: unqualified, ORDER BY would take the text columns of
 # the same names, in the database's collation): the copy's ids are in this order.
 _IN_ORDER = "ORDER BY newest_roots.channel, newest_roots.message"
-_TO_LOAD = "(SELECT DISTINCT channel_id FROM changed LIMIT :load_limit)"
+# _NEWEST_ROOTS's columns as Tips are made from, each in an array of its own (NewestRoots):
+# one row, whatever the number of messages.
 _LOADED = ", ".join(
-    f"array_agg({column} {_IN_ORDER}) AS loaded_{i}" for i, column in enumerate(_AS_TIPS)
+    f"array_agg({column} {_IN_ORDER}) AS loaded_{name}"
+    for name, column in (
+        ("channels", "channel::text"),
+        ("messages", "message::text"),
+        ("users", "user_id::text"),
+        ("newest_from", "newest_from"),
+    )
 )
+_TO_LOAD = "(SELECT DISTINCT channel_id FROM changed LIMIT :load_limit)"
 # Which channels changed since the copy's snapshot (`since`), as the statement's own snapshot
-# sees it, and the newest root messages of up to LOAD_LIMIT of them (_AS_TIPS, a column in
-# an array each): read once by the list's statement, so everything is read in one snapshot.
-# A few messages between two lists therefore cost that statement a few index probes, not a
-# second read.
+# sees it, and the newest root messages of up to LOAD_LIMIT of them (_LOADED): read once by
+# the list's statement, so everything is read in one snapshot. A few messages between two
+# lists therefore cost that statement a few index probes, not a second read. Its columns are
+# Changes.
 CHANGES = (
     sa.text(
         f"""
@@ -92,20 +101,62 @@ CHANGES = (
         """
     )
     .columns(
-        *(sa.column(name) for name in ("snapshot", "stale", "changed")),
-        *(sa.column(f"loaded_{i}") for i in range(len(_AS_TIPS))),
+        sa.column("snapshot"),
+        sa.column("stale"),
+        sa.column("changed"),
+        sa.column("loaded_channels"),
+        sa.column("loaded_messages"),
+        sa.column("loaded_users"),
+        sa.column("loaded_newest_from"),
     )
     .cte("changes")
 )
 _LOAD = DriverStatement(
     sa.text(
         f"""
-        SELECT {", ".join(_AS_TIPS)}
+        SELECT {_LOADED}
         FROM ({_NEWEST_ROOTS.format(ids="unnest(CAST(:ids AS uuid[]))")}) AS newest_roots
-        {_IN_ORDER}
         """
-    ).columns(*(sa.column(f"loaded_{i}") for i in range(len(_AS_TIPS))))
+    ).columns(
+        sa.column("loaded_channels"),
+        sa.column("loaded_messages"),
+        sa.column("loaded_users"),
+        sa.column("loaded_newest_from"),
+    )
 )
+
+
+class NewestRoots(NamedTuple):
+    """The newest live root messages of some channels, as _LOADED reads them: a column each,
+    in channel then message order, a channel with none as one message of NULLs."""
+
+    channels: list[str]
+    messages: list[Any]  # str, or None for a channel with none
+    users: list[Any]
+    newest_from: list[Any]  # datetime
+
+
+class Changes(NamedTuple):
+    """What CHANGES read: the statement's snapshot, whether the copy is older than what
+    housekeeping removed (NULL when the copy has no snapshot yet or nothing was removed),
+    the channels changed since the copy's snapshot, and the newest messages of up to
+    LOAD_LIMIT of them (NULLs when none changed)."""
+
+    snapshot: str
+    stale: bool | None
+    changed: list[str]
+    loaded_channels: list[str] | None
+    loaded_messages: list[Any] | None
+    loaded_users: list[Any] | None
+    loaded_newest_from: list[Any] | None
+
+    def loaded(self) -> NewestRoots:
+        return NewestRoots(
+            self.loaded_channels or [],
+            self.loaded_messages or [],
+            self.loaded_users or [],
+            self.loaded_newest_from or [],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +229,7 @@ class View:
         """Loads these channels, in the snapshot the view was made in (the connection's
         REPEATABLE READ transaction)."""
         self.tips = {**self.tips, **await _load(conn, channel_ids)}
-        self._version = self._roots.publish(self._version, None, self.tips)
+        self._version = self._roots.install(self._version, None, self.tips)
 
 
 class RecentRoots:
@@ -197,30 +248,24 @@ class RecentRoots:
         snapshot taken after this sees all the copy's snapshot saw."""
         return Base(self._version, self._snapshot, self._tips)
 
-    def apply(
-        self,
-        base: Base,
-        snapshot: str,
-        stale: bool | None,
-        changed: list[str],
-        *loaded: list[Any] | None,
-    ) -> View:
-        """The copy as of `snapshot`, from what CHANGES read against `base`."""
+    def apply(self, base: Base, changes: Changes) -> View:
+        """The copy as of the changes' snapshot, from what CHANGES read against `base`."""
         tips = base.tips
-        if base.snapshot is None or stale or len(changed) > MAX_CHANGES:
+        changed = changes.changed
+        if base.snapshot is None or changes.stale or len(changed) > MAX_CHANGES:
             tips = {}
         elif changed:
             tips = dict(tips)
             for channel_id in changed:
                 tips.pop(channel_id, None)
-        if loaded[0]:  # some of `changed`, so `tips` is this request's own
-            tips.update(_tips(zip(*loaded, strict=True)))
-        return View(self, self.publish(base.version, snapshot, tips), tips)
+        if changes.loaded_channels:  # some of `changed`, so `tips` is this request's own
+            tips.update(_tips(changes.loaded()))
+        return View(self, self.install(base.version, changes.snapshot, tips), tips)
 
-    def publish(self, version: int, snapshot: str | None, tips: dict[str, Tip]) -> int:
+    def install(self, version: int, snapshot: str | None, tips: dict[str, Tip]) -> int:
         """Makes `tips` (as of `snapshot`, or of the copy's own) the copy, unless another
-        request has published since `version`; returns the version to publish against next
-        (one nobody has, when this one lost)."""
+        request has installed one since `version`; returns the version to install against
+        next (one nobody has, when this one lost)."""
         if version != self._version:
             return -1
         if len(tips) > self._max:
@@ -256,18 +301,29 @@ class OldMarkers:
 
 
 async def _load(conn: AsyncConnection, channel_ids: list[str]) -> dict[str, Tip]:
-    return _tips(await _LOAD.fetch(conn, {"ids": channel_ids, "depth": DEPTH}))
+    if not channel_ids:
+        return {}
+    return _tips(
+        NewestRoots._make(await _LOAD.fetchrow(conn, {"ids": channel_ids, "depth": DEPTH}))
+    )
 
 
-def _tips(rows: Iterable[Sequence[Any]]) -> dict[str, Tip]:
-    """Tips from rows of _AS_TIPS, each channel's together and in message order."""
-    tips = {}
-    for channel_id, group in itertools.groupby(rows, key=itemgetter(0)):
-        kept = [row for row in group if row[1] is not None]
-        _, ids, users, newest_from = zip(*kept, strict=True) if kept else ((), (), (), ())
-        tips[channel_id] = Tip(
-            ids, tuple(map(sys.intern, users)), newest_from, complete=len(ids) < DEPTH
-        )
+def _tips(roots: NewestRoots) -> dict[str, Tip]:
+    tips: dict[str, Tip] = {}
+    start = 0
+    for channel_id, group in itertools.groupby(roots.channels):
+        end = start + sum(1 for _ in group)
+        ids = tuple(roots.messages[start:end])
+        if ids[0] is None:  # the channel has none
+            tips[channel_id] = Tip((), (), (), complete=True)
+        else:
+            tips[channel_id] = Tip(
+                ids,
+                tuple(map(sys.intern, roots.users[start:end])),
+                tuple(roots.newest_from[start:end]),
+                complete=len(ids) < DEPTH,
+            )
+        start = end
     return tips
 
 

@@ -1,12 +1,15 @@
-"""All SQL of channels and their members."""
+"""All SQL of channels and their members: statements and the functions that run them.
+
+The REST channel list (`listing.py`) runs its statements here and fills in the rest from its
+copies; the copy of recent messages keeps its own SQL beside it (`recent_roots.py`)."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -15,13 +18,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels import recent_roots
-from nchat.channels.models import channel_members, channels
-from nchat.channels.recent_roots import OldMarkers, RecentRoots, View
-from nchat.channels.shared_fields import SharedFields
-from nchat.db import driver
-from nchat.db.driver import DriverStatement, is_autocommit
-from nchat.messages.models import mentions, messages
-from nchat.users.models import users
+from nchat.channels.recent_roots import Base, Changes
+from nchat.db.driver import DriverStatement
+from nchat.tables.channels import channel_members, channels
+from nchat.tables.messages import mentions, messages
+from nchat.tables.users import users
 
 c = channels.c
 m = channel_members.c
@@ -323,20 +324,33 @@ def _view_query(*, joined: bool, counted: bool = True) -> sa.Select[Any]:
     ).select_from(source)
 
 
-# What every viewer of a channel sees alike (the channel row's columns), and what is the
-# caller's own: a listed channel is "id", then the first, then the second.
-SHARED_FIELDS = (
-    "type",
-    "name",
-    "topic",
-    "description",
-    "read_only",
-    "archived",
-    "archived_at",
-    "created_by",
-    "created_at",
-    "member_count",
-)
+class SharedRow(NamedTuple):
+    """A channel's id, its row's version (decision 0022) and the fields every viewer of it
+    sees alike (the channel row's columns), as _SHARED reads them."""
+
+    id: str
+    version: int
+    type: str
+    name: str | None
+    topic: str
+    description: str
+    read_only: bool
+    archived: bool
+    archived_at: datetime | None
+    created_by: str | None
+    created_at: datetime
+    member_count: int
+
+    def shared(self) -> dict[str, Any]:
+        """The fields, as SHARED_FIELDS."""
+        fields = self._asdict()
+        del fields["id"], fields["version"]
+        return fields
+
+
+# What every viewer of a channel sees alike, and what is the caller's own: a listed channel
+# is "id", then the first, then the second.
+SHARED_FIELDS = SharedRow._fields[2:]  # after the id and the version
 OWN_FIELDS = (
     "is_member",
     "channel_role",
@@ -391,11 +405,8 @@ def _order_key(*, mine: bool) -> sa.ColumnElement[Any]:
 
 
 def _as_own(query: sa.Select[Any], key: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    """The uncounted view projected to the id, the row's version, the caller's own fields
-    but the two the copy of recent messages gives, and on the first row in `key` order what
-    CHANGES read (NULLs on the others: its arrays can be long), and PostgreSQL's own counts
-    where the caller asks for them: (id, version, is_member, channel_role, mention_count,
-    last_read_id, counted, *CHANGES)."""
+    """The uncounted view projected to OwnRow's columns and then CHANGES's, these on the
+    first row in `key` order only (NULLs on the others: its arrays can be long)."""
     view = query.selected_columns
     changes = recent_roots.CHANGES
     first = sa.func.row_number().over(order_by=key) == 1
@@ -487,166 +498,91 @@ def _list_statement(
     return DriverStatement(query.order_by(key).limit(limit))
 
 
-@dataclass(slots=True)
-class ListCopies:
-    """What a process keeps for its REST channel lists: the channels' shared fields by row
-    version (decision 0022) and the newest root messages per channel (decision 0023)."""
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    """A channel list's caller, filters and page: which _list_statement runs, and its values."""
 
-    shared: SharedFields = field(default_factory=SharedFields)
-    roots: RecentRoots = field(default_factory=RecentRoots)
-    old_markers: OldMarkers = field(default_factory=OldMarkers)
+    me: uuid.UUID
+    see_public: bool
+    type_: str | None
+    q: str | None
+    member: bool | None
+    archived: bool | None
+    after: uuid.UUID | None
+    limit: int
 
 
-async def list_view(
-    conn: AsyncConnection,
-    me: uuid.UUID,
-    *,
-    see_public: bool,
-    type_: str | None,
-    q: str | None,
-    member: bool | None,
-    archived: bool | None,
-    after: uuid.UUID | None,
-    limit: int,
-    copies: ListCopies | None = None,
-) -> list[dict[str, Any]]:
-    """Listed channels as dicts of LISTED_FIELDS. With `copies`, on a connection that sees
-    only committed rows, PostgreSQL reads the caller's own fields and the rest comes from
-    the process's copies, all in one snapshot (decisions 0022, 0023)."""
-    own = copies is not None and is_autocommit(conn)
-    filters = {
-        "mine": member is True or not see_public,
-        "by_type": type_ is not None,
-        "by_name": bool(q),
-        "not_member": member is False,
-        "archived": archived,
-        "after": after is not None,
-    }
-    params: dict[str, Any] = {"me": me, "limit": limit}
-    if type_ is not None:
-        params["type"] = type_
-    if q:
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _statement(filters: ListFilters, *, own: bool) -> tuple[DriverStatement, dict[str, Any]]:
+    statement = _list_statement(
+        own=own,
+        mine=filters.member is True or not filters.see_public,
+        by_type=filters.type_ is not None,
+        by_name=bool(filters.q),
+        not_member=filters.member is False,
+        archived=filters.archived,
+        after=filters.after is not None,
+    )
+    params: dict[str, Any] = {"me": filters.me, "limit": filters.limit}
+    if filters.type_ is not None:
+        params["type"] = filters.type_
+    if filters.q:
+        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["name_pattern"] = f"%{escaped}%"
-    if after is not None:
-        params["after"] = after
-    statement = _list_statement(own=own, **filters)
-    if copies is None or not own:
-        rows = await statement.fetch(conn, params)
-        return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
-    # Most lists are this one statement: everything else comes from the copies, as of its
-    # snapshot, or from PostgreSQL's counts in it for the channels where the caller's marker
-    # was far behind the copy at their last list.
-    params["count_here"] = copies.old_markers.get(str(me))
-    base = copies.roots.base()
-    rows = await statement.fetch(conn, {**params, **base.params()})
+    if filters.after is not None:
+        params["after"] = filters.after
+    return statement, params
+
+
+async def list_fields(conn: AsyncConnection, filters: ListFilters) -> list[dict[str, Any]]:
+    """Listed channels as dicts of LISTED_FIELDS, every field read by PostgreSQL."""
+    statement, params = _statement(filters, own=False)
+    rows = await statement.fetch(conn, params)
+    return [dict(zip(LISTED_FIELDS, row, strict=True)) for row in rows]
+
+
+Counted = tuple[int | None, datetime | None]  # (unread count, newest message time)
+
+
+class OwnRow(NamedTuple):
+    """A listed channel as _as_own reads it: the caller's own fields but the two counted from
+    the copy of recent messages, the row's version (decision 0022), and PostgreSQL's count
+    where `count_here` asked for one. The statement's further columns are CHANGES's."""
+
+    id: str
+    version: int
+    is_member: bool
+    channel_role: str | None
+    mention_count: int | None
+    last_read_id: str | None
+    counted: Counted | None
+
+
+_OWN = len(OwnRow._fields)
+
+
+async def list_own(
+    conn: AsyncConnection, filters: ListFilters, *, count_here: list[str], base: Base
+) -> tuple[list[OwnRow], Changes | None]:
+    """The listed channels' own fields and versions, with PostgreSQL's counts for the
+    `count_here` channels, and what CHANGES read against the copy's `base` (None when
+    nothing is listed), all in the statement's one snapshot (decisions 0022, 0023)."""
+    statement, params = _statement(filters, own=True)
+    rows = await statement.fetch(conn, {**params, "count_here": count_here, **base.params()})
     if not rows:
-        return []
-    view = copies.roots.apply(base, *rows[0][7:])
-    listed = _listed_from_copies(view, rows, me, copies)
-    if listed is not None:
-        return listed
-    # Some channel's messages or fields must be read too: every read in one snapshot. The
-    # statement counts the channels the first one found far behind.
-    params["count_here"] = copies.old_markers.get(str(me))
-    async with driver.transaction(conn, isolation="repeatable_read", readonly=True):
-        base = copies.roots.base()
-        rows = await statement.fetch(conn, {**params, **base.params()})
-        if not rows:
-            return []
-        view = copies.roots.apply(base, *rows[0][7:])
-        return await _listed_reading_the_rest(conn, view, rows, me, copies)
+        return [], None
+    return [OwnRow._make(row[:_OWN]) for row in rows], Changes._make(rows[0][_OWN:])
 
 
-Counts = dict[str, tuple[int | None, Any]]
+async def shared_of(conn: AsyncConnection, channel_ids: list[str]) -> list[SharedRow]:
+    return list(map(SharedRow._make, await _SHARED.fetch(conn, {"ids": channel_ids})))
 
 
-def _unread_counts(
-    view: View, rows: Sequence[Any], me: uuid.UUID, old_markers: OldMarkers
-) -> Counts:
-    """Each listed channel's (unread count, newest message time): PostgreSQL's where the
-    statement counted, else from the copy of recent root messages where it holds the channel
-    and the member's read marker is not older than it holds. Remembers, for the caller's
-    next list, the channels whose marker is far behind what the copy holds."""
-    tips = view.tips
-    caller = str(me)
-    counts: Counts = {}
-    old = []
-    for row in rows:
-        channel_id = row[0]
-        tip = tips.get(channel_id)
-        if tip is None:
-            counted = row[6]
-        else:
-            if row[2] and tip.far_behind(row[5]):
-                old.append(channel_id)
-            if row[6] is not None:
-                counted = row[6]
-            else:
-                counted = tip.counts(row[5], caller) if row[2] else (None, tip.newest())
-        if counted is not None:
-            counts[channel_id] = counted
-    old_markers.remember(caller, old)
-    return counts
-
-
-def _listed_from_copies(
-    view: View, rows: Sequence[Any], me: uuid.UUID, copies: ListCopies
-) -> list[dict[str, Any]] | None:
-    """The listed channels, or None if the copies lack something."""
-    counts = _unread_counts(view, rows, me, copies.old_markers)
-    if len(counts) < len(rows):
-        return None
-    shared = copies.shared
-    found = [shared.get(row[0], row[1]) for row in rows]
-    if None in found:
-        return None
-    return _listed(rows, counts, found)
-
-
-async def _listed_reading_the_rest(
-    conn: AsyncConnection, view: View, rows: Sequence[Any], me: uuid.UUID, copies: ListCopies
-) -> list[dict[str, Any]]:
-    """The listed channels, reading in the rows' snapshot what the copies lack: channels'
-    recent messages, PostgreSQL's counts for read markers older than those, shared fields."""
-    missing = view.lacks([row[0] for row in rows])
-    if missing:
-        await view.load(conn, missing)
-    counts = _unread_counts(view, rows, me, copies.old_markers)
-    left = [row[0] for row in rows if row[0] not in counts]
-    if left:
-        for channel_id, unread, newest in await _COUNTED.fetch(conn, {"me": me, "ids": left}):
-            counts[channel_id] = (unread, newest)
-    shared = copies.shared
-    found = [shared.get(row[0], row[1]) for row in rows]
-    unknown = [row[0] for row, fields in zip(rows, found, strict=True) if fields is None]
-    if unknown:
-        fresh = {}
-        for row in await _SHARED.fetch(conn, {"ids": unknown}):
-            fresh[row[0]] = dict(zip(SHARED_FIELDS, row[2:], strict=True))
-            shared.remember(row[0], row[1], fresh[row[0]])
-        # In one snapshot with the rows: every listed channel is there, at the same version.
-        found = [fields or fresh[row[0]] for row, fields in zip(rows, found, strict=True)]
-    return _listed(rows, counts, found)
-
-
-def _listed(
-    rows: Sequence[Any], counts: Counts, found: Sequence[dict[str, Any] | None]
-) -> list[dict[str, Any]]:
-    listed = []
-    for row, fields in zip(rows, found, strict=True):
-        channel_id = row[0]
-        item = {"id": channel_id, **(fields or {})}
-        unread, newest = counts[channel_id]
-        # In OWN_FIELDS order: the JSON's keys come in the model's order.
-        item["is_member"] = row[2]
-        item["channel_role"] = row[3]
-        item["unread_count"] = unread
-        item["mention_count"] = row[4]
-        item["last_read_id"] = row[5]
-        item["last_message_at"] = newest
-        listed.append(item)
-    return listed
+async def counted_of(
+    conn: AsyncConnection, me: uuid.UUID, channel_ids: list[str]
+) -> dict[str, Counted]:
+    """The caller's (unread count, newest message time) in these channels, by SQL."""
+    rows = await _COUNTED.fetch(conn, {"me": me, "ids": channel_ids})
+    return {channel_id: (unread, newest) for channel_id, unread, newest in rows}
 
 
 async def set_read_marker(

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from nchat.users.schemas import CleanModel, StrictModel
+from nchat.storable import CleanModel, StrictModel
 
 ChannelType = Literal["public", "private", "direct", "group", "announcement"]
 NamedType = Literal["public", "private", "announcement"]

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.auth import rbac
 from nchat.auth.deps import Principal
+from nchat.channels import listing
 from nchat.channels import repository as repo
+from nchat.channels.events import ChannelInfo, MemberChanged
 from nchat.channels.schemas import (
     MAX_GROUP_MEMBERS,
     ChannelCreate,
@@ -28,7 +30,6 @@ from nchat.channels.schemas import (
 from nchat.db.ids import uuid7
 from nchat.errors import BadRequest, Conflict, Forbidden, NotFound
 from nchat.realtime import log
-from nchat.realtime.events import ChannelInfo, MemberChanged
 
 DM_TYPES = frozenset({"direct", "group"})
 
@@ -135,15 +136,14 @@ async def list_channel_fields(
     query: ChannelQuery,
     principal: Principal,
     *,
-    copies: repo.ListCopies | None = None,
+    copies: listing.ListCopies | None = None,
 ) -> dict[str, Any]:
     """The page as plain fields (ChannelList's shape). The REST list serializes these
     directly: a user in 500 channels would otherwise spend longer building and serializing
     models than the database spends on the query. `copies`: what this process keeps for
     channel lists (decisions 0022, 0023)."""
-    listed = await repo.list_view(
-        conn,
-        principal.id,
+    filters = repo.ListFilters(
+        me=principal.id,
         see_public=sees_public(principal),
         type_=query.type,
         q=query.q,
@@ -151,8 +151,8 @@ async def list_channel_fields(
         archived=query.archived,
         after=query.cursor,
         limit=query.limit + 1,
-        copies=copies,
     )
+    listed = await listing.list_channels(conn, filters, copies=copies)
     more = len(listed) > query.limit
     listed = listed[: query.limit]
     await _add_dm_members(conn, listed)

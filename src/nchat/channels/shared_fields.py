@@ -7,7 +7,11 @@ read marker) and the row's version, `xmin`: the id of the transaction that wrote
 version of the row. A committed version's `xmin` names it: any later committed change to the
 row (a rename, an archive, a member joining) is a new version with another `xmin`, and only
 fields read at the same version are used. Only statements that see committed rows alone
-(autocommit) may use or fill this. Decision 0022."""
+(autocommit) may use or fill this. Decision 0022.
+
+This is one of the copies `listing.py` keeps for the list (`ListCopies`): the list looks each
+channel up here by the version its statement read, and remembers the fields it had to read
+(`repository.shared_of`) at the version they were read at."""
 
 from __future__ import annotations
 

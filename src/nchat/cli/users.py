@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -21,9 +21,10 @@ from nchat.auth.passwords import hash_password
 from nchat.cli.common import console, database_url, err_console, fail, operator_errors
 from nchat.config import Settings
 from nchat.db.engine import create_engine
+from nchat.db.transaction import Effects, transaction
 from nchat.errors import NchatError, ValidationFailed
 from nchat.realtime.redis_bus import publish_once
-from nchat.realtime.topics import EPHEMERAL
+from nchat.realtime.topics import EPHEMERAL, EVENTS
 from nchat.setup.service import SETUP_LOCK_KEY, is_completed
 from nchat.users import repository
 from nchat.users.schemas import DisplayName, Email, Password, Role, Username
@@ -43,13 +44,10 @@ def _run(url: str, work: Work, settings: Settings) -> None:
     async def runner() -> None:
         engine = create_engine(url, pool_size=1)
         try:
-            async with engine.begin() as conn:
+            async with transaction(engine, functools.partial(_announce, url, settings)) as conn:
                 await work(conn)
-                changed = session_cache.changed_users(conn)
         finally:
             await engine.dispose()
-        if changed:
-            await _announce(url, changed, settings)
 
     try:
         asyncio.run(runner())
@@ -57,17 +55,22 @@ def _run(url: str, work: Work, settings: Settings) -> None:
         raise fail(f"Error: {exc.message} ({exc.code})", EXIT_FAILED) from exc
 
 
-async def _announce(url: str, users: set[uuid.UUID], settings: Settings) -> None:
-    """Tell running servers, so that the users' open sockets and subscriptions close now
+async def _announce(url: str, settings: Settings, effects: Effects) -> None:
+    """Tell running servers what the command committed, as a server tells the others: new
+    events wake their hubs, and changed users' open sockets and subscriptions close now
     rather than at the servers' next sweep."""
+    messages = [(EVENTS, "")] if effects.events else []
+    if effects.users:
+        messages.append((EPHEMERAL, session_cache.signal(effects.users)))
     try:
-        await publish_once(
-            database_url=url,
-            redis_url=settings.redis_url,
-            redis_prefix=settings.redis_prefix,
-            topic=EPHEMERAL,
-            payload=session_cache.signal(users),
-        )
+        for topic, payload in messages:
+            await publish_once(
+                database_url=url,
+                redis_url=settings.redis_url,
+                redis_prefix=settings.redis_prefix,
+                topic=topic,
+                payload=payload,
+            )
     except (RedisError, OSError, asyncpg.PostgresError) as exc:
         err_console.print(
             f"Warning: running servers were not told ({exc}); "

@@ -28,7 +28,7 @@ from nchat.db.schema_report import (
     redacted,
     run_on_database,
 )
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 
 CONNECTIONS_WARN_RATIO = 0.9
 RESTORE_HINT = "or restore the latest backup: `nchat db restore --force FILE`"

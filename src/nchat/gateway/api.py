@@ -33,19 +33,24 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat import appstate
+from nchat.appstate import Key
 from nchat.auth.deps import Principal, resolve_token
-from nchat.auth.streams import StreamGuard
-from nchat.channels.models import channel_members
-from nchat.config import Settings
+from nchat.auth.session_cache import SESSION_CACHE
+from nchat.auth.streams import STREAM_GUARD, StreamGuard
+from nchat.config import SETTINGS, Settings
+from nchat.db.engine import ENGINE
 from nchat.db.ids import uuid7
 from nchat.errors import NchatError, Unauthorized, ValidationFailed
 from nchat.limits import Limits, limits_of
 from nchat.realtime import log, presence, wire
-from nchat.realtime.bus import Bus
+from nchat.realtime.bus import BUS, Bus
 from nchat.realtime.cursor import Position
-from nchat.realtime.hub import Hub, Subscriber, event_frame, event_position
+from nchat.realtime.hub import HUB, Hub, Subscriber, event_frame, event_position
+from nchat.realtime.presence import KEEPER
 from nchat.realtime.throttle import Bucket
 from nchat.realtime.topics import EPHEMERAL
+from nchat.tables.channels import channel_members
 
 logger = structlog.get_logger("nchat.gateway")
 router = APIRouter()
@@ -80,11 +85,13 @@ class Gone(Exception):
         self.reason = reason
 
 
+# Overrides NCHAT_WS_HEARTBEAT_S where set: tests use sub-second heartbeats, below what the
+# setting allows.
+HEARTBEAT_S: Key[float] = Key("ws_heartbeat_s")
+
+
 def heartbeat_of(app: Any) -> float:
-    """NCHAT_WS_HEARTBEAT_S, unless the app's state says otherwise (tests use sub-second
-    heartbeats, below what the setting allows)."""
-    interval: float = getattr(app.state, "ws_heartbeat_s", app.state.settings.ws_heartbeat_s)
-    return interval
+    return appstate.find(app, HEARTBEAT_S, appstate.get(app, SETTINGS).ws_heartbeat_s)
 
 
 @router.websocket("/api/ws")
@@ -93,12 +100,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     app = ws.app
     session = Session(
         ws,
-        engine=app.state.engine,
-        hub=app.state.hub,
-        bus=app.state.bus,
-        settings=app.state.settings,
-        keeper=app.state.presence_keeper,
-        guard=app.state.stream_guard,
+        engine=appstate.get(app, ENGINE),
+        hub=appstate.get(app, HUB),
+        bus=appstate.get(app, BUS),
+        settings=appstate.get(app, SETTINGS),
+        keeper=appstate.get(app, KEEPER),
+        guard=appstate.get(app, STREAM_GUARD),
         limits=limits_of(app),
         heartbeat_s=heartbeat_of(app),
     )
@@ -209,7 +216,7 @@ class Session:
         try:
             async with self.engine.connect() as conn:
                 return await resolve_token(
-                    conn, token or None, self.settings, self.ws.app.state.session_cache
+                    conn, token or None, self.settings, appstate.of(self.ws, SESSION_CACHE)
                 )
         except NchatError as exc:
             raise Gone(CLOSE_BAD_TOKEN) from exc
@@ -381,7 +388,7 @@ class Session:
                     conn,
                     str(token) if token else None,
                     self.settings,
-                    self.ws.app.state.session_cache,
+                    appstate.of(self.ws, SESSION_CACHE),
                 )
             if principal.id != self.principal.id:
                 raise Unauthorized("The token is another user's", code="token_user_mismatch")

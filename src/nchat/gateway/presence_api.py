@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from nchat.auth.deps import CurrentUser
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.realtime import presence
 from nchat.realtime.presence import PresenceList, PresenceQuery
 

@@ -17,10 +17,12 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from nchat import appstate
 from nchat.auth.deps import AppSettings, Principal, resolve_token
-from nchat.db.engine import transaction
+from nchat.db.engine import ENGINE
+from nchat.db.transaction import app_transaction
 from nchat.errors import BadRequest, NchatError, Unauthorized
-from nchat.users.models import users
+from nchat.tables.users import users
 from nchat.users.schemas import UserOut
 from nchat.users.service import to_out
 
@@ -29,7 +31,7 @@ async def _http_transaction(connection: HTTPConnection) -> AsyncIterator[AsyncCo
     if connection.scope["type"] != "http":
         yield None
         return
-    async with transaction(connection.app) as conn:
+    async with app_transaction(connection.app) as conn:
         yield conn
 
 
@@ -87,7 +89,7 @@ class GqlContext(BaseContext):
 async def get_context(
     connection: HTTPConnection, conn: MaybeConn, settings: AppSettings
 ) -> GqlContext:
-    context = GqlContext(connection.app.state.engine, conn, None, settings)
+    context = GqlContext(appstate.of(connection, ENGINE), conn, None, settings)
     context.app = connection.app
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -12,7 +12,7 @@ from strawberry.extensions import SchemaExtension
 
 from nchat.errors import NchatError
 
-log = structlog.get_logger("nchat.graphql")
+logger = structlog.get_logger("nchat.graphql")
 
 
 def as_graphql_error(exc: NchatError, **where: Any) -> GraphQLError:
@@ -29,7 +29,7 @@ def _convert(error: GraphQLError) -> GraphQLError:
         return error
     if isinstance(original, NchatError):
         return as_graphql_error(original, nodes=error.nodes, path=error.path)
-    log.error("unhandled error in resolver", exc_info=original, path=error.path)
+    logger.error("unhandled error in resolver", exc_info=original, path=error.path)
     return GraphQLError(
         "Something went wrong on our side",
         nodes=error.nodes,

@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from nchat import appstate
 from nchat.channels import service as channels
+from nchat.channels.access_cache import ACCESS_CACHE
 from nchat.channels.schemas import ChannelCreate, ChannelQuery
 from nchat.errors import NchatError, ValidationFailed
 from nchat.graphql.args import opt_id, parse_id, validated
@@ -30,7 +32,7 @@ R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
 
-def atomic(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def in_savepoint(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Run a mutation in a savepoint: a failed one leaves nothing behind, even when other
     mutations of the same request succeed and the request commits."""
 
@@ -125,7 +127,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def send_message(
         self,
         info: Info,
@@ -146,12 +148,12 @@ class Mutation:
         if app is not None:
             limits = limits_of(app)
             await limits.check(limits.rules.send, principal)
-        accesses = app.state.access_cache if app is not None else None
+        accesses = appstate.get(app, ACCESS_CACHE) if app is not None else None
         message, _ = await messages.do_send(info.context.conn, body, principal, accesses=accesses)
         return Message.of(message)
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def edit_message(self, info: Info, id: strawberry.ID, text: str) -> Message:
         principal = info.context.user()
         body = validated(MessageEdit, text=text)
@@ -160,24 +162,24 @@ class Mutation:
         return Message.of(await messages.message_out(info.context.conn, message_id, principal))
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def delete_message(self, info: Info, id: strawberry.ID, hard: bool = False) -> bool:
         principal = info.context.user()
         await messages.do_delete(info.context.conn, parse_id(id, "id"), principal, hard=hard)
         return True
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def add_reaction(self, info: Info, message_id: strawberry.ID, emoji: str) -> Message:
         return await _react(info, message_id, emoji, add=True)
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def remove_reaction(self, info: Info, message_id: strawberry.ID, emoji: str) -> Message:
         return await _react(info, message_id, emoji, add=False)
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def create_channel(
         self,
         info: Info,
@@ -203,7 +205,7 @@ class Mutation:
         return Channel.of(await channels.channel_out(info.context.conn, channel_id, principal))
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def join_channel(self, info: Info, id: strawberry.ID) -> Channel:
         principal = info.context.user()
         channel_id = parse_id(id, "id")
@@ -211,14 +213,14 @@ class Mutation:
         return Channel.of(await channels.channel_out(info.context.conn, channel_id, principal))
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def leave_channel(self, info: Info, id: strawberry.ID) -> bool:
         principal = info.context.user()
         await channels.do_leave(info.context.conn, parse_id(id, "id"), principal)
         return True
 
     @strawberry.mutation
-    @atomic
+    @in_savepoint
     async def mark_read(
         self, info: Info, channel_id: strawberry.ID, message_id: strawberry.ID
     ) -> ReadState:

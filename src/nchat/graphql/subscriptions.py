@@ -22,16 +22,17 @@ import strawberry
 from starlette.websockets import WebSocket
 from strawberry.scalars import JSON
 
-from nchat.auth.streams import StreamGuard
+from nchat import appstate
+from nchat.auth.streams import STREAM_GUARD
 from nchat.channels import service as channels
-from nchat.channels.models import channel_members
 from nchat.errors import NchatError, NotFound, TooManyRequests
 from nchat.graphql.args import parse_id
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import as_graphql_error
 from nchat.graphql.types import Message
 from nchat.messages.schemas import MessageOut
-from nchat.realtime.hub import Hub, Subscriber
+from nchat.realtime.hub import HUB, Subscriber
+from nchat.tables.channels import channel_members
 
 Info = strawberry.Info[GqlContext, None]
 
@@ -57,8 +58,8 @@ async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
     """Every event the caller may see from now on, as the socket frames carry them."""
     context = info.context
     principal = context.user()
-    hub: Hub = context.app.state.hub
-    guard: StreamGuard = context.app.state.stream_guard
+    hub = appstate.get(context.app, HUB)
+    guard = appstate.get(context.app, STREAM_GUARD)
     if context.streams >= MAX_STREAMS:
         error = TooManyRequests(1, f"At most {MAX_STREAMS} subscriptions per connection")
         raise as_graphql_error(error)

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nchat import __version__
+from nchat import __version__, appstate
+from nchat.db.engine import ENGINE
+from nchat.observability import METRICS
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 metrics_router = APIRouter(tags=["health"])
@@ -19,7 +20,7 @@ DB_CHECK_TIMEOUT_S = 3.0
 
 async def _database_ok(request: Request) -> str | None:
     """None when the database answers, else the reason it does not."""
-    engine: AsyncEngine = request.app.state.engine
+    engine = appstate.of(request, ENGINE)
     try:
         async with asyncio.timeout(DB_CHECK_TIMEOUT_S), engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -59,5 +60,5 @@ async def ready(request: Request) -> JSONResponse:
 @metrics_router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        generate_latest(appstate.of(request, METRICS).registry), media_type=CONTENT_TYPE_LATEST
     )

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nchat.errors import error_body
 
-log = structlog.get_logger("nchat.http")
+logger = structlog.get_logger("nchat.http")
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Auth is a bearer token, never a cookie: no credentials mode.
@@ -87,7 +87,7 @@ class WebSocketOrigin:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, origin: str) -> None:
-    log.info("websocket origin refused", origin=origin, path=scope["path"])
+    logger.info("websocket origin refused", origin=origin, path=scope["path"])
     await receive()  # websocket.connect
     if "websocket.http.response" in (scope.get("extensions") or {}):
         # The refusal in the error envelope, where the server can send a body.

@@ -1,19 +1,20 @@
 """Per-user volume limits (sends, offline-sync operations, presence and typing signals)."""
 
 from nchat.limits.core import (
+    LIMITS,
     AppLimits,
     Backend,
     Limiter,
     Limits,
     OverBurst,
     check,
-    install,
     limits_of,
     make_limiter,
 )
 from nchat.limits.rules import Rule, Rules
 
 __all__ = [
+    "LIMITS",
     "AppLimits",
     "Backend",
     "Limiter",
@@ -22,7 +23,6 @@ __all__ = [
     "Rule",
     "Rules",
     "check",
-    "install",
     "limits_of",
     "make_limiter",
 ]

@@ -17,6 +17,8 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import HTTPConnection
 
+from nchat import appstate
+from nchat.appstate import Key
 from nchat.auth.deps import Principal
 from nchat.config import Settings
 from nchat.errors import NchatError, TooManyRequests
@@ -101,18 +103,12 @@ class Limits:
         )
 
 
-def install(state: Any, settings: Settings) -> Backend:
-    """Put the rules (refusing unknown exempt roles) and a limiter on `app.state`; the
-    caller closes the limiter when the app stops."""
-    state.rules = Rules.from_settings(settings)
-    state.limiter = make_limiter(settings)
-    limiter: Backend = state.limiter
-    return limiter
+LIMITS: Key[Limits] = Key("limits")
 
 
 def limits_of(app: Any) -> Limits:
-    """The limits the app's lifespan set up (`app.state.limiter`, `app.state.rules`)."""
-    return Limits(app.state.limiter, app.state.rules)
+    """The limits the app's lifespan set up."""
+    return appstate.get(app, LIMITS)
 
 
 async def request_limits(connection: HTTPConnection) -> Limits:

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.db.driver import DriverStatement, is_autocommit
 from nchat.db.engine import create_engine
-from nchat.limits.models import rate_limits
 from nchat.limits.rules import Rule
+from nchat.tables.limits import rate_limits
 
 # Its own small pool: a check made while a request holds a connection of the main pool
 # (a transaction) never waits for a second one from that pool, which a burst of such

@@ -24,7 +24,7 @@ from nchat.limits.rules import Rule
 from nchat.realtime.bus import PG_CONNECTION_ERRORS
 from nchat.realtime.redis_bus import CLOSE_TIMEOUT_S, database_prefix
 
-log = structlog.get_logger("nchat.limits")
+logger = structlog.get_logger("nchat.limits")
 
 # A send waits at most this long (twice: one retry on a fresh connection) for Redis.
 SOCKET_TIMEOUT_S = 1.0
@@ -87,7 +87,7 @@ class RedisLimiter:
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_S:
             self._warned_at = now
-            log.warning("rate limits unavailable; allowing", error=str(exc))
+            logger.warning("rate limits unavailable; allowing", error=str(exc))
 
     async def close(self) -> None:
         # Bounded, as the bus's: redis-py's close can wait forever on a half-closed socket.

@@ -5,8 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from nchat import appstate
 from nchat.auth.deps import CurrentUser
-from nchat.db.engine import Conn, autocommit
+from nchat.channels.access_cache import ACCESS_CACHE
+from nchat.db.transaction import Conn, autocommit
 from nchat.errors import TooManyRequests
 from nchat.fast_json import json_response
 from nchat.limits import limits_of
@@ -47,7 +49,7 @@ async def send(
             raise
         response.status_code = 200
         return sent[0]
-    accesses = request.app.state.access_cache
+    accesses = appstate.of(request, ACCESS_CACHE)
     message, created = await service.do_send(conn, body, principal, accesses=accesses)
     response.status_code = 201 if created else 200
     return message

@@ -12,9 +12,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.channels.models import channel_members, channels
-from nchat.db.driver import DriverStatement
-from nchat.messages.models import (
+from nchat.realtime import log
+from nchat.realtime.presence import fresh_since
+from nchat.tables.channels import channel_members, channels
+from nchat.tables.messages import (
     bookmarks,
     mentions,
     message_edits,
@@ -23,9 +24,8 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
-from nchat.realtime.models import events, presence
-from nchat.realtime.presence import fresh_since
-from nchat.users.models import users
+from nchat.tables.realtime import presence
+from nchat.tables.users import users
 
 msg = messages.c
 
@@ -130,21 +130,23 @@ _new_mentions = (
 # The message, its mentions and its event in one statement: one round trip, atomic without
 # a transaction around it, and nothing but the message's absence when the insert yields to
 # an earlier send with the same client_id.
-_SEND = (
-    sa.insert(events)
-    .from_select(
-        ["type", "channel_id", "user_id", "data"],
-        sa.select(
-            sa.literal("message.created"),
-            _new_message.c.channel_id,
-            _new_message.c.user_id,
-            sa.bindparam("event_data", type_=JSONB),
-        ),
-    )
-    .add_cte(_new_mentions)
-    .returning(events.c.id)
+_SEND = log.EventWrite(
+    lambda events: (
+        sa.insert(events)
+        .from_select(
+            ["type", "channel_id", "user_id", "data"],
+            sa.select(
+                sa.literal("message.created"),
+                _new_message.c.channel_id,
+                _new_message.c.user_id,
+                sa.bindparam("event_data", type_=JSONB),
+            ),
+        )
+        .add_cte(_new_mentions)
+        .returning(events.c.id)
+    ),
+    json_params=frozenset({"mentions", "event_data"}),
 )
-_SEND_ON_DRIVER = DriverStatement(_SEND, json_params=frozenset({"mentions", "event_data"}))
 
 
 async def insert_with_event(
@@ -165,7 +167,7 @@ async def insert_with_event(
         "mention_ids": mention_ids,
         "event_data": event_data,
     }
-    return await _SEND_ON_DRIVER.fetchrow(conn, params) is not None
+    return await _SEND.fetchrow(conn, params) is not None
 
 
 async def bump_thread(conn: AsyncConnection, root_id: uuid.UUID, delta: int) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from nchat.users.schemas import CleanModel, StrictModel
+from nchat.storable import CleanModel, StrictModel
 
 MAX_TEXT = 40_000
 

@@ -17,11 +17,12 @@ from nchat.channels import repository as channels_repo
 from nchat.channels import service as channels
 from nchat.channels.access_cache import AccessCache
 from nchat.channels.service import ChannelAccess
-from nchat.db.engine import atomic
 from nchat.db.ids import uuid7
+from nchat.db.transaction import atomic
 from nchat.errors import BadRequest, Conflict, Forbidden, NchatError, NotFound
 from nchat.messages import mentions as mention_parser
 from nchat.messages import repository as repo
+from nchat.messages.events import MessageDeleted, PinChanged, ReactionChanged, ReadUpdated
 from nchat.messages.schemas import (
     HistoryOut,
     HistoryQuery,
@@ -35,7 +36,6 @@ from nchat.messages.schemas import (
     Version,
 )
 from nchat.realtime import log
-from nchat.realtime.events import MessageDeleted, PinChanged, ReactionChanged, ReadUpdated
 
 NOBODY = uuid.UUID(int=0)
 
@@ -296,7 +296,6 @@ async def _insert(
     )
     if not inserted:
         return None
-    log.wrote(conn)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from nchat.db.engine import async_url
 from nchat.db.migrate import MIGRATION_LOCK_KEY
-from nchat.db.tables import metadata
+from nchat.tables import metadata
 
 MIRROR_DDL = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -17,10 +17,11 @@ from typing import Any
 import asyncpg
 import structlog
 
+from nchat.appstate import Key
 from nchat.db.engine import libpq_url
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 
-log = structlog.get_logger("nchat.bus")
+logger = structlog.get_logger("nchat.bus")
 
 RETRY_S = 1.0
 CHECK_S = 5.0
@@ -74,7 +75,7 @@ class Bus:
             try:
                 listener(topic, payload)
             except Exception:
-                log.exception("bus listener failed", topic=topic)
+                logger.exception("bus listener failed", topic=topic)
 
     async def start(self) -> None:
         self._sender = asyncio.create_task(self._send_loop())
@@ -113,7 +114,7 @@ class Bus:
         try:
             await self._send(topic, payload)
         except Exception:
-            log.exception("bus publish failed", topic=topic)
+            logger.exception("bus publish failed", topic=topic)
 
     async def _send(self, topic: str, payload: str) -> None:
         raise NotImplementedError
@@ -131,6 +132,9 @@ class Bus:
         if self._missed_wake:
             self._missed_wake = False
             await self.publish(EVENTS)
+
+
+BUS: Key[Bus] = Key("bus")
 
 
 class PostgresBus(Bus):
@@ -162,7 +166,7 @@ class PostgresBus(Bus):
             await conn.execute("SELECT pg_notify($1, $2)", topic, payload)
         except PG_CONNECTION_ERRORS as exc:
             self._send_failed(topic)
-            log.warning("bus publish failed", error=str(exc))
+            logger.warning("bus publish failed", error=str(exc))
             if conn.is_closed() or not isinstance(exc, asyncpg.PostgresError):
                 # Closed, or in a state no longer known. asyncpg closes a connection on a
                 # protocol error without calling its termination listeners: terminate()
@@ -193,7 +197,7 @@ class PostgresBus(Bus):
                         async with asyncio.timeout(CHECK_S):
                             await lost.wait()
             except PG_CONNECTION_ERRORS as exc:
-                log.warning("bus connection failed; retrying", error=str(exc))
+                logger.warning("bus connection failed; retrying", error=str(exc))
             finally:
                 # Also on cancellation (stop): never leave the listening connection behind.
                 self.connected.clear()

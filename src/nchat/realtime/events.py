@@ -1,4 +1,7 @@
-"""Typed event models: every event type's `data`, and the event envelope clients receive."""
+"""The event envelope clients receive, and the registry of each event type's `data` model.
+
+The models themselves belong to the packages that emit the events (`channels/events.py`,
+`messages/events.py`, `users/events.py`): the log carries whatever typed data it is given."""
 
 from __future__ import annotations
 
@@ -8,76 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nchat.messages.schemas import MessageOut
-from nchat.users.schemas import UserOut
+# Every event type's `data` model, registered by the package that emits it (its
+# `events.py`): the log checks each emitted event against it, tests check deliveries.
+EVENT_DATA: dict[str, type[BaseModel]] = {}
 
 
-class MessageDeleted(BaseModel):
-    message_id: uuid.UUID
-    thread_id: uuid.UUID | None
-    hard: bool
-
-
-class ReactionChanged(BaseModel):
-    message_id: uuid.UUID
-    emoji: str
-    user_id: uuid.UUID
-    # How many people reacted with this emoji after the change.
-    count: int
-
-
-class PinChanged(BaseModel):
-    message_id: uuid.UUID
-    user_id: uuid.UUID
-
-
-class ChannelInfo(BaseModel):
-    """A channel as every member sees it (no per-viewer counts)."""
-
-    id: uuid.UUID
-    type: str
-    name: str | None
-    topic: str
-    description: str
-    read_only: bool
-    archived: bool
-    archived_at: datetime | None
-    created_by: uuid.UUID | None
-    created_at: datetime
-    member_count: int
-
-
-class MemberChanged(BaseModel):
-    channel_id: uuid.UUID
-    user_id: uuid.UUID
-    role: str | None = None
-    # The channel after the change (member.joined, member.left): the joiner's devices can
-    # show it at once, and everyone's member count is set, not incremented.
-    channel: ChannelInfo | None = None
-
-
-class ReadUpdated(BaseModel):
-    channel_id: uuid.UUID
-    last_read_id: uuid.UUID | None
-
-
-EVENT_DATA: dict[str, type[BaseModel]] = {
-    "message.created": MessageOut,
-    "message.updated": MessageOut,
-    "message.deleted": MessageDeleted,
-    "reaction.added": ReactionChanged,
-    "reaction.removed": ReactionChanged,
-    "message.pinned": PinChanged,
-    "message.unpinned": PinChanged,
-    "channel.created": ChannelInfo,
-    "channel.updated": ChannelInfo,
-    "channel.archived": ChannelInfo,
-    "member.joined": MemberChanged,
-    "member.left": MemberChanged,
-    "member.updated": MemberChanged,
-    "read.updated": ReadUpdated,
-    "user.updated": UserOut,
-}
+def register(model: type[BaseModel], *types: str) -> None:
+    for type_ in types:
+        known = EVENT_DATA.setdefault(type_, model)
+        assert known is model, f"{type_} already carries {known.__name__}"
 
 
 class EventOut(BaseModel):

@@ -23,12 +23,13 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from nchat.channels.models import channel_members
+from nchat.appstate import Key
 from nchat.realtime import log
 from nchat.realtime.bus import Bus
 from nchat.realtime.cursor import Position
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 from nchat.realtime.wire import Direct, Outgoing
+from nchat.tables.channels import channel_members
 
 logger = structlog.get_logger("nchat.hub")
 
@@ -343,3 +344,6 @@ class Hub:
                 *(s for s in self._by_user.get(user_id, ()) if user_id not in s.watching),
             ]
         return list(self._by_channel.get(uuid.UUID(signal["channel_id"]), ()))
+
+
+HUB: Key[Hub] = Key("hub")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,13 +21,13 @@ from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.channels.models import channel_members
 from nchat.db.driver import DriverStatement
+from nchat.db.transaction import effects
 from nchat.errors import NchatError
 from nchat.realtime.cursor import Position
 from nchat.realtime.events import EVENT_DATA, ChangesOut, EventOut
-from nchat.realtime.models import events
-from nchat.realtime.topics import WROTE_EVENTS
+from nchat.tables.channels import channel_members
+from nchat.tables.realtime import events
 
 HORIZON = sa.text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 e = events.c
@@ -60,7 +60,7 @@ async def emit(
             data=event_data(type_, data),
         )
     )
-    wrote(conn)
+    effects(conn).events = True
 
 
 def event_data(type_: str, data: BaseModel) -> dict[str, Any]:
@@ -70,9 +70,23 @@ def event_data(type_: str, data: BaseModel) -> dict[str, Any]:
     return data.model_dump(mode="json")
 
 
-def wrote(conn: AsyncConnection) -> None:
-    """Mark the transaction as one that wrote events: its commit wakes the readers."""
-    conn.info[WROTE_EVENTS] = True
+class EventWrite:
+    """A statement that writes events together with other rows in one round trip (the send:
+    message, mentions and event). It is built around the events table it is handed, so no
+    other module touches that table, and running it marks the transaction as one that
+    wrote events, like `emit`."""
+
+    def __init__(
+        self, build: Callable[[sa.Table], sa.Insert], *, json_params: frozenset[str]
+    ) -> None:
+        self._statement = DriverStatement(build(events), json_params=json_params)
+
+    async def fetchrow(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Any:
+        """The first row the statement returns, None if it wrote no event."""
+        row = await self._statement.fetchrow(conn, params)
+        if row is not None:
+            effects(conn).events = True
+        return row
 
 
 async def horizon(conn: AsyncConnection) -> Position:

@@ -24,11 +24,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from nchat.appstate import Key
 from nchat.errors import ValidationFailed
 from nchat.realtime.bus import Bus
-from nchat.realtime.models import presence
 from nchat.realtime.topics import EPHEMERAL
-from nchat.users.schemas import CleanModel
+from nchat.storable import CleanModel
+from nchat.tables.realtime import presence
 
 logger = structlog.get_logger("nchat.presence")
 
@@ -288,3 +289,6 @@ class Keeper:
         for connection_id, (user_id, status) in live.items():
             if connection_id not in kept and connection_id in self._live:
                 await record(self.engine, self.bus, connection_id, user_id, status)
+
+
+KEEPER: Key[Keeper] = Key("presence_keeper")

@@ -28,7 +28,7 @@ from nchat.db.engine import libpq_url
 from nchat.realtime.bus import PG_CONNECTION_ERRORS, RETRY_S, Bus, PostgresBus
 from nchat.realtime.topics import EPHEMERAL, EVENTS
 
-log = structlog.get_logger("nchat.bus")
+logger = structlog.get_logger("nchat.bus")
 
 PING_S = 5.0
 # Every command and connect is bounded (older redis-py waits forever by default): a publish
@@ -86,7 +86,7 @@ class RedisBus(Bus):
             except (RedisError, OSError) as exc:
                 if attempt:
                     self._send_failed(topic)
-                    log.warning("bus publish failed", error=str(exc))
+                    logger.warning("bus publish failed", error=str(exc))
 
     async def _keep_subscribed(self) -> None:
         while True:
@@ -98,7 +98,7 @@ class RedisBus(Bus):
             except asyncio.CancelledError:
                 raise
             except CONNECTION_ERRORS as exc:
-                log.warning("redis bus connection lost; retrying", error=str(exc))
+                logger.warning("redis bus connection lost; retrying", error=str(exc))
             finally:
                 self.connected.clear()
                 await _close(pubsub)
@@ -163,7 +163,7 @@ async def database_prefix(database_url: str) -> str:
             system = await conn.fetchval("SELECT system_identifier FROM pg_control_system()")
         except asyncpg.InsufficientPrivilegeError:
             # Still the same on every node that uses this role, only less unique.
-            log.warning("pg_control_system() not allowed: set NCHAT_REDIS_PREFIX to be sure")
+            logger.warning("pg_control_system() not allowed: set NCHAT_REDIS_PREFIX to be sure")
             return f"nchat:{name}"
     finally:
         await conn.close()

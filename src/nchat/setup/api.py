@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from nchat.accounts.schemas import TokenOut
 from nchat.auth.deps import AppSettings, client_ip
-from nchat.auth.schemas import TokenOut
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.setup import service
 from nchat.setup.schemas import SetupIn, SetupStatus
 

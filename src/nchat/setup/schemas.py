@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from nchat.users.schemas import DisplayName, Email, Password, StrictModel, Username
+from nchat.storable import StrictModel
+from nchat.users.schemas import DisplayName, Email, Password, Username
 
 
 class OwnerIn(StrictModel):

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.accounts.schemas import TokenOut
+from nchat.accounts.service import do_start_session
 from nchat.admin.service import audit, get_config, update_config
-from nchat.auth.schemas import TokenOut
-from nchat.auth.service import do_start_session
 from nchat.config import Settings
 from nchat.errors import Conflict
 from nchat.setup.schemas import SetupIn

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from nchat.auth.deps import AppSettings, CurrentUser
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.limits import AppLimits
 from nchat.realtime.events import ChangesOut
 from nchat.sync import service

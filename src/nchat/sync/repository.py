@@ -11,10 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.auth.models import sessions
-from nchat.messages.models import messages
 from nchat.messages.repository import message_rows
-from nchat.sync.models import sync_ops
+from nchat.tables.auth import sessions
+from nchat.tables.messages import messages
+from nchat.tables.sync import sync_ops
 
 op = sync_ops.c
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 from nchat.channels.schemas import ChannelOut
 from nchat.messages.schemas import ClientId, Emoji, MessageOut, Text
 from nchat.realtime.events import EventOut
-from nchat.users.schemas import CleanModel, StrictModel
+from nchat.storable import CleanModel, StrictModel
 
 MAX_OPS = 500
 

@@ -1,13 +1,18 @@
-"""Every table nchat expects, imported once so MetaData is complete (migrations, doctor)."""
+"""Every table nchat keeps, one module per area, on one MetaData (`meta.py`).
+
+The tables sit below every other layer but config: the event log routes by channel
+membership, the session check reads users, and the channel list counts messages, so the
+definitions are shared while the SQL that uses them stays in each package's repository.
+Importing the package loads every table, so `metadata` is complete for migrations and the
+doctor."""
 
 from __future__ import annotations
 
-from nchat.admin.models import app_config, audit_log
-from nchat.auth.models import login_failures, sessions
-from nchat.channels.models import channel_members, channels
-from nchat.db.meta import metadata
-from nchat.limits.models import rate_limits
-from nchat.messages.models import (
+from nchat.tables.admin import app_config, audit_log
+from nchat.tables.auth import login_failures, sessions
+from nchat.tables.channels import channel_members, channels
+from nchat.tables.limits import rate_limits
+from nchat.tables.messages import (
     bookmarks,
     mentions,
     message_edits,
@@ -16,9 +21,10 @@ from nchat.messages.models import (
     reactions,
     thread_followers,
 )
-from nchat.realtime.models import events, presence
-from nchat.sync.models import sync_ops
-from nchat.users.models import users
+from nchat.tables.meta import metadata
+from nchat.tables.realtime import events, presence
+from nchat.tables.sync import sync_ops
+from nchat.tables.users import users
 
 __all__ = [
     "app_config",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
-from nchat.db.meta import created_at, metadata, uuid_pk
+from nchat.tables.meta import created_at, metadata, uuid_pk
 
 sessions = sa.Table(
     "nchat_sessions",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from nchat.db.meta import metadata
+from nchat.tables.meta import metadata
 
 # UNLOGGED: budgets change on every send and are worth nothing after a crash, so they are
 # not written to the WAL (nor replicated); a crash forgets them, and everyone starts afresh.

@@ -3,8 +3,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from nchat.channels.models import MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL
-from nchat.db.meta import created_at, metadata, uuid_pk, writing_xid
+from nchat.tables.channels import MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL
+from nchat.tables.meta import created_at, metadata, uuid_pk, writing_xid
 
 
 def _fk(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from nchat.db.meta import created_at, metadata, writing_xid
+from nchat.tables.meta import created_at, metadata, writing_xid
 
 events = sa.Table(
     "nchat_events",

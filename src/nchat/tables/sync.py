@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from nchat.db.meta import created_at, metadata
+from nchat.tables.meta import created_at, metadata
 
 # One row per offline operation ever applied or refused, so a replayed queue is answered from
 # here instead of being applied twice.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from nchat.db.meta import created_at, metadata, uuid_pk
+from nchat.tables.meta import created_at, metadata, uuid_pk
 
 ROLES = ("owner", "admin", "moderator", "member", "guest")
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from nchat.auth import rbac
 from nchat.auth.deps import AppSettings, CurrentUser
-from nchat.db.engine import Conn
+from nchat.db.transaction import Conn
 from nchat.users import service
 from nchat.users.schemas import ListQuery, UserCreate, UserList, UserOut, UserUpdate
 

@@ -10,15 +10,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     EmailStr,
     Field,
     StrictBool,
     StringConstraints,
-    field_validator,
 )
 
-from nchat.storable import value_problem
+from nchat.storable import CleanModel, StrictModel
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{1,31}$"
 Role = Literal["owner", "admin", "moderator", "member", "guest"]
@@ -61,23 +59,6 @@ Locale = Annotated[
 ]
 AvatarUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_url)]
 StatusText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=140)]
-
-
-class CleanModel(BaseModel):
-    """Input model: only what PostgreSQL can store gets through (nchat.storable), so NUL,
-    lone surrogates, hostile nesting and out-of-range numbers are a 422, never a 500."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable(cls, value: object) -> object:
-        problem = value_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-
-class StrictModel(CleanModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class UserOut(BaseModel):

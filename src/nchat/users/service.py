@@ -19,6 +19,7 @@ from nchat.db.ids import uuid7
 from nchat.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from nchat.realtime import log
 from nchat.users import repository
+from nchat.users.events import USER_UPDATED
 from nchat.users.schemas import ListQuery, UserList, UserOut, UserUpdate
 
 PROFILE_FIELDS = ("display_name", "avatar_url", "timezone", "locale", "status_text")
@@ -157,7 +158,7 @@ async def do_update_user(
     if not values:
         return target
     row = await repository.update(conn, target["id"], values)
-    await log.emit(conn, "user.updated", to_public(row), channel_id=None, actor_id=actor.id)
+    await log.emit(conn, USER_UPDATED, to_public(row), channel_id=None, actor_id=actor.id)
     if {"role", "is_active"} & values.keys():
         await audit(
             conn,
@@ -185,7 +186,7 @@ async def do_delete_user(conn: AsyncConnection, user_id: uuid.UUID, actor: Princ
     row = await repository.update(
         conn, target["id"], {"deleted_at": sa.func.now(), "is_active": False}
     )
-    await log.emit(conn, "user.updated", to_public(row), channel_id=None, actor_id=actor.id)
+    await log.emit(conn, USER_UPDATED, to_public(row), channel_id=None, actor_id=actor.id)
     await repository.revoke_all_sessions(conn, target["id"], "user_deleted")
     await audit(
         conn, "user.deleted", actor_id=actor.id, target_type="user", target_id=str(target["id"])

@@ -15,7 +15,7 @@ down_revision = "20261202_0005"
 branch_labels = None
 depends_on = None
 
-# As of this revision; channels/models.py holds the current DDL (the doctor's fix uses it).
+# As of this revision; tables/channels.py holds the current DDL (the doctor's fix uses it).
 _TRIGGERS = (
     """
     CREATE FUNCTION nchat_member_mention_mark() RETURNS trigger

@@ -15,7 +15,7 @@ down_revision = "20261203_0006"
 branch_labels = None
 depends_on = None
 
-# As of this revision; messages/models.py holds the current DDL (the doctor's fix uses it).
+# As of this revision; tables/messages.py holds the current DDL (the doctor's fix uses it).
 _FUNCTION = """
 CREATE FUNCTION nchat_root_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
