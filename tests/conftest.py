@@ -25,6 +25,9 @@ from tests.fixtures.databases import create_database, drop_database, with_databa
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
+# The S3 server fixture, for the files and storage command tests.
+pytest_plugins = ["tests.fixtures.s3"]
+
 SERVER_ENV = "NCHAT_TEST_DATABASE_URL"
 
 # The embedded server this run started (on the controller process only), if any.
@@ -92,7 +95,7 @@ async def clean_db(engine: AsyncEngine) -> None:
         await conn.execute(
             sa.text(
                 "UPDATE nchat_app_config SET setup = '{}', owner = '{}', branding = '{}', "
-                "theme = '{}', features = '{}', integrations = '{}', mobile = NULL"
+                "theme = '{}', features = '{}', integrations = '{}', mobile = NULL, files = '{}'"
             )
         )
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat import housekeeping
 from nchat.app import create_app
+from nchat.storage import make_storage
 from tests.conftest import make_settings
 
 
@@ -56,7 +57,8 @@ async def test_housekeeping_prunes_old_login_failures(
                 "('old', '1.1.1.1', now() - interval '1 day'), ('new', '1.1.1.1', now())"
             )
         )
-    await housekeeping.run_once(engine, make_settings(database_url, tmp_path))
+    settings = make_settings(database_url, tmp_path)
+    await housekeeping.run_once(engine, settings, make_storage(settings))
     async with engine.connect() as conn:
         left = (await conn.execute(sa.text("SELECT account FROM nchat_login_failures"))).all()
     assert [row[0] for row in left] == ["new"]

@@ -1,6 +1,6 @@
 """One public shape per resource: the REST model, the GraphQL type and the event payload of a
-message, a channel and a user carry the same fields (GraphQL in camelCase), so a field added
-to one and forgotten in another fails here."""
+message, a channel, a user and a file carry the same fields (GraphQL in camelCase), so a
+field added to one and forgotten in another fails here."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from strawberry.types.private import is_private
 
 from nchat.channels.events import ChannelInfo
 from nchat.channels.schemas import ChannelOut
+from nchat.files.schemas import FileOut
 from nchat.graphql import types
 from nchat.messages.schemas import MessageOut
 from nchat.realtime.events import EVENT_DATA
@@ -32,8 +33,13 @@ def _rest_fields(model: type[BaseModel]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("model", "kind"),
-    [(MessageOut, types.Message), (ChannelOut, types.Channel), (UserOut, types.User)],
-    ids=["message", "channel", "user"],
+    [
+        (MessageOut, types.Message),
+        (ChannelOut, types.Channel),
+        (UserOut, types.User),
+        (FileOut, types.File),
+    ],
+    ids=["message", "channel", "user", "file"],
 )
 def test_rest_and_graphql_carry_the_same_fields(model: type[BaseModel], kind: Any) -> None:
     assert _rest_fields(model) == _graphql_fields(kind)

@@ -29,13 +29,15 @@ from nchat.config import SETTINGS, Settings
 from nchat.db.engine import ENGINE, create_engine
 from nchat.db.transaction import AFTER_COMMIT, AfterCommit, Effects
 from nchat.errors import NchatError, error_body
+from nchat.files.api import UPLOAD_PATH
+from nchat.files.api import router as files_router
 from nchat.gateway.api import heartbeat_of
 from nchat.gateway.api import router as gateway_router
 from nchat.gateway.presence_api import router as realtime_router
 from nchat.graphql.api import make_router as make_graphql_router
 from nchat.health.api import metrics_router
 from nchat.health.api import router as health_router
-from nchat.http_edge.body_limit import BodyLimit
+from nchat.http_edge.body_limit import UNLIMITED_BYTES, BodyLimit
 from nchat.http_edge.headers import SecurityHeaders
 from nchat.http_edge.origins import WebSocketOrigin, cors
 from nchat.http_edge.pages import html_pages
@@ -50,6 +52,7 @@ from nchat.realtime.redis_bus import make_bus
 from nchat.realtime.topics import EVENTS
 from nchat.realtime.wire import ServerSend
 from nchat.setup.api import router as setup_router
+from nchat.storage import STORAGE, make_storage
 from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
 
@@ -81,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         messages_router,
         channels_router,
+        files_router,
         sync_router,
         health_router,
         setup_router,
@@ -115,6 +119,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Make what the requests share, keyed in the app's state (appstate.py), and stop it."""
     settings = get(app, SETTINGS)
     rules = Rules.from_settings(settings)  # refuses unknown exempt roles
+    storage = make_storage(settings)
+    await storage.start()  # a store that cannot be reached stops the start, saying why
+    put(app, STORAGE, storage)
     limiter = make_limiter(settings)
     put(app, LIMITS, Limits(limiter, rules))
     engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
@@ -150,7 +157,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # default promoted those still in flight to the old generation, whose full passes
     # (100-350 ms at a thousand sockets) then ran every few seconds (decision 0013).
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-    cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings))
+    cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings, storage))
     try:
         yield
     finally:
@@ -164,6 +171,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.stop()
         await limiter.close()
         await engine.dispose()
+        await storage.stop()
 
 
 def create_app_from_env() -> FastAPI:
@@ -174,7 +182,10 @@ def create_app_from_env() -> FastAPI:
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # Each add wraps the ones before it: innermost first. The body limit comes before
     # anything reads; CORS and the security headers see every response, the 413s too.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Uploads stream to the store under the app config's own limit (files/service.py).
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, prefixes={UPLOAD_PATH: UNLIMITED_BYTES}
+    )
     if settings.cors_origins:
         app.add_middleware(cors, origins=settings.cors_origins)
     graphiql = settings.environment == "development"

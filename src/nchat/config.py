@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     # Roles no volume limit applies to (for bots and load tests), e.g. `admin,owner`.
     rate_limit_exempt_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # -- files (README: Files) ---------------------------------------------------------------
+    storage_backend: Literal["local", "s3"] = "local"
+    # local: where objects live; unset: <data dir>/files.
+    storage_dir: Path | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = ""  # prepended to every object key
+    s3_path_style: bool = True  # MinIO, Ceph and most others need it; AWS takes either
+    # Stream S3 downloads through nchat instead of redirecting to a presigned URL (for stores
+    # clients cannot reach).
+    s3_proxy_downloads: bool = False
+    s3_url_expiry_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    # Largest image decoded for thumbnails (pixels); larger images are refused at upload.
+    image_max_pixels: int = Field(default=50_000_000, ge=1_000_000)
+
     @field_validator("trusted_proxies", "cors_origins", "rate_limit_exempt_roles", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -99,6 +117,10 @@ class Settings(BaseSettings):
                     f"NCHAT_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network"
                 ) from None
         return value
+
+    @property
+    def files_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "files"
 
     @cached_property
     def jwt_secret(self) -> str:

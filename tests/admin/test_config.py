@@ -18,6 +18,7 @@ async def test_sections_have_defaults_including_mobile(
         "features",
         "integrations",
         "mobile",
+        "files",
     }
     assert config["mobile"]["offlineCache"] == {
         "enabled": True,

@@ -81,6 +81,11 @@ INSERT INTO nchat_thread_followers (message_id, user_id)
 VALUES ('0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-000000000002');
 INSERT INTO nchat_rate_limits (key, tat)
 VALUES ('send:0193a0c4-0000-7000-8000-000000000001', '2030-01-01T00:00:00+00:00');
+INSERT INTO nchat_files (id, uploader_id, message_id, channel_id, name, size, content_type, sha256)
+VALUES ('0193a0c4-0000-7000-8000-0000000000f1', '0193a0c4-0000-7000-8000-000000000001',
+        '0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-0000000000c1',
+        'notes.txt', 5, 'text/plain; charset=utf-8', 'a' || repeat('0', 63));
+INSERT INTO nchat_file_deletions (key) VALUES ('0193a0c4-0000-7000-8000-0000000000f2');
 """
 
 

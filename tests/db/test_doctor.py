@@ -38,6 +38,7 @@ def test_healthy_database_passes_and_reports_its_state(healthy: str) -> None:
         "schema": ("ok", True),
         "connections": ("ok", True),
         "size": ("ok", True),
+        "storage": ("ok", True),
     }
     [(version, version_num, size, database)] = fetch(
         healthy,

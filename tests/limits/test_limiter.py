@@ -20,6 +20,7 @@ from nchat.limits import Limits, OverBurst, Rule, Rules, check
 from nchat.limits.postgres import OnConnection, PgLimiter
 from nchat.limits.redis_store import RedisLimiter
 from nchat.realtime.redis_bus import database_prefix
+from nchat.storage import make_storage
 from nchat.tables.limits import rate_limits
 from tests.conftest import make_settings
 from tests.limits.conftest import BACKENDS, REDIS_URL, Backend, make_limiter
@@ -194,7 +195,8 @@ async def test_housekeeping_prunes_whole_budgets(
                 {"key": "send:future", "tat": now + timedelta(hours=1)},
             ],
         )
-    await housekeeping.run_once(engine, make_settings(database_url, tmp_path))
+    settings = make_settings(database_url, tmp_path)
+    await housekeeping.run_once(engine, settings, make_storage(settings))
     async with engine.connect() as conn:
         keys = (await conn.execute(sa.select(rate_limits.c.key))).scalars().all()
     assert keys == ["send:future"]

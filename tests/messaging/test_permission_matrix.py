@@ -23,7 +23,7 @@ def expected(role: str, kind: str, member: bool, action: str) -> int:
     visible = member or (kind == "public" and role != "guest")
     if not visible:
         return 404
-    if action in ("view", "history", "thread"):
+    if action in ("view", "history", "thread", "file", "files"):
         return 200
     if not member:
         return 403
@@ -61,7 +61,12 @@ async def _setup(
         channel = await api.create_channel(
             ada, f"c-{kind}", type_=kind, members=(actor,) if member else ()
         )
-    message = await api.send(ada, channel["id"], "root message")
+    # The message carries a file: who may fetch it is who may read the message.
+    r = await client.post(
+        "/api/files", headers=ada.headers, files={"file": ("plan.txt", b"the plan", "text/plain")}
+    )
+    assert r.status_code == 201, r.text
+    message = await api.send(ada, channel["id"], "root message", file_ids=[r.json()["id"]])
     return actor, channel, message
 
 
@@ -79,6 +84,10 @@ async def _rest(
         r = await client.get(f"/api/channels/{channel['id']}/messages", headers=h)
     elif action == "thread":
         r = await client.get(f"/api/messages/{message['id']}/thread", headers=h)
+    elif action == "file":
+        r = await client.get(message["files"][0]["url"], headers=h)
+    elif action == "files":
+        r = await client.get(f"/api/channels/{channel['id']}/files", headers=h)
     elif action == "react":
         r = await client.post(
             f"/api/messages/{message['id']}/reactions", headers=h, json={"emoji": ":eyes:"}
@@ -96,6 +105,8 @@ GQL = {
     "view": ("query($c: ID!) { channel(id: $c) { id } }", 200),
     "history": ("query($c: ID!) { messages(channelId: $c) { id } }", 200),
     "thread": ("query($m: ID!) { thread(messageId: $m) { root { id } } }", 200),
+    "file": ("query($m: ID!) { thread(messageId: $m) { root { files { id url } } } }", 200),
+    "files": ("query($c: ID!) { messages(channelId: $c) { files { id } } }", 200),
     "react": ('mutation($m: ID!) { addReaction(messageId: $m, emoji: ":eyes:") { id } }', 200),
     "send": ('mutation($c: ID!) { sendMessage(channelId: $c, text: "hi from gql") { id } }', 201),
 }
@@ -141,7 +152,7 @@ async def test_messaging_matrix(
 ) -> None:
     actor, channel, message = await _setup(api, client, make_user, role, kind, member)
     wrong = []
-    for action in ("view", "history", "thread", "react", "send"):
+    for action in ("view", "history", "thread", "file", "files", "react", "send"):
         want = expected(role, kind, member, action)
         for name, call in (("rest", _rest), ("graphql", _graphql)):
             got = await call(client, actor, action, channel, message)

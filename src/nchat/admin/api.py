@@ -33,6 +33,8 @@ async def public_config(conn: Conn) -> PublicConfig:
         signup_open=bool(config["features"].get("signup_open")),
         setup_completed=bool(config["setup"].get("completed")),
         theme=config["theme"],
+        file_uploads=bool(config["features"].get("file_uploads", True)),
+        max_upload_bytes=int(config["files"]["max_upload_bytes"]),
     )
 
 

@@ -4,7 +4,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from nchat.admin.sections import BrandingSection, FeaturesSection, JsonObject, MobileSection
+from nchat.admin.sections import (
+    BrandingSection,
+    FeaturesSection,
+    FilesSection,
+    JsonObject,
+    MobileSection,
+)
 from nchat.storable import CleanModel, StrictModel
 
 
@@ -16,6 +22,7 @@ class ConfigOut(BaseModel):
     features: JsonObject
     integrations: JsonObject
     mobile: JsonObject
+    files: JsonObject
 
 
 class ConfigPatch(StrictModel):
@@ -26,6 +33,7 @@ class ConfigPatch(StrictModel):
     features: FeaturesSection | None = None
     integrations: JsonObject | None = None
     mobile: MobileSection | None = None
+    files: FilesSection | None = None
 
 
 class PublicConfig(BaseModel):
@@ -33,6 +41,8 @@ class PublicConfig(BaseModel):
     signup_open: bool
     setup_completed: bool
     theme: JsonObject
+    file_uploads: bool
+    max_upload_bytes: int
 
 
 class AuditEntry(BaseModel):

@@ -22,6 +22,11 @@ class Branding(_Keys):
 
 class Features(_Keys):
     signup_open: bool = False
+    file_uploads: bool = True
+
+
+class Files(_Keys):
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1, le=2**40)
 
 
 class OfflineCache(_Keys):
@@ -62,6 +67,7 @@ def _keys_of(shape: type[_Keys]) -> AfterValidator:
 JsonObject = dict[str, Any]
 BrandingSection = Annotated[JsonObject, _keys_of(Branding)]
 FeaturesSection = Annotated[JsonObject, _keys_of(Features)]
+FilesSection = Annotated[JsonObject, _keys_of(Files)]
 MobileSection = Annotated[JsonObject, _keys_of(Mobile)]
 
 

@@ -21,9 +21,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "owner": {},
     "branding": {"app_name": "nchat"},
     "theme": {"mode": "system", "accent": "#2f6fed"},
-    "features": {"signup_open": False},
+    "features": {"signup_open": False, "file_uploads": True},
     "integrations": {},
     "mobile": MOBILE_DEFAULTS,
+    "files": {"max_upload_bytes": 100 * 1024 * 1024},
 }
 
 

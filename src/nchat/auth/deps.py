@@ -18,6 +18,7 @@ from nchat.auth import repository
 from nchat.auth.session_cache import SESSION_CACHE, SessionCache
 from nchat.auth.tokens import decode_access_token
 from nchat.config import SETTINGS, Settings
+from nchat.db.engine import ENGINE
 from nchat.db.transaction import Conn
 from nchat.errors import Unauthorized
 
@@ -83,6 +84,17 @@ async def current_principal(request: Request, conn: Conn, settings: AppSettings)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def principal_briefly(request: Request, settings: AppSettings) -> Principal:
+    """For routes that stream for long (uploads): the session check takes a pooled
+    connection for its one query, not for the whole request."""
+    cache = appstate.of(request, SESSION_CACHE)
+    async with appstate.of(request, ENGINE).connect() as conn:
+        return await resolve_token(conn, bearer_token(request), settings, cache)
+
+
+StreamingUser = Annotated[Principal, Depends(principal_briefly)]
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -6,8 +6,10 @@ must not wrap or lose `[...]` to markup.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from nchat.cli.common import database_url
+from nchat.config import Settings
 from nchat.db import backup as dumps
 from nchat.db.doctor import DoctorReport, Problem, diagnose
 from nchat.db.embedded import EmbeddedError
@@ -30,6 +33,7 @@ from nchat.db.schema_report import (
     markdown,
     schema_report,
 )
+from nchat.storage import S3Error, make_storage
 
 UNREACHABLE_HINT = (
     "check NCHAT_DATABASE_URL and that the server is running; unset it to use the embedded "
@@ -91,12 +95,40 @@ def doctor(
             "embedded server did not start",
             [Problem("connection", str(exc), "see pg.log in the data dir (NCHAT_DATA_DIR)")],
         )
+    _check_storage(report, Settings())
     if as_json:
         _echo_json(report.to_dict())
     else:
         _print_doctor(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_storage(report: DoctorReport, settings: Settings) -> None:
+    """The file store the settings name answers, with the credentials given."""
+    if settings.storage_backend == "local":
+        root = settings.files_dir
+        if not root.exists():
+            report.add("storage", f"local: {root} (made at the first start)")
+        elif not os.access(root, os.W_OK | os.X_OK):
+            hint = "give the user nchat runs as write access, or set NCHAT_STORAGE_DIR"
+            report.add("storage", "local: not writable", [Problem("storage", f"{root}", hint)])
+        else:
+            report.add("storage", f"local: {root}")
+        return
+
+    async def probe() -> None:
+        storage = make_storage(settings)
+        await storage.start()
+        await storage.stop()
+
+    try:
+        asyncio.run(probe())
+    except S3Error as exc:
+        hint = "check NCHAT_S3_ENDPOINT_URL, NCHAT_S3_BUCKET and the access keys"
+        report.add("storage", "s3: unusable", [Problem("storage", str(exc), hint)])
+        return
+    report.add("storage", f"s3: bucket {settings.s3_bucket} answers")
 
 
 _MARKS = {

@@ -16,6 +16,7 @@ from nchat.channels import service as channels
 from nchat.channels.access_cache import ACCESS_CACHE
 from nchat.channels.schemas import ChannelCreate, ChannelQuery
 from nchat.errors import NchatError, ValidationFailed
+from nchat.files.schemas import MAX_FILES_PER_MESSAGE
 from nchat.graphql.args import opt_id, parse_id, validated
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import NchatErrors
@@ -131,10 +132,12 @@ class Mutation:
     async def send_message(
         self,
         info: Info,
+        *,
         channel_id: strawberry.ID,
-        text: str,
+        text: str = "",
         thread_id: strawberry.ID | None = None,
         client_id: str | None = None,
+        file_ids: list[strawberry.ID] | None = None,
     ) -> Message:
         principal = info.context.user()
         body = validated(
@@ -143,6 +146,9 @@ class Mutation:
             text=text,
             thread_id=opt_id(thread_id, "threadId"),
             client_id=client_id,
+            file_ids=[
+                parse_id(f, "fileIds") for f in (file_ids or [])[: MAX_FILES_PER_MESSAGE + 1]
+            ],
         )
         app = info.context.app
         if app is not None:

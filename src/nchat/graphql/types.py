@@ -9,6 +9,7 @@ import strawberry
 
 from nchat.channels.schemas import ChannelOut
 from nchat.errors import NotFound
+from nchat.files.schemas import FileOut
 from nchat.graphql.context import GqlContext
 from nchat.messages.schemas import MessageOut, ReadOut, ThreadOut
 from nchat.users.schemas import UserOut
@@ -62,6 +63,37 @@ class Mentions:
 
 
 @strawberry.type
+class File:
+    id: strawberry.ID
+    name: str
+    size: float  # bytes; GraphQL's Int is 32-bit
+    content_type: str
+    sha256: str
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail_url: str | None
+    preview_url: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, f: FileOut) -> File:
+        return cls(
+            id=_id(f.id),
+            name=f.name,
+            size=f.size,
+            content_type=f.content_type,
+            sha256=f.sha256,
+            width=f.width,
+            height=f.height,
+            url=f.url,
+            thumbnail_url=f.thumbnail_url,
+            preview_url=f.preview_url,
+            created_at=f.created_at,
+        )
+
+
+@strawberry.type
 class Message:
     id: strawberry.ID
     channel_id: strawberry.ID
@@ -72,6 +104,7 @@ class Message:
     participants: list[strawberry.ID]
     reactions: list[Reaction]
     mentions: Mentions
+    files: list[File]
     pinned: bool
     client_id: str | None
     created_at: datetime
@@ -102,6 +135,7 @@ class Message:
                 channel=m.mentions.channel,
                 here=m.mentions.here,
             ),
+            files=[File.of(f) for f in m.files],
             pinned=m.pinned,
             client_id=m.client_id,
             created_at=m.created_at,

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from nchat import __version__, appstate
 from nchat.db.engine import ENGINE
 from nchat.observability import METRICS
+from nchat.storage import STORAGE
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 metrics_router = APIRouter(tags=["health"])
@@ -28,6 +29,19 @@ async def _database_ok(request: Request) -> str | None:
         return "database did not answer within 3 s"
     except Exception as exc:
         return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
+async def _storage_ok(request: Request) -> str | None:
+    """None when the file store answers, else the reason it does not."""
+    storage = appstate.of(request, STORAGE)
+    try:
+        async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
+            await storage.check()
+    except TimeoutError:
+        return "file store did not answer within 3 s"
+    except Exception as exc:
+        return f"file store unreachable: {type(exc).__name__}"
     return None
 
 
@@ -51,10 +65,12 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    problem = await _database_ok(request)
-    if problem is None:
+    """Ready for traffic: the database and the file store both answer."""
+    problems = [p for p in (await _database_ok(request), await _storage_ok(request)) if p]
+    if not problems:
         return JSONResponse({"status": "ok"})
-    return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+    body = {"status": "unavailable", "reason": "; ".join(problems)}
+    return JSONResponse(body, status_code=503)
 
 
 @metrics_router.get("/metrics", include_in_schema=False)

@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nchat.errors import NchatError
 
+# A limit no body reaches: for routes that bound their bodies themselves while streaming.
+UNLIMITED_BYTES = 2**62
 # HTTP versions whose requests carry a body only with Content-Length or Transfer-Encoding;
 # HTTP/2 and 3 may stream one with neither.
 _FRAMED_VERSIONS = frozenset({"1.0", "1.1"})
@@ -54,8 +56,8 @@ class Refusal:
 class BodyLimit:
     """Pure ASGI: refuses HTTP request bodies over `max_bytes`; WebSockets pass untouched.
 
-    `prefixes` gives paths their own limit (an upload route, say): the first prefix that
-    matches the path wins."""
+    `prefixes` gives paths their own limit (an upload route, say): the first that matches
+    wins. A prefix ending in `/` matches every path under it; any other, that path only."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, prefixes: Mapping[str, int] | None = None
@@ -69,8 +71,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         refusal = self.refusal
+        path = scope["path"]
         for prefix, own in self.prefixed:
-            if scope["path"].startswith(prefix):
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
                 refusal = own
                 break
         declared: bytes | None = None

@@ -85,6 +85,7 @@ _SEND_COLUMNS = (
     "thread_id",
     "client_id",
     "mentions",
+    "files",
     "created_at",
 )
 _send_values = {name: sa.bindparam(name, type_=msg[name].type) for name in _SEND_COLUMNS}
@@ -145,7 +146,7 @@ _SEND = log.EventWrite(
         .add_cte(_new_mentions)
         .returning(events.c.id)
     ),
-    json_params=frozenset({"mentions", "event_data"}),
+    json_params=frozenset({"mentions", "files", "event_data"}),
 )
 
 

@@ -5,8 +5,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from nchat.files.schemas import MAX_FILES_PER_MESSAGE, FileOut
 from nchat.storable import CleanModel, StrictModel
 
 MAX_TEXT = 40_000
@@ -36,9 +37,18 @@ Emoji = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterVali
 
 class MessageCreate(StrictModel):
     channel_id: uuid.UUID
-    text: Text
+    # May be empty when files are attached: a message can be just a file.
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT)] = ""
     thread_id: uuid.UUID | None = None
     client_id: ClientId | None = None
+    # Uploads of the sender's not attached to any message yet (POST /api/files).
+    file_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_FILES_PER_MESSAGE)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> MessageCreate:
+        if not self.file_ids:
+            _not_blank(self.text)
+        return self
 
 
 class MessageEdit(StrictModel):
@@ -104,6 +114,7 @@ class MessageOut(BaseModel):
     participants: list[uuid.UUID]
     reactions: list[ReactionOut]
     mentions: Mentions
+    files: list[FileOut]
     pinned: bool
     client_id: str | None
     created_at: datetime

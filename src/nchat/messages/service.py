@@ -20,6 +20,8 @@ from nchat.channels.service import ChannelAccess
 from nchat.db.ids import uuid7
 from nchat.db.transaction import atomic
 from nchat.errors import BadRequest, Conflict, Forbidden, NchatError, NotFound
+from nchat.files import service as files
+from nchat.files.schemas import FileOut
 from nchat.messages import mentions as mention_parser
 from nchat.messages import repository as repo
 from nchat.messages.events import MessageDeleted, PinChanged, ReactionChanged, ReadUpdated
@@ -94,6 +96,7 @@ def _fields(
             "channel": mentions.get("channel", False),
             "here": mentions.get("here", False),
         },
+        "files": [] if deleted else row["files"],
         "pinned": row["pinned"],
         "client_id": row["client_id"],
         "created_at": row["created_at"],
@@ -172,7 +175,7 @@ async def do_send(
         return existing
     remembered = _remembered(accesses, body, principal)
     if remembered is not None:
-        sent = await _insert(conn, body, remembered, principal, root=None)
+        sent = await _insert(conn, body, remembered, principal, root=None, attached=[])
         if sent is not None:
             return sent
         # Gone stale (or a concurrent send took the client_id): decide on fresh rows.
@@ -219,7 +222,7 @@ async def _same_send(conn: AsyncConnection, existing: RowMapping, body: MessageC
 def _remembered(
     accesses: AccessCache | None, body: MessageCreate, principal: Principal
 ) -> ChannelAccess | None:
-    if accesses is None or body.thread_id is not None:
+    if accesses is None or body.thread_id is not None or body.file_ids:
         return None
     access = accesses.get(body.channel_id, principal.id)
     if access is None:
@@ -234,17 +237,20 @@ def _remembered(
 async def _post(
     conn: AsyncConnection, body: MessageCreate, access: ChannelAccess, principal: Principal
 ) -> Sent | None:
-    if body.thread_id is None:
-        return await _insert(conn, body, access, principal, root=None)
+    if body.thread_id is None and not body.file_ids:
+        return await _insert(conn, body, access, principal, root=None, attached=[])
     async with atomic(conn):
-        root = await repo.get_for_update(conn, body.thread_id)
-        if root is None or root["channel_id"] != access.id:
-            raise NotFound("No such thread in this channel", code="thread_not_found")
-        if root["thread_id"] is not None:
-            raise BadRequest("Reply to the thread's root message", code="thread_not_root")
-        if root["deleted_at"] is not None:
-            raise Conflict("The thread's root message was deleted", code="thread_deleted")
-        return await _insert(conn, body, access, principal, root=root)
+        root = None
+        if body.thread_id is not None:
+            root = await repo.get_for_update(conn, body.thread_id)
+            if root is None or root["channel_id"] != access.id:
+                raise NotFound("No such thread in this channel", code="thread_not_found")
+            if root["thread_id"] is not None:
+                raise BadRequest("Reply to the thread's root message", code="thread_not_root")
+            if root["deleted_at"] is not None:
+                raise Conflict("The thread's root message was deleted", code="thread_deleted")
+        attached = await files.reserve(conn, body.file_ids, principal) if body.file_ids else []
+        return await _insert(conn, body, access, principal, root=root, attached=attached)
 
 
 async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
@@ -267,9 +273,11 @@ async def _insert(
     principal: Principal,
     *,
     root: RowMapping | None,
+    attached: list[dict[str, Any]],
 ) -> Sent | None:
     """Writes the message unless the sender is no longer allowed as `access` says, or the
-    (user, channel, client_id) exists already; None when it wrote nothing."""
+    (user, channel, client_id) exists already; None when it wrote nothing. `attached`: the
+    records of the files it carries, reserved by the caller's transaction."""
     assert access.membership is not None  # check_can_post allowed the post
     allowed_as = (access.membership["role"], access.channel["type"])
     payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
@@ -277,7 +285,14 @@ async def _insert(
     # The app's clock, like the id (UUIDv7): the event carries the message, so both are
     # known before the one statement that writes them.
     created_at = datetime.now(UTC)
-    message = _fresh(message_id, body, payload, created_at, principal)
+    message = _fresh(
+        message_id,
+        body,
+        mentions=payload,
+        attached=attached,
+        created_at=created_at,
+        principal=principal,
+    )
     inserted = await repo.insert_with_event(
         conn,
         {
@@ -288,6 +303,7 @@ async def _insert(
             "thread_id": body.thread_id,
             "client_id": body.client_id,
             "mentions": payload,
+            "files": attached,
             "created_at": created_at,
         },
         allowed_as,
@@ -296,6 +312,8 @@ async def _insert(
     )
     if not inserted:
         return None
+    if attached:
+        await files.attach(conn, attached, message_id, access.id)
     if root is not None:
         await repo.bump_thread(conn, root["id"], +1)
         await repo.follow(conn, root["id"], sorted({principal.id, root["user_id"]}))
@@ -306,7 +324,9 @@ async def _insert(
 def _fresh(
     message_id: uuid.UUID,
     body: MessageCreate,
+    *,
     mentions: dict[str, Any],
+    attached: list[dict[str, Any]],
     created_at: datetime,
     principal: Principal,
 ) -> MessageOut:
@@ -328,6 +348,7 @@ def _fresh(
         participants=[],
         reactions=[],
         mentions=Mentions(**mentions),
+        files=[FileOut.model_validate(f) for f in attached],
         pinned=False,
         client_id=body.client_id,
         created_at=created_at,

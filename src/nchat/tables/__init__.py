@@ -11,6 +11,7 @@ from __future__ import annotations
 from nchat.tables.admin import app_config, audit_log
 from nchat.tables.auth import login_failures, sessions
 from nchat.tables.channels import channel_members, channels
+from nchat.tables.files import file_deletions, files
 from nchat.tables.limits import rate_limits
 from nchat.tables.messages import (
     bookmarks,
@@ -33,6 +34,8 @@ __all__ = [
     "channel_members",
     "channels",
     "events",
+    "file_deletions",
+    "files",
     "login_failures",
     "mentions",
     "message_edits",

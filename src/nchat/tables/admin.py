@@ -5,7 +5,16 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from nchat.tables.meta import created_at, metadata
 
-CONFIG_SECTIONS = ("setup", "owner", "branding", "theme", "features", "integrations", "mobile")
+CONFIG_SECTIONS = (
+    "setup",
+    "owner",
+    "branding",
+    "theme",
+    "features",
+    "integrations",
+    "mobile",
+    "files",
+)
 
 
 def _section(name: str) -> sa.Column[object]:

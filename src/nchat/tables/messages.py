@@ -85,6 +85,9 @@ messages = sa.Table(
     _fk("thread_id", "nchat_messages.id", nullable=True),
     sa.Column("client_id", sa.Text),
     sa.Column("mentions", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # The attached files' records as sent (files/schemas.py FileOut): a file's record never
+    # changes after upload, so pages show it without a join.
+    sa.Column("files", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("reply_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_reply_at", sa.DateTime(timezone=True)),
     created_at(),

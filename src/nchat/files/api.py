@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from nchat import appstate
+from nchat.auth.deps import CurrentUser, StreamingUser
+from nchat.config import SETTINGS
+from nchat.db.transaction import Conn, app_transaction
+from nchat.errors import BadRequest
+from nchat.files import service
+from nchat.files.ranges import single_range
+from nchat.files.schemas import ChannelFileList, ChannelFilesQuery, FileOut
+from nchat.files.service import Served
+from nchat.storage import STORAGE, Storage
+
+router = APIRouter(prefix="/api", tags=["files"])
+
+UPLOAD_PATH = "/api/files"
+# No file can run script on nchat's origin, even opened directly: no script, no plugins, a
+# sandboxed document; images and media may still show (GitHub serves raw files the same way).
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "sandbox; frame-ancestors 'none'"
+)
+# A file never changes once written: a client may keep it, for itself only.
+CACHE = "private, max-age=31536000, immutable"
+
+
+# The body is read as a stream, not by FastAPI: its schema is given here for the document.
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/files", status_code=201, openapi_extra=_UPLOAD_BODY)
+async def upload(request: Request, principal: StreamingUser) -> FileOut:
+    """multipart/form-data with the file in a part named `file`: streamed to the store as it
+    arrives. Its type is taken from its bytes; its name is for display only."""
+    declared = request.headers.get("content-length", "")
+    try:
+        return await service.do_upload(
+            functools.partial(app_transaction, request.app),
+            principal,
+            request.stream(),
+            content_type=request.headers.get("content-type", ""),
+            declared_length=int(declared) if declared.isdigit() else None,
+            storage=appstate.of(request, STORAGE),
+            max_pixels=appstate.of(request, SETTINGS).image_max_pixels,
+        )
+    except ClientDisconnect:
+        # Nobody is left to answer; what was written is gone already (service.do_upload).
+        raise BadRequest("The upload was interrupted", code="upload_interrupted") from None
+
+
+@router.get("/files/{file_id}", response_class=Response)
+async def download(
+    file_id: uuid.UUID, request: Request, principal: CurrentUser, conn: Conn
+) -> Response:
+    """The file: streamed with Range support from the local store, or a redirect to a
+    presigned URL valid for minutes from an S3 store."""
+    row = await service.readable(conn, file_id, principal)
+    return await _respond(request, await service.download(_storage(request), row, None))
+
+
+@router.get("/files/{file_id}/thumbnail", response_class=Response)
+async def thumbnail(
+    file_id: uuid.UUID, request: Request, principal: CurrentUser, conn: Conn
+) -> Response:
+    row = await service.readable(conn, file_id, principal)
+    return await _respond(request, await service.download(_storage(request), row, "thumbnail"))
+
+
+@router.get("/files/{file_id}/preview", response_class=Response)
+async def preview(
+    file_id: uuid.UUID, request: Request, principal: CurrentUser, conn: Conn
+) -> Response:
+    row = await service.readable(conn, file_id, principal)
+    return await _respond(request, await service.download(_storage(request), row, "preview"))
+
+
+@router.get("/channels/{channel_id}/files")
+async def channel_files(
+    channel_id: uuid.UUID,
+    principal: CurrentUser,
+    conn: Conn,
+    query: Annotated[ChannelFilesQuery, Query()],
+) -> ChannelFileList:
+    """The channel's files on messages not deleted, newest first."""
+    return await service.channel_files(conn, channel_id, principal, query)
+
+
+def _storage(request: Request) -> Storage:
+    return appstate.of(request, STORAGE)
+
+
+async def _respond(request: Request, served: Served) -> Response:
+    if served.via.url is not None:
+        return RedirectResponse(
+            served.via.url, status_code=302, headers={"cache-control": "no-store"}
+        )
+    disposition = "inline" if served.inline else "attachment"
+    headers = {
+        "etag": served.etag,
+        "cache-control": CACHE,
+        "content-security-policy": FILE_POLICY,
+    }
+    if request.headers.get("if-none-match") == served.etag:
+        return Response(status_code=304, headers=headers)
+    if served.via.local_path is not None:
+        return FileResponse(
+            served.via.local_path,
+            media_type=served.content_type,
+            filename=served.name,
+            content_disposition_type=disposition,
+            headers=headers,
+        )
+    return await _proxied(request, served, disposition, headers)
+
+
+async def _proxied(
+    request: Request, served: Served, disposition: str, headers: dict[str, str]
+) -> Response:
+    """Streamed from a remote store through the server (NCHAT_S3_PROXY_DOWNLOADS)."""
+    storage = _storage(request)
+    size = served.size
+    if size is None:
+        stored = await storage.stat(served.key)
+        size = stored.size if stored is not None else 0
+    headers["content-disposition"] = f"{disposition}; filename*=UTF-8''{quote(served.name)}"
+    headers["accept-ranges"] = "bytes"
+    try:
+        wanted = single_range(request.headers.get("range"), size)
+    except ValueError:
+        return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
+    start, end = wanted if wanted is not None else (0, size)
+    headers["content-length"] = str(end - start)
+    status = 200
+    if wanted is not None:
+        status = 206
+        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+    body: AsyncIterator[bytes] = storage.read(served.key, start, end)
+    return StreamingResponse(
+        body, status_code=status, media_type=served.content_type, headers=headers
+    )
