@@ -98,13 +98,3 @@ async def queued_deletions(conn: AsyncConnection, limit: int) -> list[str]:
 
 async def forget_deletions(conn: AsyncConnection, keys: list[str]) -> None:
     await conn.execute(sa.delete(file_deletions).where(file_deletions.c.key.in_(keys)))
-
-
-async def queue_deletions(conn: AsyncConnection, keys: list[str]) -> None:
-    """Objects written for a row that was never inserted (a failed upload)."""
-    if keys:
-        await conn.execute(
-            sa.dialects.postgresql.insert(file_deletions)
-            .values([{"key": key} for key in keys])
-            .on_conflict_do_nothing()
-        )
