@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import ceiling, connections, fanout, history, send, suite
+from bench import ceiling, connections, fanout, files, history, send, suite
 
 SCENARIOS = {
     "all": suite.main,
     "ceiling": ceiling.main,
     "connections": connections.main,
     "fanout": fanout.main,
+    "files": files.main,
     "history": history.main,
     "send": send.main,
 }
