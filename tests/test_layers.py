@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"channels"},
     {"files"},
     {"messages"},
+    {"search"},
     {"sync"},
     {"accounts"},
     {"setup", "health", "housekeeping"},

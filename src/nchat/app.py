@@ -51,6 +51,7 @@ from nchat.realtime.presence import KEEPER
 from nchat.realtime.redis_bus import make_bus
 from nchat.realtime.topics import EVENTS
 from nchat.realtime.wire import ServerSend
+from nchat.search.api import router as search_router
 from nchat.setup.api import router as setup_router
 from nchat.storage import STORAGE, make_storage
 from nchat.sync.api import router as sync_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         messages_router,
         channels_router,
         files_router,
+        search_router,
         sync_router,
         health_router,
         setup_router,

@@ -23,7 +23,7 @@ def expected(role: str, kind: str, member: bool, action: str) -> int:
     visible = member or (kind == "public" and role != "guest")
     if not visible:
         return 404
-    if action in ("view", "history", "thread", "file", "files"):
+    if action in ("view", "history", "thread", "file", "files", "search"):
         return 200
     if not member:
         return 403
@@ -88,6 +88,11 @@ async def _rest(
         r = await client.get(message["files"][0]["url"], headers=h)
     elif action == "files":
         r = await client.get(f"/api/channels/{channel['id']}/files", headers=h)
+    elif action == "search":
+        r = await client.get("/api/search/messages", headers=h, params={"q": "root message "})
+        assert r.status_code == 200, r.text
+        found = message["id"] in [m["id"] for m in r.json()["messages"]]
+        return 200 if found else 404
     elif action == "react":
         r = await client.post(
             f"/api/messages/{message['id']}/reactions", headers=h, json={"emoji": ":eyes:"}
@@ -119,6 +124,14 @@ async def _graphql(
     channel: dict[str, Any],
     message: dict[str, Any],
 ) -> int:
+    if action == "search":
+        r = await client.post(
+            "/graphql",
+            headers=actor.headers,
+            json={"query": 'query { search(query: "root message ") { hits { message { id } } } }'},
+        )
+        hits = r.json()["data"]["search"]["hits"]
+        return 200 if message["id"] in [hit["message"]["id"] for hit in hits] else 404
     query, success = GQL[action]
     r = await client.post(
         "/graphql",
@@ -152,7 +165,7 @@ async def test_messaging_matrix(
 ) -> None:
     actor, channel, message = await _setup(api, client, make_user, role, kind, member)
     wrong = []
-    for action in ("view", "history", "thread", "file", "files", "react", "send"):
+    for action in ("view", "history", "thread", "file", "files", "search", "react", "send"):
         want = expected(role, kind, member, action)
         for name, call in (("rest", _rest), ("graphql", _graphql)):
             got = await call(client, actor, action, channel, message)

@@ -21,10 +21,12 @@ from nchat.graphql.args import opt_id, parse_id, validated
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import NchatErrors
 from nchat.graphql.subscriptions import Subscription
-from nchat.graphql.types import Channel, Message, ReadState, Thread, User
+from nchat.graphql.types import Channel, Message, ReadState, SearchPage, Thread, User
 from nchat.limits import limits_of
 from nchat.messages import service as messages
 from nchat.messages.schemas import HistoryQuery, MessageCreate, MessageEdit, ReactionIn
+from nchat.search import service as search
+from nchat.search.schemas import SearchQuery
 from nchat.users.service import to_out
 
 Info = strawberry.Info[GqlContext, None]
@@ -103,6 +105,20 @@ class Query:
             info.context.conn, parse_id(channel_id, "channelId"), query, principal
         )
         return [Message.of(m) for m in page.messages]
+
+    @strawberry.field
+    async def search(
+        self,
+        info: Info,
+        query: str,
+        first: int = 20,
+        after: str | None = None,
+        sort: str = "recent",
+    ) -> SearchPage:
+        """Messages in the channels the caller can read (the REST search's query language)."""
+        principal = info.context.user()
+        params = validated(SearchQuery, q=query, limit=first, cursor=after, sort=sort)
+        return SearchPage.of(await search.search_messages(info.context.conn, principal, params))
 
     @strawberry.field
     async def thread(

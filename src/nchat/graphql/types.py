@@ -12,6 +12,7 @@ from nchat.errors import NotFound
 from nchat.files.schemas import FileOut
 from nchat.graphql.context import GqlContext
 from nchat.messages.schemas import MessageOut, ReadOut, ThreadOut
+from nchat.search.schemas import SearchResults
 from nchat.users.schemas import UserOut
 
 
@@ -222,3 +223,43 @@ class ReadState:
 
 def _id(value: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(str(value))
+
+
+@strawberry.type
+class ChannelBrief:
+    id: strawberry.ID
+    name: str | None
+    type: str
+
+
+@strawberry.type
+class SearchHit:
+    message: Message
+    channel: ChannelBrief
+    highlight: str
+
+
+@strawberry.type
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    estimated_total: int
+    total_capped: bool
+
+    @classmethod
+    def of(cls, r: SearchResults) -> SearchPage:
+        return cls(
+            hits=[
+                SearchHit(
+                    message=Message.of(h),
+                    channel=ChannelBrief(
+                        id=_id(h.channel.id), name=h.channel.name, type=h.channel.type
+                    ),
+                    highlight=h.highlight,
+                )
+                for h in r.messages
+            ],
+            next_cursor=r.next_cursor,
+            estimated_total=r.estimated_total,
+            total_capped=r.total_capped,
+        )

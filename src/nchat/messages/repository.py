@@ -51,6 +51,11 @@ async def get(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None
     return row
 
 
+async def rows_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[RowMapping]:
+    """Messages ready to render, in no particular order."""
+    return list((await conn.execute(message_rows().where(msg.id.in_(ids)))).mappings())
+
+
 async def get_for_update(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
     query = sa.select(messages).where(msg.id == message_id).with_for_update()
     row: RowMapping | None = (await conn.execute(query)).mappings().first()

@@ -1,9 +1,14 @@
-"""Alembic environment: one transaction under an advisory lock; history mirrored in
-schema_migrations."""
+"""Alembic environment: each migration in its own transaction, all under one session-level
+advisory lock; history mirrored in schema_migrations.
+
+A transaction per migration lets a migration build an index on a large table with CREATE
+INDEX CONCURRENTLY (`op.get_context().autocommit_block()`), which cannot run inside a
+transaction and does not block writes; every other migration is still all or nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -74,27 +79,50 @@ def _is_nchat_table(name: str | None, type_: str, _parents: Any) -> bool:
     return type_ != "table" or (name or "").startswith("nchat_")
 
 
+# How often a process waiting for another's migrations tries the lock again.
+LOCK_POLL_S = 0.2
+
+
+def _lock(connection: Connection) -> None:
+    """Take the migration lock for the session, across the migrations' transactions: nodes
+    starting together queue here, and the later ones find nothing pending once the first is
+    done. Waiting is a retry between transactions, never a statement blocked on the lock: a
+    CREATE INDEX CONCURRENTLY of the migrating node waits for every open transaction to end,
+    so one blocked inside a transaction would wait on it forever (a deadlock)."""
+    take = sa.text("SELECT pg_try_advisory_lock(:k)")
+    while not connection.execute(take, {"k": MIGRATION_LOCK_KEY}).scalar():
+        connection.rollback()
+        time.sleep(LOCK_POLL_S)
+    connection.commit()
+
+
 def _run(connection: Connection) -> None:
-    # Transaction-scoped lock: nodes starting together queue here; the later ones find
-    # nothing pending once the first commits.
-    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-    connection.execute(sa.text(MIRROR_DDL))
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        on_version_apply=_mirror,
-        include_name=_is_nchat_table,
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    _reconcile_mirror(connection)
+    _lock(connection)
+    try:
+        connection.execute(sa.text(MIRROR_DDL))
+        connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            on_version_apply=_mirror,
+            include_name=_is_nchat_table,
+            compare_type=True,
+            transaction_per_migration=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        _reconcile_mirror(connection)
+        connection.commit()
+    finally:
+        connection.rollback()  # what a failed step left open, so the unlock can run
+        connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        connection.commit()
 
 
 async def _run_async(url: str) -> None:
     engine = create_async_engine(async_url(url), poolclass=sa.pool.NullPool)
     try:
-        async with engine.begin() as conn:
+        async with engine.connect() as conn:
             await conn.run_sync(_run)
     finally:
         await engine.dispose()

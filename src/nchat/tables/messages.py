@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
 from nchat.tables.channels import MENTION_MARKS_MEMBER, MENTION_MARKS_REFILL
 from nchat.tables.meta import created_at, metadata, uuid_pk, writing_xid
@@ -68,6 +68,23 @@ ROOT_CHANGE_TRIGGERS = {
 ROOT_CHANGES_REFILL = "INSERT INTO nchat_root_changes (channel_id) SELECT id FROM nchat_channels"
 
 
+# Each message's lexemes, for every writer (decision 0034). `nchat_search` is the text search
+# configuration the search migration made: the configured language's stemmer, accents folded.
+SEARCH_FUNCTION = """
+CREATE OR REPLACE FUNCTION nchat_message_search() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search := to_tsvector('nchat_search', NEW.text);
+    RETURN NEW;
+END
+$$;
+"""
+SEARCH_TRIGGER = (
+    "CREATE TRIGGER nchat_messages_search BEFORE INSERT OR UPDATE OF text ON nchat_messages "
+    "FOR EACH ROW EXECUTE FUNCTION nchat_message_search();"
+)
+
+
 def _root_change_trigger(name: str) -> str:
     when = ROOT_CHANGE_TRIGGERS[name]
     create = f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION nchat_root_changed();"
@@ -88,6 +105,9 @@ messages = sa.Table(
     # The attached files' records as sent (files/schemas.py FileOut): a file's record never
     # changes after upload, so pages show it without a join.
     sa.Column("files", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # The text's lexemes for search (stemmed, accents folded), kept by a trigger for every
+    # writer; NULL only while a migration fills the rows written before it.
+    sa.Column("search", TSVECTOR),
     sa.Column("reply_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_reply_at", sa.DateTime(timezone=True)),
     created_at(),
@@ -111,6 +131,14 @@ messages = sa.Table(
         "id",
         postgresql_where=sa.text("thread_id IS NOT NULL"),
     ),
+    sa.Index("ix_nchat_messages_search", "search", postgresql_using="gin"),
+    # Substrings, code identifiers and scripts the word search tokenises poorly.
+    sa.Index(
+        "ix_nchat_messages_text_trgm",
+        "text",
+        postgresql_using="gin",
+        postgresql_ops={"text": "gin_trgm_ops"},
+    ),
     sa.Index(
         "uq_nchat_messages_user_channel_client_id",
         "user_id",
@@ -121,7 +149,15 @@ messages = sa.Table(
     ),
     info={
         "triggers": {
-            name: (_root_change_trigger(name), ROOT_CHANGES_REFILL) for name in ROOT_CHANGE_TRIGGERS
+            **{
+                name: (_root_change_trigger(name), ROOT_CHANGES_REFILL)
+                for name in ROOT_CHANGE_TRIGGERS
+            },
+            "nchat_messages_search": (
+                f"{SEARCH_FUNCTION} {SEARCH_TRIGGER}",
+                "UPDATE nchat_messages SET search = to_tsvector('nchat_search', text) "
+                "WHERE search IS DISTINCT FROM to_tsvector('nchat_search', text)",
+            ),
         }
     },
 )

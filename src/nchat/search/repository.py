@@ -1,0 +1,257 @@
+"""All SQL of search: the message query a parsed query becomes, and the file query.
+
+Words go through PostgreSQL's full-text search (`nchat_messages.search`, a GIN index; the
+`nchat_search` configuration stems and folds accents); substrings and the prefix being typed
+also through the trigram index on the text. Every query is limited to channels the caller
+can read now, and to messages not deleted."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.search.query import Parsed
+from nchat.tables.channels import channel_members, channels
+from nchat.tables.files import files
+from nchat.tables.messages import bookmarks, mentions, messages, pinned_messages, reactions
+from nchat.tables.users import users
+
+CONFIG: Any = sa.literal_column("'nchat_search'::regconfig")
+# Marks around matched words in a headline: private-use characters, taken out of the text
+# first, so they cannot be forged; the service turns them into <mark> after escaping.
+START, STOP = "\ue000", "\ue001"
+# One excerpt: a short text whole, a long one cut around its best match.
+_HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=60, MinWords=25"
+_LINK = r"https?://"
+# How many matches are counted for the estimate; beyond it the total is "at least".
+COUNT_CAP = 1000
+
+m = messages.c
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _words_query(parsed: Parsed) -> Any | None:
+    """The tsquery every match must satisfy, or None when the query has no words."""
+    parts: list[Any] = []
+    if parsed.words:
+        parts.append(sa.func.plainto_tsquery(CONFIG, " ".join(parsed.words)))
+    parts.extend(sa.func.phraseto_tsquery(CONFIG, phrase) for phrase in parsed.phrases)
+    parts.extend(
+        sa.func.tsquery_not(sa.func.plainto_tsquery(CONFIG, word)) for word in parsed.excluded
+    )
+    parts.extend(
+        sa.func.tsquery_not(sa.func.phraseto_tsquery(CONFIG, phrase))
+        for phrase in parsed.excluded_phrases
+    )
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = sa.func.tsquery_and(combined, part)
+    return combined
+
+
+def _prefix_query(prefix: str) -> Any | None:
+    """`prefix:*` of the word being typed (letters and digits only: nothing of it can be
+    tsquery syntax), or None when nothing is left."""
+    clean = re.sub(r"[^\w]|_", "", prefix)
+    if not clean:
+        return None
+    return sa.func.to_tsquery(CONFIG, sa.literal(f"{clean}:*", sa.Text))
+
+
+def _day(value: Any) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class MessageSearch:
+    """A parsed query as SQL: the condition on `nchat_messages` and what ranks it."""
+
+    where: list[Any]
+    rank_query: Any | None  # the tsquery a relevance sort and the headline use
+
+
+def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
+    cm = channel_members.c
+    readable: Any = m.channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == me))
+    if see_public:
+        public = sa.select(channels.c.id).where(channels.c.type == "public")
+        readable = sa.or_(readable, m.channel_id.in_(public))
+    where: list[Any] = [m.deleted_at.is_(None), readable]
+    words = _words_query(parsed)
+    if words is not None:
+        where.append(m.search.op("@@")(words))
+    rank_query = words
+    if parsed.prefix is not None:
+        prefix = _prefix_query(parsed.prefix)
+        typed = [m.text.ilike(like_pattern(parsed.prefix))] if len(parsed.prefix) >= 3 else []
+        if prefix is not None:
+            typed.append(m.search.op("@@")(prefix))
+            rank_query = prefix if rank_query is None else sa.func.tsquery_and(rank_query, prefix)
+        if typed:
+            where.append(sa.or_(*typed))
+    where.extend(m.text.ilike(like_pattern(text)) for text in parsed.substrings)
+    where.extend(_operators(parsed, me))
+    return MessageSearch(where, rank_query)
+
+
+def _operators(parsed: Parsed, me: uuid.UUID) -> list[Any]:
+    where: list[Any] = []
+    for username in parsed.from_users:
+        author = sa.select(users.c.id).where(sa.func.lower(users.c.username) == username.lower())
+        where.append(m.user_id.in_(author))
+    for name in parsed.in_channels:
+        named = sa.select(channels.c.id).where(sa.func.lower(channels.c.name) == name.lower())
+        where.append(m.channel_id.in_(named))
+    for username in parsed.in_dms:
+        where.append(m.channel_id.in_(_dm_with(me, username)))
+    if "file" in parsed.has:
+        where.append(m.files != sa.literal_column("'[]'::jsonb"))
+    if "image" in parsed.has:
+        where.append(
+            sa.func.jsonb_path_exists(
+                m.files, sa.literal_column("""'$[*] ? (@.content_type starts with "image/")'""")
+            )
+        )
+    if "link" in parsed.has:
+        where.append(m.text.op("~*")(_LINK))
+    if "reaction" in parsed.has:
+        where.append(sa.exists().where(reactions.c.message_id == m.id))
+    if "pinned" in parsed.is_:
+        where.append(sa.exists().where(pinned_messages.c.message_id == m.id))
+    if "thread" in parsed.is_:
+        where.append(sa.or_(m.thread_id.isnot(None), m.reply_count > 0))
+    if "saved" in parsed.is_:
+        saved = bookmarks.c
+        where.append(sa.exists().where(saved.message_id == m.id, saved.user_id == me))
+    if parsed.mentions_me:
+        where.append(sa.exists().where(mentions.c.message_id == m.id, mentions.c.user_id == me))
+    if parsed.before is not None:
+        where.append(m.created_at < _day(parsed.before))
+    if parsed.after is not None:
+        where.append(m.created_at >= _day(parsed.after) + timedelta(days=1))
+    if parsed.on is not None:
+        start = _day(parsed.on)
+        where.append(m.created_at >= start)
+        where.append(m.created_at < start + timedelta(days=1))
+    return where
+
+
+def _dm_with(me: uuid.UUID, username: str) -> Any:
+    """The 1:1 DM between the caller and `username`."""
+    mine, theirs = channel_members.alias("mine"), channel_members.alias("theirs")
+    other = sa.select(users.c.id).where(sa.func.lower(users.c.username) == username.lower())
+    return (
+        sa.select(mine.c.channel_id)
+        .join(theirs, theirs.c.channel_id == mine.c.channel_id)
+        .join(channels, channels.c.id == mine.c.channel_id)
+        .where(
+            mine.c.user_id == me,
+            theirs.c.user_id.in_(other),
+            channels.c.type == "direct",
+        )
+    )
+
+
+async def page(
+    conn: AsyncConnection,
+    search: MessageSearch,
+    *,
+    by_relevance: bool,
+    after: tuple[float, uuid.UUID] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """(id, rank) of one page of matches, best first; `after`: the last (rank, id) seen."""
+    rank: Any = sa.literal(0.0, sa.Float)
+    if by_relevance and search.rank_query is not None:
+        rank = sa.func.ts_rank_cd(m.search, search.rank_query)
+    query = sa.select(m.id, rank.label("rank")).where(*search.where)
+    if by_relevance and search.rank_query is not None:
+        if after is not None:
+            query = query.where(sa.tuple_(rank, m.id) < sa.tuple_(after[0], after[1]))
+        query = query.order_by(rank.desc(), m.id.desc())
+    else:
+        if after is not None:
+            query = query.where(m.id < after[1])
+        query = query.order_by(m.id.desc())
+    return list((await conn.execute(query.limit(limit))).all())
+
+
+async def headlines(
+    conn: AsyncConnection, ids: list[uuid.UUID], rank_query: Any | None
+) -> dict[uuid.UUID, str]:
+    """Each message's text, HTML-escaped, with its matches between START and STOP (excerpted
+    when long). Escaped before the headline is made: ts_headline drops what looks like
+    tags, and a message's text must show as it was written."""
+    clean: Any = sa.func.translate(m.text, START + STOP, "")
+    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        clean = sa.func.replace(clean, raw, entity)
+    shown: Any = clean
+    if rank_query is not None:
+        shown = sa.func.ts_headline(CONFIG, clean, rank_query, _HEADLINE_OPTIONS)
+    query = sa.select(m.id, shown).where(m.id.in_(ids))
+    return {row[0]: row[1] for row in await conn.execute(query)}
+
+
+async def count(conn: AsyncConnection, search: MessageSearch) -> int:
+    """Matches, counted up to COUNT_CAP + 1."""
+    capped = sa.select(m.id).where(*search.where).limit(COUNT_CAP + 1).subquery()
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
+
+
+async def channel_briefs(
+    conn: AsyncConnection, channel_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    c = channels.c
+    query = sa.select(c.id, c.name, c.type).where(c.id.in_(channel_ids))
+    return {row.id: row for row in await conn.execute(query)}
+
+
+async def file_page(
+    conn: AsyncConnection,
+    q: str,
+    me: uuid.UUID,
+    see_public: bool,
+    *,
+    before: uuid.UUID | None,
+    limit: int,
+) -> list[Any]:
+    """Files whose name (accents folded) or type contains `q`, on messages the caller can
+    read, and the caller's own uploads not attached yet; newest first."""
+    f = files.c
+    cm = channel_members.c
+    readable: Any = f.channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == me))
+    if see_public:
+        public = sa.select(channels.c.id).where(channels.c.type == "public")
+        readable = sa.or_(readable, f.channel_id.in_(public))
+    visible = sa.or_(
+        sa.and_(f.message_id.is_(None), f.uploader_id == me),
+        sa.and_(readable, messages.c.deleted_at.is_(None)),
+    )
+    pattern = like_pattern(q)
+    matches = sa.or_(
+        sa.func.unaccent(sa.func.lower(f.name)).like(sa.func.unaccent(pattern)),
+        sa.func.lower(f.content_type).like(pattern),
+    )
+    query = (
+        sa.select(files)
+        .select_from(files.outerjoin(messages, messages.c.id == f.message_id))
+        .where(visible, matches)
+        .order_by(f.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(f.id < before)
+    return list((await conn.execute(query)).mappings())
