@@ -72,3 +72,36 @@ async def test_readiness_reports_the_store(database_url: str, tmp_path: Path) ->
             r = await client.get("/api/health/ready")
             assert r.status_code == 503
             assert "file store" in r.json()["reason"]
+
+
+async def test_s3_downloads_can_stream_through_the_server(
+    s3_server: str, database_url: str, tmp_path: Path, make_user: UserFactory
+) -> None:
+    """NCHAT_S3_PROXY_DOWNLOADS: no redirect; the bytes, and ranges of them, come from nchat."""
+    settings = make_settings(
+        database_url, tmp_path, **s3_settings(s3_server, s3_proxy_downloads=True)
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            ada = await make_user()
+            data = os.urandom(300_000)
+            r = await upload(client, ada, data, "blob.bin")
+            assert r.status_code == 201, r.text
+            url = r.json()["url"]
+            whole = await client.get(url, headers=ada.headers)
+            assert whole.status_code == 200
+            assert whole.content == data
+            assert whole.headers["content-disposition"].startswith("attachment")
+            assert "sandbox" in whole.headers["content-security-policy"]
+            part = await client.get(url, headers={**ada.headers, "Range": "bytes=-1000"})
+            assert part.status_code == 206
+            assert (
+                part.headers["content-range"]
+                == f"bytes {len(data) - 1000}-{len(data) - 1}/{len(data)}"
+            )
+            assert part.content == data[-1000:]
+            beyond = await client.get(url, headers={**ada.headers, "Range": "bytes=999999-"})
+            assert beyond.status_code == 416
+            await app.state.storage.delete(r.json()["id"])
