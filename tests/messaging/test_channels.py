@@ -314,3 +314,12 @@ async def test_list_shows_each_committed_change_of_a_channel_it_listed_before(
     r = await client.get("/api/channels", headers=ada.headers, params={"archived": "true"})
     [archived] = r.json()["channels"]
     assert archived["archived"] is True and archived["archived_at"] is not None
+
+
+async def test_channel_search_folds_the_query_accents(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    await api.create_channel(ada, "cafe-talk")
+    r = await client.get("/api/channels", params={"q": "Café"}, headers=ada.headers)
+    assert [c["name"] for c in r.json()["channels"]] == ["cafe-talk"]

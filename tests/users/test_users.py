@@ -177,3 +177,15 @@ async def test_bad_list_cursor_is_400(client: httpx.AsyncClient, make_user: User
     assert r.status_code == 400
     r = await client.get("/api/users", params={"limit": 1000}, headers=user.headers)
     assert r.status_code == 422
+
+
+async def test_search_folds_accents(client: httpx.AsyncClient, make_user: UserFactory) -> None:
+    viewer = await make_user(username="viewer")
+    jose = await make_user(username="jose_m")
+    r = await client.put(
+        f"/api/users/{jose.id}", headers=jose.headers, json={"display_name": "José Martínez"}
+    )
+    assert r.status_code == 200, r.text
+    for q in ("martinez", "MARTÍNEZ", "josé"):
+        found = (await client.get("/api/users", params={"q": q}, headers=viewer.headers)).json()
+        assert [u["username"] for u in found["users"]] == ["jose_m"], q

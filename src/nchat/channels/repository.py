@@ -485,7 +485,8 @@ def _list_statement(
     if by_type:
         query = query.where(c.type == sa.bindparam("type"))
     if by_name:
-        query = query.where(c.name.like(sa.bindparam("name_pattern")))
+        # Names are lowercase ASCII: the query's accents are folded to match (café: cafe).
+        query = query.where(c.name.like(sa.func.unaccent(sa.bindparam("name_pattern"))))
     if not_member:
         query = query.where(m.user_id.is_(None))
     if archived is True:

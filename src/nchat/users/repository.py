@@ -89,8 +89,13 @@ async def search(
         pattern = (
             "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
+        # Accents folded on both sides: `jose` finds José.
+        folded = sa.func.unaccent(pattern)
         query = query.where(
-            sa.or_(key.like(pattern), sa.func.lower(users.c.display_name).like(pattern))
+            sa.or_(
+                key.like(folded),
+                sa.func.unaccent(sa.func.lower(users.c.display_name)).like(folded),
+            )
         )
     if after is not None:
         query = query.where(key > after)
