@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nchat import __version__, housekeeping, openapi
@@ -51,6 +52,7 @@ from nchat.realtime.presence import KEEPER
 from nchat.realtime.redis_bus import make_bus
 from nchat.realtime.topics import EVENTS
 from nchat.realtime.wire import ServerSend
+from nchat.search import language as search_language
 from nchat.search.api import router as search_router
 from nchat.setup.api import router as setup_router
 from nchat.storage import STORAGE, make_storage
@@ -128,6 +130,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     put(app, LIMITS, Limits(limiter, rules))
     engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
     put(app, ENGINE, engine)
+    await _check_search_language(engine, settings)
     bus = make_bus(
         database_url=str(settings.database_url),
         redis_url=settings.redis_url,
@@ -174,6 +177,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await limiter.close()
         await engine.dispose()
         await storage.stop()
+
+
+async def _check_search_language(engine: AsyncEngine, settings: Settings) -> None:
+    """Say so when the database stems for another language than NCHAT_SEARCH_LANGUAGE."""
+    async with engine.connect() as conn:
+        stemmed = await search_language.current(conn)
+    if stemmed is not None and stemmed != settings.search_language:
+        logger.warning(
+            "search stems for another language than NCHAT_SEARCH_LANGUAGE; "
+            "run `nchat search reindex` to switch",
+            database=stemmed,
+            setting=settings.search_language,
+        )
 
 
 def create_app_from_env() -> FastAPI:

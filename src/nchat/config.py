@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # Largest image decoded for thumbnails (pixels); larger images are refused at upload.
     image_max_pixels: int = Field(default=50_000_000, ge=1_000_000)
 
+    # -- search ------------------------------------------------------------------------------
+    # The language words are stemmed for (a PostgreSQL stemmer: english, french, german,
+    # spanish, ...; `simple`: none). Changing it takes `nchat search reindex`.
+    search_language: str = Field(default="english", pattern=r"^[a-z]{2,32}$")
+
     @field_validator("trusted_proxies", "cors_origins", "rate_limit_exempt_roles", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

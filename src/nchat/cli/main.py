@@ -12,7 +12,7 @@ import uvicorn
 
 from nchat import __version__
 from nchat.app import create_app
-from nchat.cli import database, migrate, storage, users
+from nchat.cli import database, migrate, search, storage, users
 from nchat.cli.common import console, open_database
 from nchat.config import Settings
 from nchat.db import migrate as migrations
@@ -26,6 +26,7 @@ database.register(db_app)
 app.add_typer(db_app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(storage.app, name="storage")
+app.add_typer(search.app, name="search")
 
 
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
