@@ -257,3 +257,13 @@ async def test_files_by_name_and_type(
     assert [f["id"] for f in theirs.json()["files"]] == [record["id"]]
     outsider = await client.get(find, headers=eve.headers, params={"q": "resume"})
     assert outsider.json()["files"] == []
+
+
+async def test_unspaced_scripts_match_as_substrings(
+    client: httpx.AsyncClient, team: dict[str, Any], api: Api
+) -> None:
+    ada, general = team["ada"], team["general"]
+    await api.send(ada, general["id"], "今日は晴れです")
+    body = await search(client, ada, "晴れ")
+    assert [m["text"] for m in body["messages"]] == ["今日は晴れです"]
+    assert body["messages"][0]["highlight"] == "今日は<mark>晴れ</mark>です"
