@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+import structlog.testing
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat import housekeeping
@@ -62,3 +63,14 @@ async def test_housekeeping_prunes_old_login_failures(
     async with engine.connect() as conn:
         left = (await conn.execute(sa.text("SELECT account FROM nchat_login_failures"))).all()
     assert [row[0] for row in left] == ["new"]
+
+
+async def test_a_search_language_the_database_does_not_stem_for_is_warned_about(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(database_url, tmp_path, search_language="french"))
+    with structlog.testing.capture_logs() as logs:
+        async with app.router.lifespan_context(app):
+            pass
+    warned = [e for e in logs if "nchat search reindex" in e["event"]]
+    assert warned and warned[0]["database"] == "english" and warned[0]["setting"] == "french"

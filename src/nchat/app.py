@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -180,9 +180,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _check_search_language(engine: AsyncEngine, settings: Settings) -> None:
-    """Say so when the database stems for another language than NCHAT_SEARCH_LANGUAGE."""
-    async with engine.connect() as conn:
-        stemmed = await search_language.current(conn)
+    """Say so when the database stems for another language than NCHAT_SEARCH_LANGUAGE. A
+    database not reachable yet is no reason not to start (the readiness check reports it)."""
+    try:
+        async with engine.connect() as conn:
+            stemmed = await search_language.current(conn)
+    except (OSError, SQLAlchemyError):
+        return
     if stemmed is not None and stemmed != settings.search_language:
         logger.warning(
             "search stems for another language than NCHAT_SEARCH_LANGUAGE; "
