@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import ceiling, connections, fanout, files, history, send, suite
+from bench import ceiling, connections, fanout, files, history, search, send, suite
 
 SCENARIOS = {
     "all": suite.main,
@@ -14,6 +14,7 @@ SCENARIOS = {
     "fanout": fanout.main,
     "files": files.main,
     "history": history.main,
+    "search": search.main,
     "send": send.main,
 }
 

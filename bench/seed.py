@@ -34,6 +34,29 @@ class Size:
 FULL = Size(users=1_000, channels=1_000, messages=1_000_000, main_user_channels=500)
 QUICK = Size(users=100, channels=100, messages=20_000, main_user_channels=50)
 
+# Words for search: each message is "message <i> about the <topic> <subject> with some
+# **markdown** text, like people write", its topic and subject picked by a hash of i from
+# 20 each (independently, so each word is in about 5% of messages and a topic-subject pair
+# in about 0.25%); exactly RARE_EACH messages (scattered by a permutation of i) also end in
+# one of the rare words, whatever the size.
+TOPICS = (
+    "deploy", "release", "budget", "invoice", "sprint", "roadmap", "incident", "hiring",
+    "launch", "migration", "backup", "pricing", "security", "onboarding", "analytics",
+    "design", "support", "travel", "payroll", "compliance",
+)  # fmt: skip
+SUBJECTS = (
+    "review", "meeting", "plan", "report", "update", "draft", "question", "checklist",
+    "ticket", "schedule", "summary", "proposal", "estimate", "demo", "retro", "feedback",
+    "deadline", "notes", "status", "workshop",
+)  # fmt: skip
+RARE_WORDS = (
+    "zephyr", "quokka", "xylophone", "kumquat", "gazebo", "marzipan", "obsidian", "walrus",
+    "fjord", "nebula",
+)  # fmt: skip
+RARE_EACH = 5
+# A prime: i * SCATTER mod M is a permutation of the messages (for M not a multiple of it).
+SCATTER = 104_729
+
 
 async def seed(url: str, size: Size, password: str) -> None:
     conn = await asyncpg.connect(libpq_url(url))
@@ -48,7 +71,7 @@ async def seed(url: str, size: Size, password: str) -> None:
             "R": size.unread_per_channel,
         }
         for statement in _statements(hash_password_sync(password)):
-            await conn.execute(statement.format(**params, B=BASE_MS))
+            await conn.execute(statement.format(**params, **_words(), B=BASE_MS))
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
@@ -71,12 +94,18 @@ def _statements(password_hash: str) -> list[str]:
            WHERE (u = 1 AND c < {K}) OR (u > 1 AND abs(hashint4(u * 100003 + c)) % 20 = 0)""",
         """UPDATE nchat_channels AS c SET member_count =
              (SELECT count(*) FROM nchat_channel_members AS m WHERE m.channel_id = c.id)""",
+        # Through the search trigger, as any writer: each row's lexemes and both GIN indexes.
         """INSERT INTO nchat_messages (id, channel_id, user_id, text, created_at)
            SELECT pg_temp.u7({B} + i * 10, 'm' || i), pg_temp.u7({B} + i % {C}, 'c' || (i % {C})),
                   pg_temp.u7({B} + 1 + (i * 7919) % {U}, 'u' || (1 + (i * 7919) % {U})),
-                  'message ' || i || ' with some **markdown** text, like people write',
+                  'message ' || i || ' about the ' || ({TOPICS})[1 + h % {NT}] || ' '
+                  || ({SUBJECTS})[1 + (h / {NT}) % {NS}]
+                  || ' with some **markdown** text, like people write'
+                  || CASE WHEN r < {NR} * {RE} THEN ' ' || ({RARE})[1 + r / {RE}] ELSE '' END,
                   to_timestamp(({B} + i * 10) / 1000.0)
-           FROM generate_series(1::bigint, {M}) AS i""",
+           FROM generate_series(1::bigint, {M}) AS i,
+                LATERAL (SELECT hashint8(i)::bigint & 2147483647 AS h,
+                                (i * {SCATTER}) % {M} AS r) AS x""",
         """INSERT INTO nchat_mentions (message_id, user_id, channel_id)
            SELECT pg_temp.u7({B} + i * 10, 'm' || i), pg_temp.u7({B} + 1, 'u1'),
                   pg_temp.u7({B} + i % {C}, 'c' || (i % {C}))
@@ -90,3 +119,19 @@ def _statements(password_hash: str) -> list[str]:
            WHERE m.user_id = pg_temp.u7({B} + 1, 'u1')
              AND m.channel_id = pg_temp.u7({B} + r.c, 'c' || r.c)""",
     ]
+
+
+def _words() -> dict[str, object]:
+    def array(words: tuple[str, ...]) -> str:
+        return "ARRAY[" + ", ".join(f"'{w}'" for w in words) + "]"
+
+    return {
+        "TOPICS": array(TOPICS),
+        "SUBJECTS": array(SUBJECTS),
+        "RARE": array(RARE_WORDS),
+        "NT": len(TOPICS),
+        "NS": len(SUBJECTS),
+        "NR": len(RARE_WORDS),
+        "RE": RARE_EACH,
+        "SCATTER": SCATTER,
+    }

@@ -3,11 +3,14 @@ by whom, the highlight's escaping, and paging."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
@@ -267,3 +270,42 @@ async def test_unspaced_scripts_match_as_substrings(
     body = await search(client, ada, "晴れ")
     assert [m["text"] for m in body["messages"]] == ["今日は晴れです"]
     assert body["messages"][0]["highlight"] == "今日は<mark>晴れ</mark>です"
+
+
+@pytest.mark.parametrize("sort", ["recent", "relevance"])
+async def test_frequent_words_page_from_the_newest(
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+    sort: str,
+) -> None:
+    """More matches than are counted (1,000): recent pages walk back from the newest, and
+    relevance ranks the newest 1,000."""
+    ada = await make_user()
+    channel = await api.create_channel(ada, "busy")
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                """
+                INSERT INTO nchat_messages (id, channel_id, user_id, text)
+                SELECT ('01930000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, :c, :u,
+                       'standup notes ' || n || repeat(' standup', n % 3)
+                FROM generate_series(1, 1500) AS n
+                """
+            ),
+            {"c": uuid.UUID(channel["id"]), "u": ada.id},
+        )
+    body = await search(client, ada, "standup ", sort=sort, limit=10)
+    assert body["estimated_total"] == 1000 and body["total_capped"] is True
+    numbers = [int(m["text"].split()[2]) for m in body["messages"]]
+    if sort == "recent":
+        assert numbers == list(range(1500, 1490, -1))
+    else:
+        # The best ranked (the word three times) among the newest 1,000.
+        assert all(n % 3 == 2 and n > 500 for n in numbers), numbers
+    following = await search(
+        client, ada, "standup ", sort=sort, limit=10, cursor=body["next_cursor"]
+    )
+    more = [int(m["text"].split()[2]) for m in following["messages"]]
+    assert len(more) == 10 and not set(more) & set(numbers)

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.search.query import Parsed
@@ -96,7 +95,9 @@ def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
     rank_query = words
     if parsed.prefix is not None:
         prefix = _prefix_query(parsed.prefix)
-        typed = [m.text.ilike(like_pattern(parsed.prefix))] if len(parsed.prefix) >= 3 else []
+        # Trigrams catch a prefix the stemmer cut differently ("deployi" of "deploying"); for
+        # three letters the word index's prefix match suffices, and costs one bitmap, not two.
+        typed = [m.text.ilike(like_pattern(parsed.prefix))] if len(parsed.prefix) >= 4 else []
         if prefix is not None:
             typed.append(m.search.op("@@")(prefix))
             rank_query = prefix if rank_query is None else sa.func.tsquery_and(rank_query, prefix)
@@ -165,27 +166,63 @@ def _dm_with(me: uuid.UUID, username: str) -> Any:
     )
 
 
+# With more matches than this, relevance ranks only the newest this many of them: ranking
+# every one of tens of thousands costs more than a search may (decision 0034).
+RANKED = 1000
+
+
+async def plan_each_query(conn: AsyncConnection) -> None:
+    """Plan search statements for their own words, never with a cached generic plan: the
+    same statement text serves a word in five messages and one in fifty thousand, and the
+    plans for those differ by a hundred times. For the caller's transaction only."""
+    await conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def page(
     conn: AsyncConnection,
     search: MessageSearch,
     *,
     by_relevance: bool,
+    few: bool,
     after: tuple[float, uuid.UUID] | None,
     limit: int,
-) -> list[Row[Any]]:
-    """(id, rank) of one page of matches, best first; `after`: the last (rank, id) seen."""
-    rank: Any = sa.literal(0.0, sa.Float)
-    if by_relevance and search.rank_query is not None:
-        rank = sa.func.ts_rank_cd(m.search, search.rank_query)
-    query = sa.select(m.id, rank.label("rank")).where(*search.where)
-    if by_relevance and search.rank_query is not None:
-        if after is not None:
-            query = query.where(sa.tuple_(rank, m.id) < sa.tuple_(after[0], after[1]))
-        query = query.order_by(rank.desc(), m.id.desc())
+) -> list[Any]:
+    """(id, rank) of one page of matches, best first; `after`: the last (rank, id) seen.
+
+    `few`: the matches were counted at most COUNT_CAP. Then they are all taken from the
+    indexes first and sorted (cheap for few); otherwise the newest messages are walked
+    backwards by id until a page of matches is found (cheap when they are frequent). The
+    planner cannot tell the two apart: a word it has no statistics for looks neither rare
+    nor common to it."""
+    ranked = by_relevance and search.rank_query is not None
+    columns: list[Any] = [m.id, m.search] if ranked else [m.id]
+    inner = sa.select(*columns).where(*search.where)
+    if few:
+        # OFFSET 0 keeps the subquery planned on its own: the matches from the indexes.
+        matches = inner.offset(0).subquery("matches")
+    elif ranked:
+        matches = inner.order_by(m.id.desc()).limit(RANKED).subquery("matches")
     else:
+        matches = None
+    if not ranked:
+        unranked = sa.literal(0.0, sa.Float).label("rank")
+        if matches is None:
+            ids: Any = m.id
+            query = sa.select(ids, unranked).where(*search.where)
+        else:
+            ids = matches.c.id
+            query = sa.select(ids, unranked).select_from(matches)
         if after is not None:
-            query = query.where(m.id < after[1])
-        query = query.order_by(m.id.desc())
+            query = query.where(ids < after[1])
+        query = query.order_by(ids.desc())
+        return list((await conn.execute(query.limit(limit))).all())
+    assert matches is not None
+    rank = sa.func.ts_rank_cd(matches.c.search, search.rank_query).label("rank")
+    scored = sa.select(matches.c.id, rank).select_from(matches).subquery("scored")
+    query = sa.select(scored.c.id, scored.c.rank)
+    if after is not None:
+        query = query.where(sa.tuple_(scored.c.rank, scored.c.id) < sa.tuple_(after[0], after[1]))
+    query = query.order_by(scored.c.rank.desc(), scored.c.id.desc())
     return list((await conn.execute(query.limit(limit))).all())
 
 
@@ -206,9 +243,18 @@ async def headlines(
 
 
 async def count(conn: AsyncConnection, search: MessageSearch) -> int:
-    """Matches, counted up to COUNT_CAP + 1."""
+    """Matches, counted up to COUNT_CAP + 1, from the indexes' bitmaps: a scan of the table
+    or of the ids could stop early only when matches are frequent, and would read every
+    row for a rare word. For the caller's transaction, plain scans are switched off while
+    it counts."""
     capped = sa.select(m.id).where(*search.where).limit(COUNT_CAP + 1).subquery()
-    return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
+    await conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    try:
+        return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
+    finally:
+        await conn.execute(sa.text("SET LOCAL enable_indexscan = on"))
+        await conn.execute(sa.text("SET LOCAL enable_seqscan = on"))
 
 
 async def channel_briefs(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nchat import cursors
 from nchat.auth.deps import Principal
 from nchat.channels.service import sees_public
+from nchat.db.transaction import atomic
 from nchat.errors import ValidationFailed
 from nchat.files.service import record
 from nchat.messages import repository as messages_repo
@@ -49,9 +50,17 @@ async def search_messages(
     search = repo.build(parsed, principal.id, sees_public(principal))
     by_relevance = query.sort == "relevance" and search.rank_query is not None
     after = _decode(query.cursor) if query.cursor else None
-    found = await repo.page(
-        conn, search, by_relevance=by_relevance, after=after, limit=query.limit + 1
-    )
+    async with atomic(conn):
+        await repo.plan_each_query(conn)
+        total = await repo.count(conn, search)
+        found = await repo.page(
+            conn,
+            search,
+            by_relevance=by_relevance,
+            few=total <= repo.COUNT_CAP,
+            after=after,
+            limit=query.limit + 1,
+        )
     more = len(found) > query.limit
     found = found[: query.limit]
     ids = [row.id for row in found]
@@ -71,7 +80,6 @@ async def search_messages(
                     "highlight": highlight(headlines[message_id], parsed),
                 }
             )
-    total = await repo.count(conn, search)
     last = found[-1] if found else None
     return SearchResults.model_validate(
         {

@@ -132,6 +132,8 @@ messages = sa.Table(
         postgresql_where=sa.text("thread_id IS NOT NULL"),
     ),
     sa.Index("ix_nchat_messages_search", "search", postgresql_using="gin"),
+    # A person's messages, newest first: `from:` searches, deleting a user.
+    sa.Index("ix_nchat_messages_user_id_id", "user_id", "id"),
     # Substrings, code identifiers and scripts the word search tokenises poorly.
     sa.Index(
         "ix_nchat_messages_text_trgm",
