@@ -12,6 +12,7 @@ import hashlib
 import io
 import unicodedata
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -43,8 +44,21 @@ MULTIPART_SLACK = 16 * 1024
 # from a remote store.
 RENDER_MAX_BYTES = 64 * 1024 * 1024
 UNATTACHED_TTL = timedelta(hours=24)
-# Thumbnails decoded at once per process: each holds a decoded image and a core.
-_RENDERING = asyncio.Semaphore(2)
+# Thumbnails decoded at once per process: each holds a decoded image and a core. One
+# semaphore per event loop (a semaphore belongs to the loop it first waited on).
+RENDERING_AT_ONCE = 2
+_rendering: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _render_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _rendering.get(loop)
+    if slots is None:
+        slots = _rendering[loop] = asyncio.Semaphore(RENDERING_AT_ONCE)
+    return slots
+
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
@@ -204,7 +218,7 @@ async def _render(
 ) -> images.Rendered | None:
     if kind not in images.IMAGE_TYPES or size > RENDER_MAX_BYTES:
         return None
-    async with _RENDERING:
+    async with _render_slots():
         source = await _source(storage, key)
         try:
             return await anyio.to_thread.run_sync(images.render, source, max_pixels)
