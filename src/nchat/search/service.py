@@ -71,7 +71,9 @@ async def search_messages(
         headlines = await repo.headlines(conn, ids, search.rank_query)
         briefs = await repo.channel_briefs(conn, list({f["channel_id"] for f in fields.values()}))
         for message_id in ids:
-            message = fields[message_id]
+            message = fields.get(message_id)
+            if message is None or message_id not in headlines:
+                continue  # hard-deleted since the page was read
             channel = briefs[message["channel_id"]]
             hits.append(
                 {
