@@ -391,3 +391,19 @@ async def test_hard_delete_and_stale_uploads_remove_objects(
     assert await file_rows(engine) == 0
     async with engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM nchat_file_deletions")) == 0
+
+
+async def test_an_object_lost_from_the_store_is_404_not_500(
+    fclient: httpx.AsyncClient, fusers: UserFactory, files_app: FastAPI
+) -> None:
+    ada = await fusers()
+    record = await uploaded(fclient, ada, b"soon gone", "gone.txt")
+    await storage_of(files_app).delete(record["id"])
+    r = await fclient.get(record["url"], headers=ada.headers)
+    if storage_of(files_app).name == "s3":
+        assert r.status_code == 302  # the store itself answers 404 at the presigned URL
+        async with httpx.AsyncClient() as outside:
+            assert (await outside.get(r.headers["location"])).status_code == 404
+    else:
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "file_not_found"

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
+import anyio
+import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
@@ -22,6 +24,7 @@ from nchat.files.service import Served
 from nchat.storage import STORAGE, Storage
 
 router = APIRouter(prefix="/api", tags=["files"])
+logger = structlog.get_logger("nchat.files")
 
 UPLOAD_PATH = "/api/files"
 # No file can run script on nchat's origin, even opened directly: no script, no plugins, a
@@ -126,6 +129,11 @@ async def _respond(request: Request, served: Served) -> Response:
     if request.headers.get("if-none-match") == served.etag:
         return Response(status_code=304, headers=headers)
     if served.via.local_path is not None:
+        if not await anyio.Path(served.via.local_path).is_file():
+            # Lost from the store (`nchat storage check` lists it): not the client's fault,
+            # and not something it can have.
+            logger.warning("file object missing", key=served.key)
+            raise service.file_not_found()
         return FileResponse(
             served.via.local_path,
             media_type=served.content_type,
