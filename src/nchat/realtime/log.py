@@ -50,6 +50,7 @@ async def emit(
     subject_user_id: uuid.UUID | None = None,
 ) -> None:
     """subject_user_id: on the members' copy of member.joined and member.left, the member."""
+    done = effects(conn)  # first: a connection nobody would tell of the event writes none
     await conn.execute(
         sa.insert(events).values(
             type=type_,
@@ -60,7 +61,7 @@ async def emit(
             data=event_data(type_, data),
         )
     )
-    effects(conn).events = True
+    done.events = True
 
 
 def event_data(type_: str, data: BaseModel) -> dict[str, Any]:
@@ -83,9 +84,10 @@ class EventWrite:
 
     async def fetchrow(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Any:
         """The first row the statement returns, None if it wrote no event."""
+        done = effects(conn)
         row = await self._statement.fetchrow(conn, params)
         if row is not None:
-            effects(conn).events = True
+            done.events = True
         return row
 
 
