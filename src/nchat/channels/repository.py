@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.channels import recent_roots
 from nchat.channels.recent_roots import Base, Changes
+from nchat.db import like
 from nchat.db.driver import DriverStatement
 from nchat.tables.channels import channel_members, channels
 from nchat.tables.messages import mentions, messages
@@ -527,8 +528,7 @@ def _statement(filters: ListFilters, *, own: bool) -> tuple[DriverStatement, dic
     if filters.type_ is not None:
         params["type"] = filters.type_
     if filters.q:
-        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["name_pattern"] = f"%{escaped}%"
+        params["name_pattern"] = like.contains(filters.q)
     if filters.after is not None:
         params["after"] = filters.after
     return statement, params

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.db import like
 from nchat.search.query import Parsed
 from nchat.tables.channels import channel_members, channels
 from nchat.tables.files import files
@@ -33,11 +34,6 @@ _LINK = r"https?://"
 COUNT_CAP = 1000
 
 m = messages.c
-
-
-def like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _words_query(parsed: Parsed) -> Any | None:
@@ -82,13 +78,18 @@ class MessageSearch:
     rank_query: Any | None  # the tsquery a relevance sort and the headline use
 
 
-def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
+def _readable(channel_id: Any, me: uuid.UUID, see_public: bool) -> Any:
+    """The channel is one the caller can read now: theirs, or public for roles that see it."""
     cm = channel_members.c
-    readable: Any = m.channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == me))
+    readable: Any = channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == me))
     if see_public:
         public = sa.select(channels.c.id).where(channels.c.type == "public")
-        readable = sa.or_(readable, m.channel_id.in_(public))
-    where: list[Any] = [m.deleted_at.is_(None), readable]
+        readable = sa.or_(readable, channel_id.in_(public))
+    return readable
+
+
+def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
+    where: list[Any] = [m.deleted_at.is_(None), _readable(m.channel_id, me, see_public)]
     words = _words_query(parsed)
     if words is not None:
         where.append(m.search.op("@@")(words))
@@ -97,13 +98,13 @@ def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
         prefix = _prefix_query(parsed.prefix)
         # Trigrams catch a prefix the stemmer cut differently ("deployi" of "deploying"); for
         # three letters the word index's prefix match suffices, and costs one bitmap, not two.
-        typed = [m.text.ilike(like_pattern(parsed.prefix))] if len(parsed.prefix) >= 4 else []
+        typed = [m.text.ilike(like.contains(parsed.prefix))] if len(parsed.prefix) >= 4 else []
         if prefix is not None:
             typed.append(m.search.op("@@")(prefix))
             rank_query = prefix if rank_query is None else sa.func.tsquery_and(rank_query, prefix)
         if typed:
             where.append(sa.or_(*typed))
-    where.extend(m.text.ilike(like_pattern(text)) for text in parsed.substrings)
+    where.extend(m.text.ilike(like.contains(text)) for text in parsed.substrings)
     where.extend(_operators(parsed, me))
     return MessageSearch(where, rank_query)
 
@@ -242,19 +243,23 @@ async def headlines(
     return {row[0]: row[1] for row in await conn.execute(query)}
 
 
+# Both plain scans switched together, for the transaction: one round trip each way.
+_PLAIN_SCANS = sa.text(
+    "SELECT set_config('enable_indexscan', :on, true), set_config('enable_seqscan', :on, true)"
+)
+
+
 async def count(conn: AsyncConnection, search: MessageSearch) -> int:
     """Matches, counted up to COUNT_CAP + 1, from the indexes' bitmaps: a scan of the table
     or of the ids could stop early only when matches are frequent, and would read every
     row for a rare word. For the caller's transaction, plain scans are switched off while
     it counts."""
     capped = sa.select(m.id).where(*search.where).limit(COUNT_CAP + 1).subquery()
-    await conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
-    await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    await conn.execute(_PLAIN_SCANS, {"on": "off"})
     try:
         return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
     finally:
-        await conn.execute(sa.text("SET LOCAL enable_indexscan = on"))
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = on"))
+        await conn.execute(_PLAIN_SCANS, {"on": "on"})
 
 
 async def channel_briefs(
@@ -277,16 +282,11 @@ async def file_page(
     """Files whose name (accents folded) or type contains `q`, on messages the caller can
     read, and the caller's own uploads not attached yet; newest first."""
     f = files.c
-    cm = channel_members.c
-    readable: Any = f.channel_id.in_(sa.select(cm.channel_id).where(cm.user_id == me))
-    if see_public:
-        public = sa.select(channels.c.id).where(channels.c.type == "public")
-        readable = sa.or_(readable, f.channel_id.in_(public))
     visible = sa.or_(
         sa.and_(f.message_id.is_(None), f.uploader_id == me),
-        sa.and_(readable, messages.c.deleted_at.is_(None)),
+        sa.and_(_readable(f.channel_id, me, see_public), messages.c.deleted_at.is_(None)),
     )
-    pattern = like_pattern(q)
+    pattern = like.contains(q)
     matches = sa.or_(
         sa.func.unaccent(sa.func.lower(f.name)).like(sa.func.unaccent(pattern)),
         sa.func.lower(f.content_type).like(pattern),

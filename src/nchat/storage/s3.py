@@ -17,7 +17,7 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nchat.storage.base import CHUNK_BYTES, Download, StorageUnavailable, Stored
+from nchat.storage.base import CHUNK_BYTES, Download, Stored
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -207,7 +207,3 @@ class S3Storage:
             ExpiresIn=self.url_expiry_s,
         )
         return Download(url=url)
-
-
-def unavailable(exc: Exception) -> StorageUnavailable:
-    return StorageUnavailable(details={"backend": "s3", "reason": type(exc).__name__})

@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.auth import session_cache
+from nchat.db import like
 from nchat.tables.auth import sessions
 from nchat.tables.users import users
 
@@ -86,9 +87,7 @@ async def search(
     key = sa.func.lower(users.c.username)
     query = sa.select(users).where(users.c.deleted_at.is_(None))
     if q:
-        pattern = (
-            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = like.contains(q)
         # Accents folded on both sides: `jose` finds José.
         folded = sa.func.unaccent(pattern)
         query = query.where(
