@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.search import repository as search_repository
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
 
@@ -196,6 +197,39 @@ async def test_pages_follow_each_other(
         if cursor is None:
             break
     assert len(seen) == 7 == len(set(seen))
+
+
+async def test_recent_pages_from_the_newest_and_from_the_count_agree(
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sorted by recent, a page comes from the newest messages when they hold one, else from
+    the counted matches; paging through both finds every match once, newest first."""
+    monkeypatch.setattr(search_repository, "NEWEST", 4)
+    ada = await make_user()
+    channel = await api.create_channel(ada, "mixed")
+    # Oldest first; the newest four all match, the older ones are sparser.
+    pattern = "R O O R O R O R R R R R"
+    sent = []
+    for i, kind in enumerate(pattern.split()):
+        text = f"rollout {i}" if kind == "R" else f"unrelated {i}"
+        sent.append((kind, (await api.send(ada, channel["id"], text))["id"]))
+    expected = [mid for kind, mid in reversed(sent) if kind == "R"]
+    first = await search(client, ada, "rollout ", limit=3)
+    # Served by the newest four: the total is extrapolated from them (at least what they hold).
+    assert first["estimated_total"] >= 4
+    seen = [m["id"] for m in first["messages"]]
+    cursor, totals = first["next_cursor"], []
+    while cursor:
+        body = await search(client, ada, "rollout ", limit=3, cursor=cursor)
+        seen.extend(m["id"] for m in body["messages"])
+        totals.append(body["estimated_total"])
+        cursor = body["next_cursor"]
+    assert seen == expected
+    # The second page's newest four hold two matches: it was counted, and exactly.
+    assert totals[0] == len(expected)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.db import like
@@ -72,10 +73,16 @@ def _day(value: Any) -> datetime:
 
 @dataclass(frozen=True)
 class MessageSearch:
-    """A parsed query as SQL: the condition on `nchat_messages` and what ranks it."""
+    """A parsed query for one caller: its conditions on message rows, and what ranks them."""
 
-    where: list[Any]
+    parsed: Parsed
+    me: uuid.UUID
+    see_public: bool
     rank_query: Any | None  # the tsquery a relevance sort and the headline use
+
+    def where(self, rows: sa.FromClause = messages) -> list[Any]:
+        """The conditions on `rows`: `nchat_messages` itself, or a subquery of its rows."""
+        return _conditions(self.parsed, self.me, self.see_public, rows.c)
 
 
 def _readable(channel_id: Any, me: uuid.UUID, see_public: bool) -> Any:
@@ -89,65 +96,71 @@ def _readable(channel_id: Any, me: uuid.UUID, see_public: bool) -> Any:
 
 
 def build(parsed: Parsed, me: uuid.UUID, see_public: bool) -> MessageSearch:
-    where: list[Any] = [m.deleted_at.is_(None), _readable(m.channel_id, me, see_public)]
+    rank_query = _words_query(parsed)
+    prefix = _prefix_query(parsed.prefix) if parsed.prefix is not None else None
+    if prefix is not None:
+        rank_query = prefix if rank_query is None else sa.func.tsquery_and(rank_query, prefix)
+    return MessageSearch(parsed, me, see_public, rank_query)
+
+
+def _conditions(parsed: Parsed, me: uuid.UUID, see_public: bool, c: Any) -> list[Any]:
+    where: list[Any] = [c.deleted_at.is_(None), _readable(c.channel_id, me, see_public)]
     words = _words_query(parsed)
     if words is not None:
-        where.append(m.search.op("@@")(words))
-    rank_query = words
+        where.append(c.search.op("@@")(words))
     if parsed.prefix is not None:
         prefix = _prefix_query(parsed.prefix)
         # Trigrams catch a prefix the stemmer cut differently ("deployi" of "deploying"); for
         # three letters the word index's prefix match suffices, and costs one bitmap, not two.
-        typed = [m.text.ilike(like.contains(parsed.prefix))] if len(parsed.prefix) >= 4 else []
+        typed = [c.text.ilike(like.contains(parsed.prefix))] if len(parsed.prefix) >= 4 else []
         if prefix is not None:
-            typed.append(m.search.op("@@")(prefix))
-            rank_query = prefix if rank_query is None else sa.func.tsquery_and(rank_query, prefix)
+            typed.append(c.search.op("@@")(prefix))
         if typed:
             where.append(sa.or_(*typed))
-    where.extend(m.text.ilike(like.contains(text)) for text in parsed.substrings)
-    where.extend(_operators(parsed, me))
-    return MessageSearch(where, rank_query)
+    where.extend(c.text.ilike(like.contains(text)) for text in parsed.substrings)
+    where.extend(_operators(parsed, me, c))
+    return where
 
 
-def _operators(parsed: Parsed, me: uuid.UUID) -> list[Any]:
+def _operators(parsed: Parsed, me: uuid.UUID, c: Any) -> list[Any]:
     where: list[Any] = []
     for username in parsed.from_users:
         author = sa.select(users.c.id).where(sa.func.lower(users.c.username) == username.lower())
-        where.append(m.user_id.in_(author))
+        where.append(c.user_id.in_(author))
     for name in parsed.in_channels:
         named = sa.select(channels.c.id).where(sa.func.lower(channels.c.name) == name.lower())
-        where.append(m.channel_id.in_(named))
+        where.append(c.channel_id.in_(named))
     for username in parsed.in_dms:
-        where.append(m.channel_id.in_(_dm_with(me, username)))
+        where.append(c.channel_id.in_(_dm_with(me, username)))
     if "file" in parsed.has:
-        where.append(m.files != sa.literal_column("'[]'::jsonb"))
+        where.append(c.files != sa.literal_column("'[]'::jsonb"))
     if "image" in parsed.has:
         where.append(
             sa.func.jsonb_path_exists(
-                m.files, sa.literal_column("""'$[*] ? (@.content_type starts with "image/")'""")
+                c.files, sa.literal_column("""'$[*] ? (@.content_type starts with "image/")'""")
             )
         )
     if "link" in parsed.has:
-        where.append(m.text.op("~*")(_LINK))
+        where.append(c.text.op("~*")(_LINK))
     if "reaction" in parsed.has:
-        where.append(sa.exists().where(reactions.c.message_id == m.id))
+        where.append(sa.exists().where(reactions.c.message_id == c.id))
     if "pinned" in parsed.is_:
-        where.append(sa.exists().where(pinned_messages.c.message_id == m.id))
+        where.append(sa.exists().where(pinned_messages.c.message_id == c.id))
     if "thread" in parsed.is_:
-        where.append(sa.or_(m.thread_id.isnot(None), m.reply_count > 0))
+        where.append(sa.or_(c.thread_id.isnot(None), c.reply_count > 0))
     if "saved" in parsed.is_:
         saved = bookmarks.c
-        where.append(sa.exists().where(saved.message_id == m.id, saved.user_id == me))
+        where.append(sa.exists().where(saved.message_id == c.id, saved.user_id == me))
     if parsed.mentions_me:
-        where.append(sa.exists().where(mentions.c.message_id == m.id, mentions.c.user_id == me))
+        where.append(sa.exists().where(mentions.c.message_id == c.id, mentions.c.user_id == me))
     if parsed.before is not None:
-        where.append(m.created_at < _day(parsed.before))
+        where.append(c.created_at < _day(parsed.before))
     if parsed.after is not None:
-        where.append(m.created_at >= _day(parsed.after) + timedelta(days=1))
+        where.append(c.created_at >= _day(parsed.after) + timedelta(days=1))
     if parsed.on is not None:
         start = _day(parsed.on)
-        where.append(m.created_at >= start)
-        where.append(m.created_at < start + timedelta(days=1))
+        where.append(c.created_at >= start)
+        where.append(c.created_at < start + timedelta(days=1))
     return where
 
 
@@ -179,6 +192,47 @@ async def plan_each_query(conn: AsyncConnection) -> None:
     await conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+# A search sorted by recent first looks through this many of the newest messages: a word or
+# prefix in more than about 1% of them fills a page there, for the cost of reading them
+# (about 2 ms), where counting its matches from the index would cost ten times that.
+NEWEST = 2000
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The matches among the newest messages (below a cursor)."""
+
+    seen: int  # messages looked through: fewer than NEWEST when there are no more
+    hits: list[uuid.UUID]  # the matches among them, newest first
+    messages: float  # PostgreSQL's estimate of all messages, for extrapolating
+
+    def estimate(self) -> int:
+        """Matches in all messages (read without a cursor): extrapolated from these, exact
+        when there were no more to see."""
+        if self.seen < NEWEST:
+            return len(self.hits)
+        return round(len(self.hits) * max(self.messages, self.seen) / self.seen)
+
+
+async def newest(conn: AsyncConnection, search: MessageSearch, before: uuid.UUID | None) -> Newest:
+    rows = sa.select(messages).order_by(m.id.desc()).limit(NEWEST)
+    if before is not None:
+        rows = rows.where(m.id < before)
+    # LIMIT keeps the conditions out of the subquery: its rows are read by the primary key.
+    recent = rows.subquery("recent")
+    ordered = aggregate_order_by(recent.c.id, recent.c.id.desc())
+    messages_estimate: Any = sa.literal_column(
+        "(SELECT reltuples FROM pg_class WHERE oid = 'nchat_messages'::regclass)"
+    )
+    query = sa.select(
+        sa.func.count(),
+        sa.func.array_agg(ordered).filter(sa.and_(*search.where(recent))),
+        messages_estimate,
+    ).select_from(recent)
+    seen, hits, estimate = (await conn.execute(query)).one()
+    return Newest(int(seen), list(hits or []), float(estimate or 0))
+
+
 async def page(
     conn: AsyncConnection,
     search: MessageSearch,
@@ -197,7 +251,7 @@ async def page(
     nor common to it."""
     ranked = by_relevance and search.rank_query is not None
     columns: list[Any] = [m.id, m.search] if ranked else [m.id]
-    inner = sa.select(*columns).where(*search.where)
+    inner = sa.select(*columns).where(*search.where())
     if few:
         # OFFSET 0 keeps the subquery planned on its own: the matches from the indexes.
         matches = inner.offset(0).subquery("matches")
@@ -209,7 +263,7 @@ async def page(
         unranked = sa.literal(0.0, sa.Float).label("rank")
         if matches is None:
             ids: Any = m.id
-            query = sa.select(ids, unranked).where(*search.where)
+            query = sa.select(ids, unranked).where(*search.where())
         else:
             ids = matches.c.id
             query = sa.select(ids, unranked).select_from(matches)
@@ -254,7 +308,7 @@ async def count(conn: AsyncConnection, search: MessageSearch) -> int:
     or of the ids could stop early only when matches are frequent, and would read every
     row for a rare word. For the caller's transaction, plain scans are switched off while
     it counts."""
-    capped = sa.select(m.id).where(*search.where).limit(COUNT_CAP + 1).subquery()
+    capped = sa.select(m.id).where(*search.where()).limit(COUNT_CAP + 1).subquery()
     await conn.execute(_PLAIN_SCANS, {"on": "off"})
     try:
         return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)

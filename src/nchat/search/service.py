@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,11 @@ from nchat.search.schemas import (
 EXCERPT = 300
 
 
+class _Row(NamedTuple):
+    id: uuid.UUID
+    rank: float
+
+
 def _empty(parsed: Parsed) -> bool:
     """Nothing to search by: a query of only quotes or spaces."""
     return parsed == Parsed()
@@ -49,18 +54,28 @@ async def search_messages(
         return SearchResults(messages=[], next_cursor=None, estimated_total=0, total_capped=False)
     search = repo.build(parsed, principal.id, sees_public(principal))
     by_relevance = query.sort == "relevance" and search.rank_query is not None
-    after = _decode(query.cursor) if query.cursor else None
+    cursor = _decode(query.cursor) if query.cursor else None
+    after = (cursor.rank, cursor.id) if cursor else None
     async with atomic(conn):
         await repo.plan_each_query(conn)
-        total = await repo.count(conn, search)
-        found = await repo.page(
-            conn,
-            search,
-            by_relevance=by_relevance,
-            few=total <= repo.COUNT_CAP,
-            after=after,
-            limit=query.limit + 1,
-        )
+        found: list[Any] | None = None
+        if not by_relevance:
+            recent = await repo.newest(conn, search, cursor.id if cursor else None)
+            if len(recent.hits) > query.limit or recent.seen < repo.NEWEST:
+                found = [_Row(hit, 0.0) for hit in recent.hits[: query.limit + 1]]
+                # Later pages keep the first page's estimate: the newest below a cursor
+                # say little about all the matches.
+                total = cursor.total if cursor else recent.estimate()
+        if found is None:
+            total = await repo.count(conn, search)
+            found = await repo.page(
+                conn,
+                search,
+                by_relevance=by_relevance,
+                few=total <= repo.COUNT_CAP,
+                after=after,
+                limit=query.limit + 1,
+            )
     more = len(found) > query.limit
     found = found[: query.limit]
     ids = [row.id for row in found]
@@ -86,7 +101,9 @@ async def search_messages(
     return SearchResults.model_validate(
         {
             "messages": hits,
-            "next_cursor": _encode(last.rank, last.id) if more and last is not None else None,
+            "next_cursor": _encode(_Cursor(last.rank, last.id, min(total, repo.COUNT_CAP + 1)))
+            if more and last is not None
+            else None,
             "estimated_total": min(total, repo.COUNT_CAP),
             "total_capped": total > repo.COUNT_CAP,
         }
@@ -130,15 +147,22 @@ def _mark(text: str, needles: list[str]) -> str:
     return pattern.sub(lambda found: START + found.group(0) + STOP, text)
 
 
-def _encode(rank: float, message_id: uuid.UUID) -> str:
-    return cursors.encode_text(f"{rank!r}:{message_id}")
+class _Cursor(NamedTuple):
+    """Where the next page starts: the last (rank, id) shown; the estimated total."""
+
+    rank: float
+    id: uuid.UUID
+    total: int
 
 
-def _decode(cursor: str) -> tuple[float, uuid.UUID]:
-    key = cursors.decode_text(cursor)
-    rank, _, message_id = key.partition(":")
+def _encode(cursor: _Cursor) -> str:
+    return cursors.encode_text(f"{cursor.rank!r}:{cursor.id}:{cursor.total}")
+
+
+def _decode(text: str) -> _Cursor:
     try:
-        return float(rank), uuid.UUID(message_id)
+        rank, message_id, total = cursors.decode_text(text).split(":")
+        return _Cursor(float(rank), uuid.UUID(message_id), max(0, int(total)))
     except ValueError:
         raise cursors.invalid_cursor() from None
 
