@@ -35,7 +35,8 @@ class SearchHit(MessageOut):
 class SearchResults(BaseModel):
     messages: list[SearchHit]
     next_cursor: str | None
-    # Matches counted up to 1,000; `total_capped`: there are more.
+    # Matches up to 1,000 (`total_capped`: more): counted, or, when the newest messages
+    # held a page, estimated from them.
     estimated_total: int
     total_capped: bool
 
