@@ -38,7 +38,7 @@ LAYERS: list[set[str]] = [
     {"sync"},
     {"accounts"},
     {"setup", "health", "housekeeping"},
-    {"gateway", "graphql", "http_edge", "openapi"},
+    {"gateway", "graphql", "http_edge", "openapi", "web"},
     {"app"},
     {"cli"},
 ]

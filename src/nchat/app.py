@@ -58,6 +58,8 @@ from nchat.setup.api import router as setup_router
 from nchat.storage import STORAGE, make_storage
 from nchat.sync.api import router as sync_router
 from nchat.users.api import router as users_router
+from nchat.web import assets as web_assets
+from nchat.web import routes as web_routes
 
 logger = structlog.get_logger("nchat.app")
 YOUNG_GC_THRESHOLD = 10_000
@@ -74,7 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         lifespan=_lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # The docs page is the web package's, on the vendored Swagger UI (no CDN).
+        docs_url=None,
         redoc_url=None,
     )
     put(app, SETTINGS, settings)
@@ -101,6 +104,11 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(make_graphql_router(settings))
+    # The web client last: `/`, its files and the docs page; any other GET no route
+    # matched is one of the client's own paths (or the JSON 404).
+    site = web_assets.load()
+    app.include_router(web_routes.make_router(site))
+    app.router.default = web_routes.client_routes(site, app.router.not_found)
     openapi.install(app)
     return app
 
@@ -211,7 +219,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
     if settings.cors_origins:
         app.add_middleware(cors, origins=settings.cors_origins)
     graphiql = settings.environment == "development"
-    app.add_middleware(SecurityHeaders, pages=html_pages(app, graphiql=graphiql))
+    app.add_middleware(SecurityHeaders, pages=html_pages(graphiql=graphiql))
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(WebSocketOrigin, origins=settings.cors_origins)
     app.add_middleware(ServerSend)  # outermost: it sees the server's own send

@@ -88,8 +88,8 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
         # soft_wrap: logs are not terminals; a URL must not be broken at column 80.
         console.print(f"nchat {__version__} on http://{host}:{port} ({where})", soft_wrap=True)
         console.print(
-            "First run? Finish setup with POST /api/setup "
-            f"(see http://{host}:{port}/api/docs), or `nchat user create --role owner`.",
+            f"First run? Open http://{host}:{port}/ in a browser to create the owner "
+            "(or POST /api/setup, or `nchat user create --role owner`).",
             soft_wrap=True,
         )
         # nchat reads X-Forwarded-For itself, from NCHAT_TRUSTED_PROXIES only (auth/deps.py

@@ -1,8 +1,9 @@
 """Security headers on every HTTP response, as precomputed tuples (decision 0026).
 
 Every response: nosniff, no referrer, no framing, and a CSP that loads nothing (JSON needs
-nothing). An HTML page registered by path gets its own CSP instead (see `pages`). Responses
-that carry tokens are never stored by a cache. A header the response set itself wins."""
+nothing). An HTML page registered by path gets its own CSP instead (see `pages`); nchat's
+own pages (`web/`) set `PAGE_POLICY` themselves. Responses that carry tokens are never
+stored by a cache. A header the response set itself wins."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ Header = tuple[bytes, bytes]
 
 CSP = b"content-security-policy"
 API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+# nchat's own pages (the web client, the API docs): scripts, styles, fonts, workers and
+# requests of this origin only; no inline script or style, no eval; images also from data:
+# and blob: URLs the page makes. `connect-src 'self'` covers this origin's ws:/wss: in
+# CSP Level 3 browsers (tests/web/ opens /api/ws under it in Chromium).
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; worker-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 COMMON: tuple[Header, ...] = (
     (b"x-content-type-options", b"nosniff"),
     # Links in messages lead anywhere: the pages they leave (channel URLs) stay private.

@@ -1,9 +1,11 @@
-"""Content-Security-Policy of an HTML page, derived from the page itself.
+"""Content-Security-Policy of a page nchat does not write itself, derived from the page.
 
-A page is allowed exactly what its markup loads: each external script and stylesheet by
-its URL, each inline script and style by the sha256 of its text, icons and images by URL.
-What the markup cannot show (requests the page's scripts make, images inside stylesheets)
-is added by the caller."""
+nchat's own pages (the web client, the API docs) load files of this origin only and set
+one fixed policy themselves (`headers.PAGE_POLICY`). A third-party page (GraphiQL, in
+development) is allowed exactly what its markup loads: each external script and
+stylesheet by its URL, each inline script and style by the sha256 of its text, icons and
+images by URL. What the markup cannot show (requests the page's scripts make) is added by
+the caller."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 
-from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from strawberry.http.ides import get_graphql_ide_html
 
 # Where the GraphQL router serves GraphiQL (development only).
@@ -22,9 +22,6 @@ GRAPHIQL_PATH = "/graphql"
 # Nothing but what is listed; no <base>, no form posts, never framed.
 _FIRST = ("default-src 'none'",)
 _LAST = ("base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'")
-# Swagger UI fetches the OpenAPI document and runs "try it out" against this origin; its
-# stylesheet draws icons from data: URLs.
-_DOCS_EXTRA = {"connect-src": ("'self'",), "img-src": ("data:",)}
 # GraphiQL posts queries and opens subscriptions (ws:/wss:, covered by 'self') here.
 _GRAPHIQL_EXTRA = {"connect-src": ("'self'",)}
 
@@ -86,24 +83,12 @@ def page_policy(html: str, extra: Mapping[str, Iterable[str]] | None = None) -> 
     return "; ".join([*_FIRST, *fetches, *_LAST])
 
 
-def html_pages(app: FastAPI, *, graphiql: bool) -> dict[str, str]:
-    """The HTML pages `app` serves, by path, each with its policy.
+def html_pages(*, graphiql: bool) -> dict[str, str]:
+    """The third-party HTML pages the app serves, by path, each with its policy.
 
-    The pages are rendered here as FastAPI and Strawberry render them (a test compares
-    the policy with the served page)."""
+    The pages are rendered here as their library renders them (a test compares the policy
+    with the served page)."""
     pages: dict[str, str] = {}
-    if app.docs_url and app.openapi_url:
-        docs = get_swagger_ui_html(
-            openapi_url=app.openapi_url,
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
-            init_oauth=app.swagger_ui_init_oauth,
-            swagger_ui_parameters=app.swagger_ui_parameters,
-        )
-        pages[app.docs_url] = page_policy(bytes(docs.body).decode(), _DOCS_EXTRA)
-        if app.swagger_ui_oauth2_redirect_url:
-            redirect = get_swagger_ui_oauth2_redirect_html()
-            pages[app.swagger_ui_oauth2_redirect_url] = page_policy(bytes(redirect.body).decode())
     if graphiql:
         pages[GRAPHIQL_PATH] = page_policy(get_graphql_ide_html("graphiql"), _GRAPHIQL_EXTRA)
     return pages

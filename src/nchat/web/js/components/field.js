@@ -1,0 +1,26 @@
+// A labelled input with its hint and error tied to it for assistive technology.
+// Uncontrolled: forms read their values with FormData on submit.
+import { html, useId } from "../lib/html.js";
+
+export function Field({ label, name, type = "text", autocomplete, hint, error, required = true }) {
+  const id = useId();
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = error ? `${id}-error` : null;
+  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
+  return html`
+    <div class="field">
+      <label for=${id}>${label}${required ? null : html` <span class="optional">(optional)</span>`}</label>
+      <input
+        id=${id}
+        name=${name}
+        type=${type}
+        autocomplete=${autocomplete}
+        required=${required}
+        aria-invalid=${error ? "true" : undefined}
+        aria-describedby=${describedBy}
+      />
+      ${hint && html`<p class="hint" id=${hintId}>${hint}</p>`}
+      ${error && html`<p class="field-error" id=${errorId}>${error}</p>`}
+    </div>
+  `;
+}
