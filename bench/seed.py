@@ -84,8 +84,12 @@ def _statements(password_hash: str) -> list[str]:
                    'User ' || i, '{password_hash}', CASE WHEN i = 1 THEN 'owner' ELSE 'member' END
             FROM generate_series(1, {{U}}) AS i""",
         """UPDATE nchat_app_config SET setup = '{{"completed": true}}'""",
+        # Half the channels user1 is not in are private: searches and the channel browser
+        # must leave them out.
         """INSERT INTO nchat_channels (id, type, name, created_by)
-           SELECT pg_temp.u7({B} + c, 'c' || c), 'public', 'ch-' || c, pg_temp.u7({B} + 1, 'u1')
+           SELECT pg_temp.u7({B} + c, 'c' || c),
+                  CASE WHEN c >= {K} AND c % 2 = 1 THEN 'private' ELSE 'public' END,
+                  'ch-' || c, pg_temp.u7({B} + 1, 'u1')
            FROM generate_series(0, {C} - 1) AS c""",
         # user1 is in K channels; everyone else in about 5% of them.
         """INSERT INTO nchat_channel_members (channel_id, user_id)
@@ -95,17 +99,22 @@ def _statements(password_hash: str) -> list[str]:
         """UPDATE nchat_channels AS c SET member_count =
              (SELECT count(*) FROM nchat_channel_members AS m WHERE m.channel_id = c.id)""",
         # Through the search trigger, as any writer: each row's lexemes and both GIN indexes.
-        """INSERT INTO nchat_messages (id, channel_id, user_id, text, created_at)
+        # With the html the server would render, so history reads measure no rendering
+        # (tests/messaging/test_render.py checks it against messages/render.py).
+        """INSERT INTO nchat_messages (id, channel_id, user_id, text, html, created_at)
            SELECT pg_temp.u7({B} + i * 10, 'm' || i), pg_temp.u7({B} + i % {C}, 'c' || (i % {C})),
                   pg_temp.u7({B} + 1 + (i * 7919) % {U}, 'u' || (1 + (i * 7919) % {U})),
-                  'message ' || i || ' about the ' || ({TOPICS})[1 + h % {NT}] || ' '
-                  || ({SUBJECTS})[1 + (h / {NT}) % {NS}]
-                  || ' with some **markdown** text, like people write'
-                  || CASE WHEN r < {NR} * {RE} THEN ' ' || ({RARE})[1 + r / {RE}] ELSE '' END,
+                  t.body,
+                  '<p>' || replace(t.body, '**markdown**', '<strong>markdown</strong>') || '</p>',
                   to_timestamp(({B} + i * 10) / 1000.0)
            FROM generate_series(1::bigint, {M}) AS i,
                 LATERAL (SELECT hashint8(i)::bigint & 2147483647 AS h,
-                                (i * {SCATTER}) % {M} AS r) AS x""",
+                                (i * {SCATTER}) % {M} AS r) AS x,
+                LATERAL (SELECT 'message ' || i || ' about the ' || ({TOPICS})[1 + h % {NT}] || ' '
+                  || ({SUBJECTS})[1 + (h / {NT}) % {NS}]
+                  || ' with some **markdown** text, like people write'
+                  || CASE WHEN r < {NR} * {RE} THEN ' ' || ({RARE})[1 + r / {RE}] ELSE '' END
+                  AS body) AS t""",
         """INSERT INTO nchat_mentions (message_id, user_id, channel_id)
            SELECT pg_temp.u7({B} + i * 10, 'm' || i), pg_temp.u7({B} + 1, 'u1'),
                   pg_temp.u7({B} + i % {C}, 'c' || (i % {C}))

@@ -15,6 +15,7 @@ from nchat.channels import recent_roots
 from nchat.config import Settings
 from nchat.files import service as files
 from nchat.limits import postgres as rate_limits
+from nchat.messages import content as message_content
 from nchat.realtime import log
 from nchat.storage import Storage
 
@@ -32,6 +33,9 @@ async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) ->
     async with engine.begin() as conn:
         await rate_limits.prune(conn)
     await files.remove_queued(engine.begin, storage)
+    # Rows written before html was stored (an upgrade, or an older nchat during a rolling
+    # one): a batch per transaction, for at most a minute a round (decision 0035).
+    await message_content.fill_missing_html(engine.begin)
 
 
 async def run_forever(engine: AsyncEngine, settings: Settings, storage: Storage) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nchat.channels import service as channels_service
 from nchat.channels.service import ChannelAccess
-from nchat.messages import service as messages_service
+from nchat.messages import content as messages_content
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api, kill_session
 
@@ -196,17 +196,17 @@ async def test_a_send_on_a_lost_connection_is_a_503_and_the_next_one_is_written(
     ada = await make_user()
     channel = await api.create_channel(ada, "lost")
     await api.send(ada, channel["id"], "first")  # remembered: the next send is one statement
-    resolve_mentions = messages_service._resolve_mentions
+    resolve = messages_content.resolve
 
     async def then_lose_the_connection(conn: AsyncConnection, *args: Any) -> Any:
         """Just before the send's statement, its own connection dies (killed from another
         engine; the app's background work keeps its own connections)."""
-        resolved = await resolve_mentions(conn, *args)
+        resolved = await resolve(conn, *args)
         await kill_session(engine, await conn.scalar(sa.text("SELECT pg_backend_pid()")))
-        monkeypatch.setattr(messages_service, "_resolve_mentions", resolve_mentions)
+        monkeypatch.setattr(messages_content, "resolve", resolve)
         return resolved
 
-    monkeypatch.setattr(messages_service, "_resolve_mentions", then_lose_the_connection)
+    monkeypatch.setattr(messages_content, "resolve", then_lose_the_connection)
     r = await post(client, ada, channel["id"])
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "database_unavailable"

@@ -109,6 +109,7 @@ def apply(state: State, event: Json, me: str) -> None:
             # written (the same transaction, so the same now()).
             state.messages[target].update(
                 text=None,
+                html=None,
                 reactions={},
                 mentions=Mentions().model_dump(mode="json"),
                 pinned=False,

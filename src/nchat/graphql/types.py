@@ -99,6 +99,10 @@ class Message:
     id: strawberry.ID
     channel_id: strawberry.ID
     text: str | None
+    html: str | None = strawberry.field(
+        description="The text as sanitised HTML, rendered by the server (as REST's "
+        "MessageOut.html): show it as it is. Null once deleted, like the text."
+    )
     thread_id: strawberry.ID | None
     reply_count: int
     last_reply_at: datetime | None
@@ -126,6 +130,7 @@ class Message:
             id=_id(m.id),
             channel_id=_id(m.channel_id),
             text=m.text,
+            html=m.html,
             thread_id=_id(m.thread_id) if m.thread_id else None,
             reply_count=m.reply_count,
             last_reply_at=m.last_reply_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,8 @@ def message_rows() -> sa.Select[Any]:
         messages,
         users.c.username.label("author_username"),
         users.c.display_name.label("author_name"),
+        # Whether the author sees public channels, for a row rendered on read (`#channel`).
+        users.c.role.label("author_role"),
         pinned_messages.c.message_id.isnot(None).label("pinned"),
     ).select_from(
         messages.join(users, users.c.id == msg.user_id).outerjoin(
@@ -447,18 +450,82 @@ async def add_mentions(
         )
 
 
-async def member_ids_by_username(
-    conn: AsyncConnection, channel_id: uuid.UUID, usernames: list[str]
-) -> dict[str, uuid.UUID]:
-    if not usernames:
-        return {}
-    cm = channel_members.c
-    query = (
-        sa.select(users.c.username, users.c.id)
-        .join(channel_members, sa.and_(cm.user_id == users.c.id, cm.channel_id == channel_id))
-        .where(users.c.username.in_(usernames), users.c.deleted_at.is_(None))
-    )
-    return {name: uid for name, uid in (await conn.execute(query)).all()}
+@dataclass(frozen=True)
+class Names:
+    """What the names in some texts stand for (messages/content.py makes the renderer's
+    refs of it): users by username, with whether they are members of the channel asked
+    about; channels by name, with whether they are public and which of the authors asked
+    about are their members."""
+
+    users: dict[str, tuple[uuid.UUID, bool]] = field(default_factory=dict)
+    channels: dict[str, tuple[uuid.UUID, bool, frozenset[uuid.UUID]]] = field(default_factory=dict)
+
+
+def _uuids(name: str) -> Any:
+    return sa.bindparam(name, type_=ARRAY(UUID(as_uuid=True)))
+
+
+def _texts(name: str) -> Any:
+    return sa.bindparam(name, type_=ARRAY(sa.Text))
+
+
+# Users and channels in one statement (one round trip for a send that names either). Its
+# columns: kind, name, id, flag (a user: a member of :channel_id; a channel: public) and, for
+# a channel, those of :authors who are its members.
+_NAMES = sa.union_all(
+    sa.select(
+        sa.literal("user").label("kind"),
+        sa.func.lower(users.c.username).label("name"),
+        users.c.id,
+        sa.exists()
+        .where(
+            _member.channel_id == sa.bindparam("channel_id", type_=UUID(as_uuid=True)),
+            _member.user_id == users.c.id,
+        )
+        .label("flag"),
+        sa.cast(sa.null(), ARRAY(UUID(as_uuid=True))).label("members"),
+    ).where(
+        sa.func.lower(users.c.username) == sa.any_(_texts("usernames")),
+        users.c.deleted_at.is_(None),
+    ),
+    sa.select(
+        sa.literal("channel"),
+        _channel.name,
+        _channel.id,
+        _channel.type == "public",
+        sa.func.array(
+            sa.select(_member.user_id)
+            .where(_member.channel_id == _channel.id, _member.user_id == sa.any_(_uuids("authors")))
+            .scalar_subquery()
+        ),
+    ).where(_channel.name == sa.any_(_texts("channel_names"))),
+)
+
+
+async def names(
+    conn: AsyncConnection,
+    *,
+    usernames: list[str],
+    channel_names: list[str],
+    authors: list[uuid.UUID],
+    channel_id: uuid.UUID | None = None,
+) -> Names:
+    """The users and channels of these (lower-case) names; none asked, no query."""
+    found = Names()
+    if not usernames and not channel_names:
+        return found
+    params = {
+        "usernames": usernames,
+        "channel_names": channel_names,
+        "authors": authors,
+        "channel_id": channel_id,
+    }
+    for kind, name, id_, flag, members in (await conn.execute(_NAMES, params)).all():
+        if kind == "user":
+            found.users[name] = (id_, bool(flag))
+        else:
+            found.channels[name] = (id_, bool(flag), frozenset(members))
+    return found
 
 
 async def member_ids(
@@ -483,3 +550,39 @@ async def member_ids(
 async def in_channel(conn: AsyncConnection, message_id: uuid.UUID, channel_id: uuid.UUID) -> bool:
     query = sa.select(msg.id).where(msg.id == message_id, msg.channel_id == channel_id)
     return (await conn.execute(query)).first() is not None
+
+
+# -- html of rows written before it was stored -----------------------------
+
+
+async def without_html(conn: AsyncConnection, limit: int) -> list[RowMapping]:
+    """Up to `limit` messages without html, locked; those another transaction holds are
+    skipped (several processes fill at once). Walks the partial index of such rows."""
+    query = (
+        sa.select(msg.id, msg.text, msg.user_id, users.c.role.label("author_role"))
+        .join(users, users.c.id == msg.user_id)
+        .where(msg.html.is_(None))
+        .order_by(msg.id)
+        .limit(limit)
+        .with_for_update(of=messages, skip_locked=True)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def set_html(conn: AsyncConnection, rendered: dict[uuid.UUID, str]) -> None:
+    """Fills the html of rows that still have none (an edit may have written it since)."""
+    if not rendered:
+        return
+    values = (
+        sa.func.unnest(
+            sa.bindparam("ids", list(rendered), type_=ARRAY(UUID(as_uuid=True))),
+            sa.bindparam("htmls", list(rendered.values()), type_=ARRAY(sa.Text)),
+        )
+        .table_valued("id", "html")
+        .render_derived()
+    )
+    await conn.execute(
+        sa.update(messages)
+        .where(msg.id == values.c.id, msg.html.is_(None))
+        .values(html=values.c.html)
+    )

@@ -108,6 +108,13 @@ class MessageOut(BaseModel):
     user: UserBrief
     # None once deleted: a deleted message stays in history as a placeholder without text.
     text: str | None
+    html: str | None = Field(
+        description="The text as sanitised HTML, rendered by the server (Markdown, mentions, "
+        "#channels, :emoji:): block elements from a small allow-list of tags (a plain text is "
+        "one <p>); links only to http(s) and mailto, opening in a new tab; users and channels "
+        'as <span class="mention" data-user-id> and <span class="channel" data-channel-id>. '
+        "Clients show it as it is. None once deleted, like the text."
+    )
     thread_id: uuid.UUID | None
     reply_count: int
     last_reply_at: datetime | None

@@ -22,8 +22,9 @@ from nchat.db.transaction import atomic
 from nchat.errors import BadRequest, Conflict, Forbidden, NchatError, NotFound
 from nchat.files import service as files
 from nchat.files.schemas import FileOut
-from nchat.messages import mentions as mention_parser
+from nchat.messages import content as message_content
 from nchat.messages import repository as repo
+from nchat.messages.content import Content
 from nchat.messages.events import MessageDeleted, PinChanged, ReactionChanged, ReadUpdated
 from nchat.messages.schemas import (
     HistoryOut,
@@ -66,11 +67,20 @@ async def render_fields(
     reactions = await repo.reactions_for(conn, ids, viewer.id if viewer else NOBODY)
     roots = [r["id"] for r in rows if r["reply_count"] > 0]
     participants = await repo.participants_for(conn, roots)
-    return [_fields(r, reactions.get(r["id"], []), participants.get(r["id"], [])) for r in rows]
+    # Rows written before html was stored, until housekeeping fills them (decision 0035).
+    unrendered = [r for r in rows if r["html"] is None and r["deleted_at"] is None]
+    rendered = await message_content.html_of(conn, unrendered) if unrendered else {}
+    return [
+        _fields(r, reactions.get(r["id"], []), participants.get(r["id"], []), rendered)
+        for r in rows
+    ]
 
 
 def _fields(
-    row: RowMapping, reactions: list[tuple[str, int, bool]], participants: list[uuid.UUID]
+    row: RowMapping,
+    reactions: list[tuple[str, int, bool]],
+    participants: list[uuid.UUID],
+    rendered: dict[uuid.UUID, str],
 ) -> dict[str, Any]:
     """One message as MessageOut's fields, in its order."""
     deleted = row["deleted_at"] is not None
@@ -84,6 +94,7 @@ def _fields(
             "name": row["author_name"] or row["author_username"],
         },
         "text": None if deleted else row["text"],
+        "html": None if deleted else _html(row, rendered),
         "thread_id": row["thread_id"],
         "reply_count": row["reply_count"],
         "last_reply_at": row["last_reply_at"],
@@ -103,6 +114,11 @@ def _fields(
         "edited_at": row["edited_at"],
         "deleted_at": row["deleted_at"],
     }
+
+
+def _html(row: RowMapping, rendered: dict[uuid.UUID, str]) -> str:
+    html: str | None = row["html"]
+    return rendered[row["id"]] if html is None else html
 
 
 async def message_out(
@@ -131,27 +147,6 @@ async def get_visible(
 # -- send ------------------------------------------------------------------
 
 
-async def _resolve_mentions(
-    conn: AsyncConnection, channel_id: uuid.UUID, text: str, author: uuid.UUID
-) -> tuple[dict[str, Any], list[uuid.UUID]]:
-    """(the message's `mentions` JSON, the members whose mention count it raises)."""
-    parsed = mention_parser.parse(text)
-    named = await repo.member_ids_by_username(conn, channel_id, list(parsed.usernames))
-    user_ids = [named[n] for n in parsed.usernames if n in named]
-    notified = set(user_ids)
-    if parsed.channel:
-        notified |= set(await repo.member_ids(conn, channel_id))
-    elif parsed.here:
-        notified |= set(await repo.member_ids(conn, channel_id, present_only=True))
-    notified.discard(author)
-    payload = {
-        "user_ids": [str(u) for u in user_ids],
-        "channel": parsed.channel,
-        "here": parsed.here,
-    }
-    return payload, sorted(notified)
-
-
 Sent = tuple[MessageOut, bool]
 
 
@@ -174,8 +169,10 @@ async def do_send(
     if existing is not None:
         return existing
     remembered = _remembered(accesses, body, principal)
+    content = None
     if remembered is not None:
-        sent = await _insert(conn, body, remembered, principal, root=None, attached=[])
+        content = await message_content.resolve(conn, body.channel_id, body.text, principal)
+        sent = await _insert(conn, body, remembered, principal, content, root=None, attached=[])
         if sent is not None:
             return sent
         # Gone stale (or a concurrent send took the client_id): decide on fresh rows.
@@ -183,7 +180,11 @@ async def do_send(
         accesses.forget(body.channel_id, principal.id)
     access = await channels.get_access(conn, body.channel_id, principal)
     channels.check_can_post(access, principal)
-    sent = await _post(conn, body, access, principal)
+    # Resolved and rendered before a reply's transaction locks its root: a long text must not
+    # hold up the thread's other replies.
+    if content is None:
+        content = await message_content.resolve(conn, access.id, body.text, principal)
+    sent = await _post(conn, body, access, principal, content)
     if sent is None:
         return await _not_written(conn, body, principal)
     if accesses is not None and body.thread_id is None:
@@ -235,10 +236,14 @@ def _remembered(
 
 
 async def _post(
-    conn: AsyncConnection, body: MessageCreate, access: ChannelAccess, principal: Principal
+    conn: AsyncConnection,
+    body: MessageCreate,
+    access: ChannelAccess,
+    principal: Principal,
+    content: Content,
 ) -> Sent | None:
     if body.thread_id is None and not body.file_ids:
-        return await _insert(conn, body, access, principal, root=None, attached=[])
+        return await _insert(conn, body, access, principal, content, root=None, attached=[])
     async with atomic(conn):
         root = None
         if body.thread_id is not None:
@@ -250,7 +255,7 @@ async def _post(
             if root["deleted_at"] is not None:
                 raise Conflict("The thread's root message was deleted", code="thread_deleted")
         attached = await files.reserve(conn, body.file_ids, principal) if body.file_ids else []
-        return await _insert(conn, body, access, principal, root=root, attached=attached)
+        return await _insert(conn, body, access, principal, content, root=root, attached=attached)
 
 
 async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
@@ -271,16 +276,17 @@ async def _insert(
     body: MessageCreate,
     access: ChannelAccess,
     principal: Principal,
+    content: Content,
     *,
     root: RowMapping | None,
     attached: list[dict[str, Any]],
 ) -> Sent | None:
     """Writes the message unless the sender is no longer allowed as `access` says, or the
-    (user, channel, client_id) exists already; None when it wrote nothing. `attached`: the
-    records of the files it carries, reserved by the caller's transaction."""
+    (user, channel, client_id) exists already; None when it wrote nothing. `content`: its
+    mentions and HTML; `attached`: the records of the files it carries, reserved by the
+    caller's transaction."""
     assert access.membership is not None  # check_can_post allowed the post
     allowed_as = (access.membership["role"], access.channel["type"])
-    payload, notified = await _resolve_mentions(conn, access.id, body.text, principal.id)
     message_id = uuid7()
     # The app's clock, like the id (UUIDv7): the event carries the message, so both are
     # known before the one statement that writes them.
@@ -288,7 +294,7 @@ async def _insert(
     message = _fresh(
         message_id,
         body,
-        mentions=payload,
+        content=content,
         attached=attached,
         created_at=created_at,
         principal=principal,
@@ -300,14 +306,15 @@ async def _insert(
             "channel_id": access.id,
             "user_id": principal.id,
             "text": body.text,
+            "html": content.html,
             "thread_id": body.thread_id,
             "client_id": body.client_id,
-            "mentions": payload,
+            "mentions": content.mentions,
             "files": attached,
             "created_at": created_at,
         },
         allowed_as,
-        notified,
+        content.notified,
         log.event_data("message.created", message),
     )
     if not inserted:
@@ -325,7 +332,7 @@ def _fresh(
     message_id: uuid.UUID,
     body: MessageCreate,
     *,
-    mentions: dict[str, Any],
+    content: Content,
     attached: list[dict[str, Any]],
     created_at: datetime,
     principal: Principal,
@@ -342,12 +349,13 @@ def _fresh(
             name=author["display_name"] or author["username"],
         ),
         text=body.text,
+        html=content.html,
         thread_id=body.thread_id,
         reply_count=0,
         last_reply_at=None,
         participants=[],
         reactions=[],
-        mentions=Mentions(**mentions),
+        mentions=Mentions(**content.mentions),
         files=[FileOut.model_validate(f) for f in attached],
         pinned=False,
         client_id=body.client_id,
@@ -378,18 +386,26 @@ async def do_edit(
         raise Forbidden("Only the author can edit a message", code="not_message_author")
     rbac.check_permission(principal.role, "message:edit_own")
     channels.check_active(access)
+    # Rendered before the row is locked (a thread's root also takes its replies' counts).
+    content = await message_content.resolve(conn, access.id, text, principal)
     locked = await repo.get_for_update(conn, message_id)
     assert locked is not None
     if locked["deleted_at"] is not None:
         raise Conflict("The message was deleted", code="message_deleted")
     if locked["text"] == text:
         return
-    payload, notified = await _resolve_mentions(conn, access.id, text, principal.id)
     await repo.add_edit(conn, message_id, locked["text"])
     await repo.update(
-        conn, message_id, {"text": text, "mentions": payload, "edited_at": sa.func.now()}
+        conn,
+        message_id,
+        {
+            "text": text,
+            "html": content.html,
+            "mentions": content.mentions,
+            "edited_at": sa.func.now(),
+        },
     )
-    await repo.replace_mentions(conn, message_id, access.id, notified)
+    await repo.replace_mentions(conn, message_id, access.id, content.notified)
     await _emit_updated(conn, message_id, actor_id=principal.id)
 
 

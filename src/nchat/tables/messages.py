@@ -98,6 +98,10 @@ messages = sa.Table(
     _fk("channel_id", "nchat_channels.id"),
     _fk("user_id", "nchat_users.id"),
     sa.Column("text", sa.Text, nullable=False),
+    # The text rendered to sanitised HTML (messages/render.py), written with the text and
+    # again on every edit; NULL only for rows written before it was stored, which reads
+    # render and housekeeping fills (decision 0035).
+    sa.Column("html", sa.Text),
     # The root of the thread this message replies in; NULL for channel-level messages.
     _fk("thread_id", "nchat_messages.id", nullable=True),
     sa.Column("client_id", sa.Text),
@@ -141,6 +145,9 @@ messages = sa.Table(
         postgresql_using="gin",
         postgresql_ops={"text": "gin_trgm_ops"},
     ),
+    # The rows without html, until housekeeping has filled them (decision 0035): empty after
+    # that, and rows written with their html never enter it.
+    sa.Index("ix_nchat_messages_html_missing", "id", postgresql_where=sa.text("html IS NULL")),
     sa.Index(
         "uq_nchat_messages_user_channel_client_id",
         "user_id",
