@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import ceiling, connections, fanout, files, history, search, send, suite
+from bench import (
+    ceiling,
+    connections,
+    fanout,
+    files,
+    history,
+    search,
+    search_peer,
+    send,
+    suite,
+)
 
 SCENARIOS = {
     "all": suite.main,
@@ -15,6 +25,7 @@ SCENARIOS = {
     "files": files.main,
     "history": history.main,
     "search": search.main,
+    "search-peer": search_peer.main,
     "send": send.main,
 }
 
@@ -27,6 +38,11 @@ def main() -> int:
     parser.add_argument("--output", help="write the JSON results here")
     parser.add_argument(
         "--no-peer", action="store_true", help="skip the Matrix Synapse runs (send, fanout)"
+    )
+    parser.add_argument(
+        "--messages",
+        type=int,
+        help="search, search-peer: the corpus's messages (default 1,000,000 / 100,000)",
     )
     args = parser.parse_args()
     return SCENARIOS[args.scenario](args)

@@ -1,10 +1,12 @@
 """`search`: message search for user1 on the history seed, newest first and best first.
 
-The same database as `history` (bench/seed.py: every channel public, so user1 reads all of
-them, 500 as a member) and the same in-process timing around the ASGI call. Each query shape
-draws its words from the seed's vocabulary (bench/seed.py TOPICS, SUBJECTS, RARE_WORDS), so
-successive requests are not one cached page. Non-prefix queries end with a space: the query
-language takes the last word of a query without one as a prefix being typed.
+The same database as `history` (bench/seed.py: user1 is a member of 500 of the 1,000
+channels; of the others half are public, which user1 may read, and half private, whose
+messages every search must leave out) and the same in-process timing around the ASGI call.
+Each query shape draws its words from the seed's vocabulary (bench/seed.py TOPICS,
+SUBJECTS, RARE_WORDS), so successive requests are not one cached page. Non-prefix queries
+end with a space: the query language takes the last word of a query without one as a prefix
+being typed.
 
 Then every statement a request of each shape runs on `nchat_messages` is captured from the
 app's engine and explained with its own parameters (EXPLAIN ANALYZE on a connection of its
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import tempfile
@@ -495,6 +498,8 @@ def _print(results: dict[str, Any]) -> None:
 
 def main(args: argparse.Namespace) -> int:
     size = seed.QUICK if args.quick else seed.FULL
+    if getattr(args, "messages", None):
+        size = dataclasses.replace(size, messages=args.messages)
     samples = 50 if args.quick else 200
     with fresh_database(args.database_url) as url:
         console.print(

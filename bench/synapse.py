@@ -93,11 +93,32 @@ def _works(python: Path) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Homeserver:
+    """A running Synapse with no users or rooms yet."""
+
+    base: str
+    secret: str  # the registration shared secret (see `register`)
+    pid: int
+    # Its own database on the PostgreSQL server, as a libpq URL; None on SQLite.
+    database_url: str | None
+    log: Path  # its log file (warnings and errors)
+
+
 @contextmanager
 def running(database: str, *, pg_url: str | None, users: int) -> Iterator[Synapse]:
     """A fresh Synapse with `users` users, all joined to one room made by the first."""
     if users < 1:
         raise ValueError("at least one user")
+    with homeserver(database, pg_url=pg_url) as hs:
+        tokens, user_ids, room_id = asyncio.run(_populate(hs.base, hs.secret, users))
+        yield Synapse(hs.base, tokens, user_ids, room_id, hs.pid)
+
+
+@contextmanager
+def homeserver(database: str, *, pg_url: str | None) -> Iterator[Homeserver]:
+    """A fresh Synapse on `database` ('sqlite', or 'postgresql': a new database on the
+    server at `pg_url`, dropped afterwards), stopped on exit."""
     python = venv_python()
     secret = secrets.token_hex(32)
     with (
@@ -118,8 +139,17 @@ def running(database: str, *, pg_url: str | None, users: int) -> Iterator[Synaps
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(_wait_ready(base, proc, Path(tmp)))
-            tokens, user_ids, room_id = asyncio.run(_populate(base, secret, users))
-            yield Synapse(base, tokens, user_ids, room_id, proc.pid)
+            db_url = None
+            if pg_url and db_config["name"] == "psycopg2":
+                dbname = db_config["args"]["dbname"]
+                db_url = make_url(libpq_url(pg_url)).set(database=dbname)
+            yield Homeserver(
+                base,
+                secret,
+                proc.pid,
+                db_url.render_as_string(hide_password=False) if db_url else None,
+                Path(tmp) / "homeserver.log",
+            )
         finally:
             stop(proc)
 
@@ -270,31 +300,41 @@ async def _populate(base: str, secret: str, users: int) -> tuple[list[str], list
     limit = asyncio.Semaphore(8)
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
 
-        async def register(name: str) -> dict[str, Any]:
+        async def one(name: str) -> dict[str, Any]:
             async with limit:
-                return await _register(client, secret, name)
+                return await register(client, secret, name)
 
         async def join(token: str, room_id: str) -> None:
             async with limit:
-                r = await client.post(
-                    f"/_matrix/client/v3/join/{quote(room_id, safe='')}", headers=_auth(token)
-                )
-                r.raise_for_status()
+                await join_room(client, token, room_id)
 
-        registered = await asyncio.gather(*(register(f"bench{i}") for i in range(users)))
+        registered = await asyncio.gather(*(one(f"bench{i}") for i in range(users)))
         tokens = [r["access_token"] for r in registered]
-        created = await client.post(
-            "/_matrix/client/v3/createRoom",
-            headers=_auth(tokens[0]),
-            json={"preset": "public_chat", "name": "bench"},
-        )
-        created.raise_for_status()
-        room_id: str = created.json()["room_id"]
+        room_id = await create_room(client, tokens[0], "bench")
         await asyncio.gather(*(join(t, room_id) for t in tokens[1:]))
     return tokens, [r["user_id"] for r in registered], room_id
 
 
-async def _register(client: httpx.AsyncClient, secret: str, name: str) -> dict[str, Any]:
+async def create_room(client: httpx.AsyncClient, token: str, name: str) -> str:
+    """A public room (anyone on the server may join) made by the token's user; its id."""
+    created = await client.post(
+        "/_matrix/client/v3/createRoom",
+        headers=_auth(token),
+        json={"preset": "public_chat", "name": name},
+    )
+    created.raise_for_status()
+    room_id: str = created.json()["room_id"]
+    return room_id
+
+
+async def join_room(client: httpx.AsyncClient, token: str, room_id: str) -> None:
+    r = await client.post(
+        f"/_matrix/client/v3/join/{quote(room_id, safe='')}", headers=_auth(token)
+    )
+    r.raise_for_status()
+
+
+async def register(client: httpx.AsyncClient, secret: str, name: str) -> dict[str, Any]:
     """Shared-secret registration: a nonce, then an HMAC-SHA1 over nonce, name, password and
     admin flag (what synapse/_scripts/register_new_matrix_user.py sends)."""
     url = "/_synapse/admin/v1/register"
