@@ -5,30 +5,17 @@ error, page error or CSP violation fails a test (the page's policy is never bypa
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fixtures.processes import Server, nchat_env, serving, throwaway_database
+from tests.web.browser import PASSWORD, Tab, needs_chromium
 
 playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    shutil.which(str(CHROMIUM)) is None, reason="Debian's chromium is not installed"
-)
-
-PASSWORD = "a long passphrase"
-# Every CSP violation reaches the console as an error (installed by Playwright before the
-# page's own scripts, outside the page's CSP).
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-});
-"""
 # In the page: open /api/ws on this origin under the page's connect-src, authenticate with
 # the first frame and wait for the server's hello.
 OPEN_SOCKET = """
@@ -39,7 +26,6 @@ OPEN_SOCKET = """
   ws.onerror = () => reject(new Error("the socket failed"));
 })
 """
-Tab = tuple["playwright.Page", list[str]]
 
 
 @pytest.fixture(scope="module")
@@ -55,38 +41,12 @@ def server(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield running
 
 
-@pytest.fixture
-def page() -> Iterator[Tab]:
-    """A fresh browser and page, and the problems it reported (console errors, page
-    errors). Started per test, after the server: while Playwright's sync API runs, its
-    event loop is this thread's, and the database fixtures need asyncio.run."""
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless", "--disable-gpu"]
-        )
-        tab = browser.new_context().new_page()
-        tab.context.add_init_script(REPORT_VIOLATIONS)
-        problems: list[str] = []
-
-        def console(message: playwright.ConsoleMessage) -> None:
-            if message.type == "error":
-                problems.append(f"{message.text} ({message.location.get('url')})")
-
-        tab.on("console", console)
-        tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        tab.set_default_timeout(15_000)
-        try:
-            yield tab, problems
-        finally:
-            browser.close()
-
-
 def heading(tab: playwright.Page, name: str) -> None:
     playwright.expect(tab.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
 def test_first_run_setup_then_reload_sign_out_and_in(server: Server, page: Tab) -> None:
-    tab, problems = page
+    tab, problems = page.page, page.problems
     assert not httpx.get(f"{server.url}/api/setup/status", timeout=10).json()["completed"]
     tab.goto(f"{server.url}/")
     heading(tab, "Set up nchat")
@@ -139,7 +99,7 @@ def test_first_run_setup_then_reload_sign_out_and_in(server: Server, page: Tab) 
 
 
 def test_light_and_dark_follow_the_system(server: Server, page: Tab) -> None:
-    tab, problems = page
+    tab, problems = page.page, page.problems
     background = "getComputedStyle(document.body).backgroundColor"
     tab.emulate_media(color_scheme="light")
     tab.goto(f"{server.url}/")
@@ -151,7 +111,7 @@ def test_light_and_dark_follow_the_system(server: Server, page: Tab) -> None:
 
 
 def test_the_api_docs_run_on_local_files_under_the_policy(server: Server, page: Tab) -> None:
-    tab, problems = page
+    tab, problems = page.page, page.problems
     elsewhere: list[str] = []
     tab.on("request", lambda r: None if r.url.startswith(server.url) else elsewhere.append(r.url))
     tab.goto(f"{server.url}/api/docs")

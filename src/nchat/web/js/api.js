@@ -2,12 +2,13 @@
 // one error envelope {"error": {"code", "message", "details"}}.
 
 export class ApiError extends Error {
-  constructor(status, code, message, details = {}) {
+  constructor(status, code, message, details = {}, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status; // 0: the server could not be reached
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter; // seconds, from a 429's or 503's Retry-After
   }
 
   // The messages of a validation error by field ("owner.email"), for forms.
@@ -19,6 +20,16 @@ export class ApiError extends Error {
     }
     return fields;
   }
+}
+
+// A path with its query string; parameters that are null or undefined are left out.
+export function withQuery(path, params) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined) query.set(name, String(value));
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 export async function request(path, { method = "GET", body, token } = {}) {
@@ -41,11 +52,13 @@ export async function request(path, { method = "GET", body, token } = {}) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error;
+    const retryAfter = Number(response.headers.get("Retry-After")) || null;
     throw new ApiError(
       response.status,
       error?.code ?? "http_error",
       error?.message ?? `The server answered ${response.status}.`,
       error?.details ?? {},
+      retryAfter,
     );
   }
   return data;

@@ -1,20 +1,21 @@
 // The client's entry: asks the server whether setup is done, resumes a stored session,
-// and shows the screen that fits (setup, sign-in, or the signed-in page).
+// and shows the screen that fits (setup, sign-in, or the chat).
 import { request } from "./api.js";
 import { batch, html, render } from "./lib/html.js";
 import { restore } from "./session.js";
-import { phase, screen, setupDone, startError } from "./store.js";
-import { HomeView } from "./views/home.js";
+import { appConfig, phase, screen, setupDone, startError, userId } from "./store.js";
+import { ChatView } from "./views/chat.js";
 import { SetupView } from "./views/setup.js";
 import { SignInView } from "./views/signin.js";
 
 async function start() {
   phase.value = "loading";
   try {
-    const status = await request("/api/setup/status");
-    if (status.completed) await restore();
+    const config = await request("/api/config");
+    if (config.setup_completed) await restore();
     batch(() => {
-      setupDone.value = status.completed;
+      appConfig.value = config;
+      setupDone.value = config.setup_completed;
       phase.value = "ready";
     });
   } catch (error) {
@@ -39,10 +40,13 @@ const SCREENS = {
   failed: Failed,
   setup: SetupView,
   signin: SignInView,
-  home: HomeView,
 };
 
 function App() {
+  if (screen.value === "chat") {
+    // One chat per signed-in user: another user starts from nothing.
+    return html`<${ChatView} key=${userId.value} />`;
+  }
   const Screen = SCREENS[screen.value];
   return html`<${Screen} />`;
 }

@@ -8,17 +8,23 @@ import { user } from "./store.js";
 
 const REFRESH_KEY = "nchat.refresh_token";
 const REFRESH_LOCK = "nchat.refresh";
+// Refresh this long before the access token runs out, so no request meets a 401 (which the
+// browser reports in the console) in the common case.
+const EARLY_S = 30;
 
-let accessToken = null;
+let access = null;
+let expiresAt = 0; // ms since the epoch
 
 function keep(tokens) {
-  accessToken = tokens.access_token;
+  access = tokens.access_token;
+  expiresAt = Date.now() + (tokens.expires_in ?? 900) * 1000;
   localStorage.setItem(REFRESH_KEY, tokens.refresh_token);
   user.value = tokens.user;
 }
 
 function forget() {
-  accessToken = null;
+  access = null;
+  expiresAt = 0;
   localStorage.removeItem(REFRESH_KEY);
   user.value = null;
 }
@@ -26,7 +32,7 @@ function forget() {
 // Signed out in another tab: this one follows.
 window.addEventListener("storage", (event) => {
   if (event.key === REFRESH_KEY && event.newValue === null) {
-    accessToken = null;
+    access = null;
     user.value = null;
   }
 });
@@ -56,17 +62,43 @@ export async function signOut() {
   }
 }
 
+// A current access token (refreshed first when it is about to run out), for the socket's
+// auth frame; null when the session has ended. Throws ApiError(0) when offline.
+export async function freshToken() {
+  if (access === null || Date.now() > expiresAt - EARLY_S * 1000) {
+    if (!(await refresh())) return null;
+  }
+  return access;
+}
+
+// Seconds the current access token has left.
+export function tokenSecondsLeft() {
+  return Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+}
+
 // A request as the signed-in user; an expired access token is refreshed once.
 export async function call(path, options = {}) {
+  if (access !== null && Date.now() > expiresAt - EARLY_S * 1000) await refresh();
   try {
-    return await request(path, { ...options, token: accessToken });
+    return await request(path, { ...options, token: access });
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401 || !(await refresh())) throw error;
-    return request(path, { ...options, token: accessToken });
+    return request(path, { ...options, token: access });
   }
 }
 
-async function refresh() {
+let refreshing = null;
+
+// A new access token from the stored refresh token; false when the session has ended.
+// Callers at the same time share one refresh.
+export function refresh() {
+  refreshing ??= rotate().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+async function rotate() {
   const run = async () => {
     const stored = localStorage.getItem(REFRESH_KEY);
     if (stored === null) {

@@ -1,6 +1,10 @@
-// The client's state: signals and computeds only. Modules that change it (session.js,
-// app.js) set them; views read them and re-render.
+// The client's state: signals and computeds only. The action modules (session.js,
+// channels.js, timeline.js, outbox.js, realtime.js, ...) set them; views read them and
+// re-render. Collections are immutable values (a new Map or array on every change), so a
+// view that kept an old one never sees it change under it.
 import { computed, signal } from "./lib/html.js";
+
+// -- who and where --------------------------------------------------------------------
 
 // The signed-in user (the API's UserOut), or null.
 export const user = signal(null);
@@ -8,9 +12,60 @@ export const user = signal(null);
 export const phase = signal("loading");
 export const setupDone = signal(false);
 export const startError = signal(null);
+// The public configuration (GET /api/config): the workspace's name and features.
+export const appConfig = signal(null);
+
+export const userId = computed(() => user.value?.id ?? null);
 
 export const screen = computed(() => {
   if (phase.value !== "ready") return phase.value;
   if (!setupDone.value) return "setup";
-  return user.value ? "home" : "signin";
+  return user.value ? "chat" : "signin";
 });
+
+// -- channels ---------------------------------------------------------------------------
+
+// Channel id -> the API's ChannelOut for every channel the user is in (and public ones
+// opened to look at); `null` until the first list arrived.
+export const channels = signal(null);
+// The channel the URL names (/channels/<id>), or null.
+export const openChannelId = signal(null);
+export const openChannel = computed(() => {
+  const id = openChannelId.value;
+  return (id && channels.value?.get(id)) || null;
+});
+
+// -- messages ---------------------------------------------------------------------------
+
+// Channel id -> the loaded window of its history (timeline.js describes the shape), for the
+// open channel and a few recently open ones.
+export const timelines = signal(new Map());
+// Sends not confirmed by the server yet, oldest first (outbox.js describes the shape).
+export const outbox = signal([]);
+// The message being edited in place (its id), or null.
+export const editingId = signal(null);
+
+// -- realtime ---------------------------------------------------------------------------
+
+// "idle" (signed out), "connecting" (first connection), "online", "reconnecting".
+export const connection = signal("idle");
+// Whether the browser thinks it has a network at all.
+export const browserOnline = signal(navigator.onLine);
+// Channel id -> Map(user id -> ms when the signal runs out).
+export const typing = signal(new Map());
+// User id -> "online" | "away" | "dnd" | "offline".
+export const presence = signal(new Map());
+// User id -> {id, username, name}: everyone the client has seen, for names by id.
+export const people = signal(new Map());
+
+// -- the page ---------------------------------------------------------------------------
+
+// The open dialog: null, or {kind: "browse" | "create" | "direct" | "switcher" | "confirm",
+// ...its own fields}.
+export const dialog = signal(null);
+// The channel list as an overlay (narrow screens).
+export const sidebarOpen = signal(false);
+// Something that went wrong outside a form, said in role="alert": {message} or null.
+export const notice = signal(null);
+// New messages from others in the open channel, for the visually hidden live region.
+export const announcement = signal("");

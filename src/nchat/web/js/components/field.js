@@ -2,7 +2,16 @@
 // Uncontrolled: forms read their values with FormData on submit.
 import { html, useId } from "../lib/html.js";
 
-export function Field({ label, name, type = "text", autocomplete, hint, error, required = true }) {
+export function Field({
+  label,
+  name,
+  type = "text",
+  autocomplete,
+  hint,
+  error,
+  required = true,
+  autofocus = false,
+}) {
   const id = useId();
   const hintId = hint ? `${id}-hint` : null;
   const errorId = error ? `${id}-error` : null;
@@ -16,6 +25,7 @@ export function Field({ label, name, type = "text", autocomplete, hint, error, r
         type=${type}
         autocomplete=${autocomplete}
         required=${required}
+        autofocus=${autofocus || undefined}
         aria-invalid=${error ? "true" : undefined}
         aria-describedby=${describedBy}
       />

@@ -7,6 +7,7 @@ import { useState } from "../lib/html.js";
 const FIELD_OF_CODE = {
   password_too_short: "password",
   username_taken: "username",
+  channel_name_taken: "name",
 };
 
 export function useSubmit(action) {

@@ -1,0 +1,129 @@
+// What each event of the socket changes (README, "Realtime and offline sync"). Every
+// change here is safe to apply twice: messages by id, counts guarded by the channel's
+// newest time (channels.js countIncoming), so an event that the first load already saw
+// changes nothing.
+import {
+  countIncoming,
+  dropChannel,
+  fetchChannel,
+  patchChannel,
+  readElsewhere,
+  refreshSoon,
+} from "./channels.js";
+import { learn } from "./people.js";
+import { confirm } from "./outbox.js";
+import { defaultChannelId, showChannel } from "./navigation.js";
+import {
+  isReading,
+  removeMessage,
+  replaceMessage,
+  setPinned,
+  setReaction,
+} from "./timeline.js";
+import { stoppedTyping } from "./typing.js";
+import { announcement, channels, notice, openChannelId, user, userId } from "./store.js";
+
+const CHANNEL_FIELDS = [
+  "type",
+  "name",
+  "topic",
+  "description",
+  "read_only",
+  "archived",
+  "archived_at",
+  "created_by",
+  "created_at",
+  "member_count",
+];
+
+function channelFields(info) {
+  const fields = {};
+  for (const name of CHANNEL_FIELDS) if (name in info) fields[name] = info[name];
+  return fields;
+}
+
+export function applyEvent(event) {
+  const data = event.data ?? {};
+  const me = userId.value;
+  switch (event.type) {
+    case "message.created":
+      return created(data, me);
+    case "message.updated":
+      return replaceMessage(data);
+    case "message.deleted":
+      removeMessage(event.channel_id, data.message_id, { hard: data.hard, at: event.created_at });
+      if (!data.thread_id && !isReading(event.channel_id)) refreshSoon(event.channel_id);
+      return;
+    case "reaction.added":
+    case "reaction.removed":
+      return setReaction(event.channel_id, data, event.type === "reaction.added");
+    case "message.pinned":
+    case "message.unpinned":
+      return setPinned(event.channel_id, data.message_id, event.type === "message.pinned");
+    case "channel.created":
+      if (!channels.value?.has(data.id)) fetchChannel(data.id).catch(() => {});
+      return;
+    case "channel.updated":
+    case "channel.archived":
+      return patchChannel(data.id, channelFields(data));
+    case "member.joined":
+      if (data.user_id === me) fetchChannel(data.channel_id).catch(() => {});
+      else if (data.channel) patchChannel(data.channel_id, { member_count: data.channel.member_count });
+      return;
+    case "member.left":
+      return left(data, me);
+    case "member.updated":
+      if (data.user_id === me) patchChannel(data.channel_id, { channel_role: data.role });
+      return;
+    case "read.updated":
+      return readElsewhere(data.channel_id, data.last_read_id);
+    case "user.updated":
+      return userUpdated(data, me);
+    default:
+      return undefined; // a newer server's event: nothing to do with it here
+  }
+}
+
+function created(message, me) {
+  stoppedTyping(message.channel_id, message.user.id);
+  if (message.thread_id) return; // the root's message.updated brings the reply count
+  if (!isReading(message.channel_id)) countIncoming(message);
+  confirm(message);
+  if (message.channel_id === openChannelId.value && message.user.id !== me) {
+    announcement.value = `${message.user.name}: ${message.text ?? ""}`;
+  }
+}
+
+function left(data, me) {
+  if (data.user_id !== me) {
+    if (data.channel) patchChannel(data.channel_id, { member_count: data.channel.member_count });
+    return;
+  }
+  const channel = channels.value?.get(data.channel_id);
+  const wasOpen = openChannelId.value === data.channel_id;
+  if (channel && channel.type === "public" && wasOpen) {
+    // Still readable: keep it open, as a channel one could join again.
+    patchChannel(data.channel_id, { is_member: false, unread_count: null, mention_count: null });
+    return;
+  }
+  dropChannel(data.channel_id);
+  if (wasOpen) {
+    notice.value = { message: `You are no longer in ${channel?.name ? `#${channel.name}` : "that conversation"}.` };
+    showChannel(defaultChannelId(), { history: "replace" });
+  }
+}
+
+function userUpdated(person, me) {
+  learn([person]);
+  if (person.id === me && user.value) user.value = { ...user.value, ...person };
+  // DMs name their people: the new name shows in the list at once.
+  for (const channel of channels.value?.values() ?? []) {
+    if (channel.dm_members?.some((m) => m.id === person.id)) {
+      patchChannel(channel.id, {
+        dm_members: channel.dm_members.map((m) =>
+          m.id === person.id ? { ...m, name: person.name, username: person.username } : m,
+        ),
+      });
+    }
+  }
+}
