@@ -1,12 +1,11 @@
 // The public channels, filtered by name as one types: join one, or open one already joined.
 import { browsePublic, joinChannel } from "../channels.js";
 import { plural } from "../format.js";
-import { html, useEffect, useState } from "../lib/html.js";
+import { html, useState } from "../lib/html.js";
 import { showChannel } from "../navigation.js";
 import { dialog } from "../store.js";
 import { closeDialog, Dialog } from "./dialog.js";
-
-const DEBOUNCE_MS = 200;
+import { useSearch } from "./use-search.js";
 
 export function BrowseChannelsDialog() {
   const [q, setQ] = useState("");
@@ -14,18 +13,7 @@ export function BrowseChannelsDialog() {
   const [error, setError] = useState(null);
   const [joining, setJoining] = useState(null);
 
-  useEffect(() => {
-    let current = true;
-    const timer = setTimeout(() => {
-      browsePublic(q.trim())
-        .then((list) => current && (setFound(list), setError(null)))
-        .catch((caught) => current && setError(caught.message));
-    }, q ? DEBOUNCE_MS : 0);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [q]);
+  useSearch(q, browsePublic, setFound, setError);
 
   async function open(channel) {
     try {

@@ -1,15 +1,15 @@
 // Start a DM (one person) or a group DM (up to seven others): find people by name, pick
 // them, and open the conversation (the server finds the existing one if there is).
 import { openDirect } from "../channels.js";
-import { html, useEffect, useState } from "../lib/html.js";
+import { html, useState } from "../lib/html.js";
 import { showChannel } from "../navigation.js";
 import { searchPeople } from "../people.js";
 import { userId } from "../store.js";
 import { Avatar } from "./avatar.js";
 import { closeDialog, Dialog } from "./dialog.js";
+import { useSearch } from "./use-search.js";
 
 const MAX_OTHERS = 7;
-const DEBOUNCE_MS = 200;
 
 export function NewMessageDialog() {
   const [q, setQ] = useState("");
@@ -18,18 +18,8 @@ export function NewMessageDialog() {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    let current = true;
-    const timer = setTimeout(() => {
-      searchPeople(q.trim())
-        .then((list) => current && (setFound(list.filter((u) => u.id !== userId.value)), setError(null)))
-        .catch((caught) => current && setError(caught.message));
-    }, q ? DEBOUNCE_MS : 0);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [q]);
+  const others = (list) => list.filter((u) => u.id !== userId.value);
+  useSearch(q, async (text) => others(await searchPeople(text)), setFound, setError);
 
   function toggle(person) {
     setPicked((list) =>
