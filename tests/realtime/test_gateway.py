@@ -162,6 +162,45 @@ async def test_resume_from_cursor_misses_nothing_and_repeats_nothing(
     assert len({e["id"] for e in seen}) == len(seen)
 
 
+async def test_a_socket_opened_while_the_hub_starts_still_gets_its_replay(
+    live: LiveServer,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node just restarted: its hub has not read the log's horizon yet when a client
+    resumes. The socket waits for it, then replays what the client missed."""
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "restart", members=(bob,))
+    async with connect(live, bob) as ws:
+        await frame(ws, "hello")
+        await api.send(ada, channel["id"], "m0")
+        first = await event_of(ws, "message.created")
+    for i in (1, 2):
+        await api.send(ada, channel["id"], f"m{i}")
+
+    horizon = hub_module.log.horizon
+
+    async def slow_horizon(conn: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await horizon(conn)
+
+    monkeypatch.setattr(hub_module.log, "horizon", slow_horizon)
+    restarted = await start_live(database_url, tmp_path / "restarted")
+    try:
+        async with connect(restarted, bob, since=first["id"]) as ws:
+            hello = await frame(ws, "hello")
+            assert hello["cursor"] == first["id"]
+            seen = await events_until(ws, lambda e: e["data"].get("text") == "m2")
+    finally:
+        await stop_live(restarted)
+    assert [e["data"]["text"] for e in seen] == ["m1", "m2"]
+
+
 async def test_old_or_bad_cursor_gets_resync_required(
     live: LiveServer, make_user: UserFactory
 ) -> None:

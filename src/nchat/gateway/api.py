@@ -177,6 +177,7 @@ class Session:
             if self.principal.role not in self.settings.rate_limit_exempt_roles:
                 await self._check_socket_count(conn)
             channels = await _member_channels(conn, self.principal.id)
+        await self.hub.begun()
         # Registered before the replay: whatever commits meanwhile is buffered, not lost.
         self.sub, start = self.hub.register(
             self.principal.id, channels, since, session_id=self.principal.session_id

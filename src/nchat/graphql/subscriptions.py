@@ -70,6 +70,7 @@ async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
         async with context.engine.connect() as conn:
             query = sa.select(cm.channel_id).where(cm.user_id == principal.id)
             member_of = {row[0] for row in (await conn.execute(query)).all()}
+        await hub.begun()
         # Checked and registered with no await between: the bound holds under a burst.
         if len(hub.subscribers_of(principal.id)) >= MAX_USER_STREAMS:
             error = TooManyRequests(5, f"At most {MAX_USER_STREAMS} open streams per user")

@@ -112,6 +112,7 @@ class Hub:
         self.position = Position(0, 0, 0)
         self._wake = asyncio.Event()
         self._registered = asyncio.Event()
+        self._begun = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
         self._subs: set[Subscriber] = set()
@@ -136,6 +137,12 @@ class Hub:
     def wake(self) -> None:
         self._wake.set()
 
+    async def begun(self) -> None:
+        """Wait until the hub knows the log's horizon. A socket registered before that would
+        be told position zero: it would replay nothing and miss what committed between its
+        cursor and the horizon (a node just restarted while its clients reconnect)."""
+        await self._begun.wait()
+
     # -- subscribers -------------------------------------------------------
     def register(
         self,
@@ -145,7 +152,8 @@ class Hub:
         *,
         session_id: uuid.UUID | None = None,
     ) -> tuple[Subscriber, Position]:
-        """Returns the subscriber and the hub's position: live delivery starts after it."""
+        """Returns the subscriber and the hub's position: live delivery starts after it.
+        Callers await `begun()` first."""
         start = self.position
         sub = Subscriber(
             user_id, set(channels), max(after, start) if after else start, session_id=session_id
@@ -215,6 +223,7 @@ class Hub:
             try:
                 async with self.engine.connect() as conn:
                     self.position = await log.horizon(conn)
+                    self._begun.set()
                     return
             except (SQLAlchemyError, OSError) as exc:
                 logger.warning("event log unreachable; retrying", error=str(exc))
