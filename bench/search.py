@@ -137,10 +137,15 @@ def _label(statement: str) -> str:
     """Which step of service.search_messages a statement is."""
     if "ts_headline(" in statement or "translate(" in statement:
         return "headlines"
-    if "count(*)" in statement:
+    if "array_agg(" in statement:
+        return "newest"
+    matches = "@@" in statement or " ILIKE " in statement
+    if matches and "ORDER BY" not in statement:
         return "count"
-    if "@@" in statement or " ILIKE " in statement:
+    if matches:
         return "page"
+    if "ts_rank_cd(" in statement:
+        return "rank"
     return "other"
 
 
@@ -468,10 +473,10 @@ def _print(results: dict[str, Any]) -> None:
                 "yes" if met else "NO",
             )
     console.print(table)
-    console.print("plans of the page and count statements (ms: EXPLAIN ANALYZE):")
+    console.print("plans of the search's statements on messages (ms: EXPLAIN ANALYZE):")
     for key, entry in results["plans"].items():
         for step in entry["statements"]:
-            if step["step"] not in ("page", "count"):
+            if step["step"] not in ("newest", "count", "page", "rank"):
                 continue
             generic = step.get("generic_plan", {})
             line = (

@@ -184,19 +184,23 @@ async def test_pages_follow_each_other(
     channel = await api.create_channel(ada, "many")
     for i in range(7):
         await api.send(ada, channel["id"], f"rollout step {i}" + " rollout" * (i % 3))
-    seen: list[str] = []
+    seen: list[dict[str, Any]] = []
     cursor = None
     for _ in range(5):
         params: dict[str, Any] = {"limit": 3, "sort": sort}
         if cursor:
             params["cursor"] = cursor
         body = await search(client, ada, "rollout ", **params)
-        seen.extend(m["id"] for m in body["messages"])
+        seen.extend(body["messages"])
         assert body["estimated_total"] == 7
         cursor = body["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == 7 == len(set(seen))
+    assert len(seen) == 7 == len({m["id"] for m in seen})
+    # Best first: by relevance, more mentions of the word; then (and by recent) newest first.
+    occurrences = (lambda m: m["text"].count("rollout")) if sort == "relevance" else lambda m: 0
+    order = [(occurrences(m), m["id"]) for m in seen]
+    assert order == sorted(order, reverse=True)
 
 
 async def test_recent_pages_from_the_newest_and_from_the_count_agree(

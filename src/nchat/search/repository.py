@@ -84,6 +84,13 @@ class MessageSearch:
         """The conditions on `rows`: `nchat_messages` itself, or a subquery of its rows."""
         return _conditions(self.parsed, self.me, self.see_public, rows.c)
 
+    @property
+    def narrow(self) -> bool:
+        """Limited to some authors or conversations: their share of the newest messages is
+        small, so looking through those first rarely finds a page and costs what a count
+        from the indexes does."""
+        return bool(self.parsed.from_users or self.parsed.in_channels or self.parsed.in_dms)
+
 
 def _readable(channel_id: Any, me: uuid.UUID, see_public: bool) -> Any:
     """The channel is one the caller can read now: theirs, or public for roles that see it."""
@@ -238,40 +245,22 @@ async def page(
     search: MessageSearch,
     *,
     by_relevance: bool,
-    few: bool,
     after: tuple[float, uuid.UUID] | None,
     limit: int,
 ) -> list[Any]:
-    """(id, rank) of one page of matches, best first; `after`: the last (rank, id) seen.
-
-    `few`: the matches were counted at most COUNT_CAP. Then they are all taken from the
-    indexes first and sorted (cheap for few); otherwise the newest messages are walked
-    backwards by id until a page of matches is found (cheap when they are frequent). The
-    planner cannot tell the two apart: a word it has no statistics for looks neither rare
-    nor common to it."""
+    """(id, rank) of one page of matches, best first, when there are more than COUNT_CAP;
+    `after`: the last (rank, id) seen. The newest messages are walked backwards by id until a
+    page of matches is found (cheap when they are frequent); by relevance, the newest RANKED
+    matches are ranked."""
     ranked = by_relevance and search.rank_query is not None
-    columns: list[Any] = [m.id, m.search] if ranked else [m.id]
-    inner = sa.select(*columns).where(*search.where())
-    if few:
-        # OFFSET 0 keeps the subquery planned on its own: the matches from the indexes.
-        matches = inner.offset(0).subquery("matches")
-    elif ranked:
-        matches = inner.order_by(m.id.desc()).limit(RANKED).subquery("matches")
-    else:
-        matches = None
     if not ranked:
         unranked = sa.literal(0.0, sa.Float).label("rank")
-        if matches is None:
-            ids: Any = m.id
-            query = sa.select(ids, unranked).where(*search.where())
-        else:
-            ids = matches.c.id
-            query = sa.select(ids, unranked).select_from(matches)
+        query = sa.select(m.id, unranked).where(*search.where())
         if after is not None:
-            query = query.where(ids < after[1])
-        query = query.order_by(ids.desc())
-        return list((await conn.execute(query.limit(limit))).all())
-    assert matches is not None
+            query = query.where(m.id < after[1])
+        return list((await conn.execute(query.order_by(m.id.desc()).limit(limit))).all())
+    inner = sa.select(m.id, m.search).where(*search.where())
+    matches = inner.order_by(m.id.desc()).limit(RANKED).subquery("matches")
     rank = sa.func.ts_rank_cd(matches.c.search, search.rank_query).label("rank")
     scored = sa.select(matches.c.id, rank).select_from(matches).subquery("scored")
     query = sa.select(scored.c.id, scored.c.rank)
@@ -279,6 +268,30 @@ async def page(
         query = query.where(sa.tuple_(scored.c.rank, scored.c.id) < sa.tuple_(after[0], after[1]))
     query = query.order_by(scored.c.rank.desc(), scored.c.id.desc())
     return list((await conn.execute(query.limit(limit))).all())
+
+
+async def page_of(
+    conn: AsyncConnection,
+    search: MessageSearch,
+    ids: list[uuid.UUID],
+    *,
+    by_relevance: bool,
+    after: tuple[float, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[uuid.UUID, float]]:
+    """One page of the matches `count` found (all of them), best first: sorted here, ranked
+    by their primary keys. Searching the indexes again for them would cost what the count
+    did (an author's or a conversation's messages, read and checked for the words)."""
+    if by_relevance and search.rank_query is not None:
+        rank = sa.func.ts_rank_cd(m.search, search.rank_query)
+        rows = await conn.execute(sa.select(m.id, rank).where(m.id.in_(ids)))
+        scored = [(float(r), i) for i, r in rows]
+    else:
+        scored = [(0.0, i) for i in ids]
+    scored.sort(reverse=True)
+    if after is not None:
+        scored = [row for row in scored if row < after]
+    return [(i, r) for r, i in scored[:limit]]
 
 
 async def headlines(
@@ -303,15 +316,15 @@ _PLAIN_SCANS = sa.text(
 )
 
 
-async def count(conn: AsyncConnection, search: MessageSearch) -> int:
-    """Matches, counted up to COUNT_CAP + 1, from the indexes' bitmaps: a scan of the table
-    or of the ids could stop early only when matches are frequent, and would read every
-    row for a rare word. For the caller's transaction, plain scans are switched off while
-    it counts."""
-    capped = sa.select(m.id).where(*search.where()).limit(COUNT_CAP + 1).subquery()
+async def count(conn: AsyncConnection, search: MessageSearch) -> list[uuid.UUID]:
+    """The ids of the matches, up to COUNT_CAP + 1 of them, from the indexes' bitmaps: a
+    scan of the table or of the ids could stop early only when matches are frequent, and
+    would read every row for a rare word. For the caller's transaction, plain scans are
+    switched off while it counts."""
+    capped = sa.select(m.id).where(*search.where()).limit(COUNT_CAP + 1)
     await conn.execute(_PLAIN_SCANS, {"on": "off"})
     try:
-        return int(await conn.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
+        return list((await conn.scalars(capped)).all())
     finally:
         await conn.execute(_PLAIN_SCANS, {"on": "on"})
 

@@ -59,7 +59,7 @@ async def search_messages(
     async with atomic(conn):
         await repo.plan_each_query(conn)
         found: list[Any] | None = None
-        if not by_relevance:
+        if not by_relevance and not search.narrow:
             recent = await repo.newest(conn, search, cursor.id if cursor else None)
             if len(recent.hits) > query.limit or recent.seen < repo.NEWEST:
                 found = [_Row(hit, 0.0) for hit in recent.hits[: query.limit + 1]]
@@ -67,15 +67,24 @@ async def search_messages(
                 # say little about all the matches.
                 total = cursor.total if cursor else recent.estimate()
         if found is None:
-            total = await repo.count(conn, search)
-            found = await repo.page(
-                conn,
-                search,
-                by_relevance=by_relevance,
-                few=total <= repo.COUNT_CAP,
-                after=after,
-                limit=query.limit + 1,
-            )
+            counted = await repo.count(conn, search)
+            total = len(counted)
+            if total <= repo.COUNT_CAP:
+                found = [
+                    _Row(*row)
+                    for row in await repo.page_of(
+                        conn,
+                        search,
+                        counted,
+                        by_relevance=by_relevance,
+                        after=after,
+                        limit=query.limit + 1,
+                    )
+                ]
+            else:
+                found = await repo.page(
+                    conn, search, by_relevance=by_relevance, after=after, limit=query.limit + 1
+                )
     more = len(found) > query.limit
     found = found[: query.limit]
     ids = [row.id for row in found]
