@@ -3,13 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from nchat.auth import rbac
-from nchat.auth.deps import AppSettings, CurrentUser
+from nchat.auth.deps import AppSettings, CurrentUser, client_ip
 from nchat.db.transaction import Conn
 from nchat.users import service
-from nchat.users.schemas import ListQuery, UserCreate, UserList, UserOut, UserUpdate
+from nchat.users.schemas import (
+    ListQuery,
+    PasswordChange,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -17,6 +24,29 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 @router.get("/me")
 async def me(principal: CurrentUser) -> UserOut:
     return service.to_out(principal.user, viewer=principal)
+
+
+@router.post("/me/password", status_code=204)
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    principal: CurrentUser,
+    conn: Conn,
+    settings: AppSettings,
+) -> Response:
+    """Change the caller's own password. A wrong `current_password` is 403 `wrong_password`
+    and counts as a failed sign-in of the account (429 `rate_limited` once too many); a
+    `new_password` shorter than the server's minimum is 422 `password_too_short`. Every
+    other session of the caller ends, its live streams closed; this one stays."""
+    await service.do_change_password(
+        conn,
+        principal,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        settings=settings,
+        ip=client_ip(request),
+    )
+    return Response(status_code=204)
 
 
 @router.get("")

@@ -15,8 +15,11 @@ from nchat.tables.auth import sessions
 from nchat.tables.users import users
 
 
-async def get_by_id(conn: AsyncConnection, user_id: uuid.UUID) -> RowMapping | None:
-    result = await conn.execute(sa.select(users).where(users.c.id == user_id))
+async def get_by_id(
+    conn: AsyncConnection, user_id: uuid.UUID, *, lock: bool = False
+) -> RowMapping | None:
+    query = sa.select(users).where(users.c.id == user_id)
+    result = await conn.execute(query.with_for_update() if lock else query)
     return result.mappings().first()
 
 
@@ -109,3 +112,20 @@ async def revoke_all_sessions(conn: AsyncConnection, user_id: uuid.UUID, reason:
         .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
         .values(revoked_at=sa.func.now(), revoked_reason=reason)
     )
+
+
+async def revoke_other_sessions(
+    conn: AsyncConnection, user_id: uuid.UUID, *, keep: uuid.UUID, reason: str
+) -> int:
+    """End every live session of the user but `keep`; how many ended."""
+    session_cache.changed(conn, user_id)
+    result = await conn.execute(
+        sa.update(sessions)
+        .where(
+            sessions.c.user_id == user_id,
+            sessions.c.id != keep,
+            sessions.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=sa.func.now(), revoked_reason=reason)
+    )
+    return int(result.rowcount)

@@ -100,6 +100,11 @@ class UserCreate(StrictModel):
     role: Role = "member"
 
 
+class PasswordChange(StrictModel):
+    current_password: Password
+    new_password: Password
+
+
 class ListQuery(CleanModel):
     q: str | None = Field(default=None, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)

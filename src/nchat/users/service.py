@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat import cursors
 from nchat.admin.service import audit
-from nchat.auth import rbac
+from nchat.auth import ratelimit, rbac
 from nchat.auth.deps import Principal
-from nchat.auth.passwords import hash_password
+from nchat.auth.passwords import hash_password, verify_password
+from nchat.config import Settings
 from nchat.db.ids import uuid7
 from nchat.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from nchat.realtime import log
@@ -88,6 +89,49 @@ async def do_create_user(
             return await repository.insert(conn, values)
     except IntegrityError as exc:  # lost a race with a concurrent signup of the same name
         raise Conflict("That username or email is already taken", code="username_taken") from exc
+
+
+async def do_change_password(
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    settings: Settings,
+    ip: str,
+) -> int:
+    """Set the caller's password, proven by the current one; every other session of theirs
+    ends (and with it their live streams), this one stays. Returns how many ended.
+
+    A wrong current password counts as a failed sign-in of the account (the same budget):
+    a stolen access token must not guess the password faster than the sign-in form can."""
+    # Checked first: a weak new password is refused without spending an attempt.
+    check_password_strength(new_password, min_length=settings.password_min_length)
+    account = ratelimit.account_key(principal.id, "")
+    await ratelimit.check_login_allowed(conn, account=account, ip=ip, settings=settings)
+    # Locked: of two changes at once, the second is checked against the first's password.
+    row = await repository.get_by_id(conn, principal.id, lock=True)
+    if row is None or not await verify_password(row["password_hash"], current_password):
+        await ratelimit.record_failure(conn, account=account, ip=ip)
+        raise Forbidden(
+            "The current password is incorrect", code="wrong_password", keep_writes=True
+        )
+    await ratelimit.clear_account_failures(conn, account=account)
+    hashed = await hash_password(new_password)
+    await repository.update(conn, principal.id, {"password_hash": hashed})
+    ended = await repository.revoke_other_sessions(
+        conn, principal.id, keep=principal.session_id, reason="password_changed"
+    )
+    await audit(
+        conn,
+        "user.password_changed",
+        actor_id=principal.id,
+        target_type="user",
+        target_id=str(principal.id),
+        ip=ip,
+        details={"sessions_ended": ended},
+    )
+    return ended
 
 
 async def get_visible_user(
