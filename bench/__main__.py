@@ -15,6 +15,7 @@ from bench import (
     search_peer,
     send,
     suite,
+    web,
 )
 
 SCENARIOS = {
@@ -27,6 +28,7 @@ SCENARIOS = {
     "search": search.main,
     "search-peer": search_peer.main,
     "send": send.main,
+    "web": web.main,
 }
 
 

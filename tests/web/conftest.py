@@ -1,5 +1,7 @@
-"""Fixtures of the web client's browser tests: a browser with one tab, and the directory
-screenshots go to (NCHAT_TEST_ARTIFACTS, else a temporary one), named at the end of the run."""
+"""Fixtures of the web client's browser tests: a browser with one tab, the directory
+screenshots go to (NCHAT_TEST_ARTIFACTS, else a temporary one), named at the end of the run,
+and `chat`: a `nchat serve` with two people (one per test module; see tests/web/chat.py).
+Browser test modules use `console_report` too, so a failure shows what each tab said."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.processes import nchat_env, throwaway_database
 from tests.web.browser import Tab, launch, new_tab
+from tests.web.chat import Chat
 
 ARTIFACTS_ENV = "NCHAT_TEST_ARTIFACTS"
 _SCREENSHOT_DIRS: set[str] = set()
@@ -25,6 +29,30 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Tab:
     return new_tab(browser)
+
+
+@pytest.fixture(scope="module")
+def chat(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chat]:
+    tmp = tmp_path_factory.mktemp("chat")
+    unlimited = {
+        f"NCHAT_RATE_{name}": "100000"
+        for name in ("SEND_PER_MIN", "SEND_BURST", "SIGNALS_PER_MIN", "SIGNALS_BURST")
+    }
+    with throwaway_database(server_url) as url:
+        running = Chat(nchat_env(tmp / "data", url, **unlimited), tmp)
+        try:
+            yield running
+        finally:
+            running.close()
+
+
+@pytest.fixture
+def console_report(chat: Chat) -> Iterator[None]:
+    """What each tab's console said, printed after the test (pytest shows it on a failure)."""
+    chat.tabs.clear()
+    yield
+    for login, tab in chat.tabs:
+        print(f"-- {login}'s console --", *tab.console[-60:], sep="\n")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Rules of the web client's code that keep it auditable, checked on the files: one module
-calls fetch, one names the vendored libraries, one puts server HTML into the DOM (the
-message's sanitised `html`), and nothing sets inline styles or handlers the page's policy
-would refuse."""
+calls fetch and one sends uploads (XMLHttpRequest, for their progress), one names the
+vendored libraries, one puts server HTML into the DOM (the message's sanitised `html`), and
+nothing sets inline styles or handlers the page's policy would refuse."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def users_of(pattern: str) -> set[str]:
 
 def test_one_module_calls_fetch() -> None:
     assert users_of(r"\bfetch\(") == {"api.js"}
+
+
+def test_one_module_sends_uploads() -> None:
+    # fetch reports no upload progress; XMLHttpRequest does, and is kept to uploads alone.
+    assert users_of(r"\bXMLHttpRequest\b") == {"uploads.js"}
 
 
 def test_one_module_imports_the_libraries() -> None:

@@ -149,6 +149,25 @@ async def test_modules_import_each_other_by_relative_url_under_one_version(
             pending.append(str(httpx.URL(url).join(specifier)))
     assert f"{site.prefix}/vendor/preact.js" in seen
     assert f"{site.prefix}/vendor/signals-core.js" in seen
+    # The page preloads exactly that graph: all of it at once, and no module nothing uses.
+    page = (await client.get("/")).text
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', page))
+    assert preloaded == seen
+
+
+async def test_the_emoji_list_is_served_with_the_renderers_names(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get(f"{load().prefix}/data/emoji.json", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["cache-control"] == IMMUTABLE
+    rows = {row[0]: row[1:] for row in r.json()}
+    assert {"+1", "thumbsup"} <= set(rows["\N{THUMBS UP SIGN}"])
+    assert "tada" in rows["\N{PARTY POPPER}"]
+    # No skin-tone variants: the picker offers each emoji once.
+    assert not any("skin_tone" in name for names in rows.values() for name in names)
 
 
 async def test_compressible_assets_are_gzipped_when_asked(client: httpx.AsyncClient) -> None:

@@ -8,8 +8,12 @@ ES modules import each other by relative URL, and per-file names would need ever
 rewritten, which is a build step. A change to any file makes every URL new; the tree is
 small enough for that not to matter.
 
-The pages (`index.html`, `docs.html`) are templates whose `%ASSETS%` becomes the prefix;
-every asset they name must exist, or the start fails.
+Besides the files, the tree holds what is made from installed libraries when it is read:
+`data/emoji.json` (see `emoji_data`).
+
+The pages (`index.html`, `docs.html`) are templates whose `%ASSETS%` becomes the prefix and
+whose `%MODULES%` becomes a `modulepreload` link for each module of the client; every asset
+they name must exist, or the start fails.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import posixpath
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from nchat.web.emoji_data import emoji_json
 
 WEB_DIR = Path(__file__).parent
 ASSETS_PATH = "/assets"
@@ -29,13 +36,20 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
 }
-COMPRESSIBLE = frozenset({".js", ".css", ".svg", ".txt"})
+COMPRESSIBLE = frozenset({".js", ".css", ".svg", ".txt", ".json"})
+# JSON in the tree is the vendoring script's lock, not for browsers: JSON is served only as
+# made at start (`data/`).
+FILE_SUFFIXES = frozenset(CONTENT_TYPES) - {".json"}
 # Below this, gzip's header and a second round of work cost more than they save.
 MIN_COMPRESS_BYTES = 1024
 VERSION_CHARS = 16
 
 _PLACEHOLDER = "%ASSETS%"
+_MODULES = "%MODULES%"
+# Static imports by relative URL, the only kind the client has (tests/web/test_serving.py).
+_IMPORT = re.compile(r"""(?:\bfrom|^import)\s*["'](\.{1,2}/[^"']+)["']""", re.MULTILINE)
 _REFERENCE = re.compile(r'(?:src|href)="(/assets/[^"]*)"')
 
 
@@ -78,10 +92,11 @@ class Site:
         self.files: dict[str, Asset] = {}
         for directory in SERVED_DIRS:
             for path in sorted((root / directory).rglob("*")):
-                if path.is_file() and path.suffix in CONTENT_TYPES:
+                if path.is_file() and path.suffix in FILE_SUFFIXES:
                     self.files[path.relative_to(root).as_posix()] = Asset(
                         path.read_bytes(), path.suffix
                     )
+        self.files["data/emoji.json"] = Asset(emoji_json(), ".json")
         tree = hashlib.sha256()
         for name, asset in sorted(self.files.items()):
             tree.update(f"{name}\0{asset.digest}\n".encode())
@@ -99,8 +114,25 @@ class Site:
             raise KeyError(path)
         return f"{self.prefix}/{path}"
 
+    def modules(self, entry: str = "js/app.js") -> list[str]:
+        """The modules `entry` imports, directly or not, and itself: preloaded by the page,
+        so the browser fetches them all at once instead of one level of imports at a time."""
+        pending, seen = [entry], set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            base = PurePosixPath(name).parent
+            for specifier in _IMPORT.findall(self.files[name].body.decode()):
+                pending.append(posixpath.normpath(base / specifier))
+        return sorted(seen)
+
     def _page(self, template: Path) -> Page:
-        html = template.read_text().replace(_PLACEHOLDER, self.prefix)
+        preloads = "\n".join(
+            f'<link rel="modulepreload" href="{_PLACEHOLDER}/{name}">' for name in self.modules()
+        )
+        html = template.read_text().replace(_MODULES, preloads).replace(_PLACEHOLDER, self.prefix)
         for url in _REFERENCE.findall(html):
             if not url.startswith(self.prefix + "/") or url[len(self.prefix) + 1 :] not in self:
                 raise RuntimeError(f"{template.name} names {url}, which is not served")

@@ -32,7 +32,9 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
-export async function request(path, { method = "GET", body, token } = {}) {
+// `as: "blob"`: the body of a file, not JSON; files never change, so the browser's cache
+// may keep them (the server says for how long).
+export async function request(path, { method = "GET", body, token, as = "json" } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -43,12 +45,13 @@ export async function request(path, { method = "GET", body, token } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit", // the bearer token is the only credential
-      cache: "no-store",
+      cache: as === "blob" ? "default" : "no-store",
     });
   } catch {
     throw new ApiError(0, "network_error", "The server cannot be reached. Try again shortly.");
   }
   if (response.status === 204) return null;
+  if (as === "blob" && response.ok) return response.blob();
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error;

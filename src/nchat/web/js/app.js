@@ -1,5 +1,7 @@
 // The client's entry: asks the server whether setup is done, resumes a stored session,
 // and shows the screen that fits (setup, sign-in, or the chat).
+// The theme first: its module sets light or dark before anything is drawn.
+import { applyConfig } from "./theme.js";
 import { request } from "./api.js";
 import { batch, html, render } from "./lib/html.js";
 import { restore } from "./session.js";
@@ -12,6 +14,7 @@ async function start() {
   phase.value = "loading";
   try {
     const config = await request("/api/config");
+    applyConfig(config);
     if (config.setup_completed) await restore();
     batch(() => {
       appConfig.value = config;

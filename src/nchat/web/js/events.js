@@ -20,6 +20,7 @@ import {
   setPinned,
   setReaction,
 } from "./timeline.js";
+import { applyToPanels } from "./threads.js";
 import { stoppedTyping } from "./typing.js";
 import { announcement, channels, notice, openChannelId, user, userId } from "./store.js";
 
@@ -45,11 +46,12 @@ function channelFields(info) {
 export function applyEvent(event) {
   const data = event.data ?? {};
   const me = userId.value;
+  applyToPanels(event);
   switch (event.type) {
     case "message.created":
       return created(data, me);
     case "message.updated":
-      return replaceMessage(data);
+      return replaceMessage(data, { fromEvent: true });
     case "message.deleted":
       removeMessage(event.channel_id, data.message_id, { hard: data.hard, at: event.created_at });
       if (!data.thread_id && !isReading(event.channel_id)) refreshSoon(event.channel_id);
@@ -86,7 +88,10 @@ export function applyEvent(event) {
 
 function created(message, me) {
   stoppedTyping(message.channel_id, message.user.id);
-  if (message.thread_id) return; // the root's message.updated brings the reply count
+  if (message.thread_id) {
+    confirm(message); // to the open thread; the root's message.updated brings the reply count
+    return;
+  }
   if (!isReading(message.channel_id)) countIncoming(message);
   confirm(message);
   if (message.channel_id === openChannelId.value && message.user.id !== me) {

@@ -10,6 +10,7 @@ import { clearPresence, onPresence, onPresenceState, watchPartners } from "./pre
 import { startRealtime, stopRealtime } from "./realtime.js";
 import { forgetTimelines, readNewest, refreshNewest, reloadTimeline } from "./timeline.js";
 import { clearTyping, onTyping } from "./typing.js";
+import { clearUploads } from "./uploads.js";
 import {
   channels,
   dialog,
@@ -47,6 +48,7 @@ export function stopChat() {
   stopWatching = null;
   held = null;
   clearOutbox();
+  clearUploads();
   clearTyping();
   clearPresence();
   forgetTimelines();

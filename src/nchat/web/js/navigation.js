@@ -3,7 +3,7 @@
 import { fetchChannel, sections } from "./channels.js";
 import { channelLabel } from "./format.js";
 import { batch } from "./lib/html.js";
-import { openTimeline } from "./timeline.js";
+import { openAround, openTimeline } from "./timeline.js";
 import { channels, editingId, notice, openChannelId, sidebarOpen, userId } from "./store.js";
 
 const PATH = /^\/channels\/([0-9a-f-]{36})\/?$/i;
@@ -27,8 +27,12 @@ export function defaultChannelId() {
 }
 
 // Open a channel (null: none). `history`: "push" a new entry, "replace" the current one,
-// or "none" (Back/Forward already moved it).
-export async function showChannel(channelId, { history: how = "push" } = {}) {
+// or "none" (Back/Forward already moved it). `around`: a message to show it at (and focus,
+// unless `focus` is false).
+export async function showChannel(
+  channelId,
+  { history: how = "push", around = null, focus = true } = {},
+) {
   let id = channelId;
   batch(() => {
     sidebarOpen.value = false;
@@ -54,7 +58,8 @@ export async function showChannel(channelId, { history: how = "push" } = {}) {
   openChannelId.value = id;
   if (!id) return;
   if (channels.value?.get(id)?.is_member) localStorage.setItem(LAST_KEY + userId.value, id);
-  openTimeline(id);
+  if (around && id === channelId) openAround(id, around, { focus });
+  else openTimeline(id);
 }
 
 export function titleFor(channel, me, appName) {

@@ -4,11 +4,14 @@
 // still appears once. The item goes when the server's copy arrives (the answer or the
 // socket's message.created, whichever is first) and the message takes its place.
 //
-// An item is {client_id, channel_id, text, created_at, state, error}: state "sending" (a
-// request is out), "waiting" (no connection; sent when it is back) or "failed" (refused:
-// retry or discard; `error` says why).
+// An item is {client_id, channel_id, thread_id, text, files, created_at, state, error}
+// (`thread_id`: the root of the thread it replies in, or null; `files`: the FileOut records
+// of its uploads, sent as file_ids): state "sending" (a request is out), "waiting" (no
+// connection; sent when it is back) or "failed" (refused: retry or discard; `error` says
+// why).
 import { ApiError } from "./api.js";
 import { addMessage } from "./timeline.js";
+import { addReply } from "./threads.js";
 import { call } from "./session.js";
 import { outbox, userId } from "./store.js";
 
@@ -28,10 +31,12 @@ function save(items) {
   outbox.value = items;
   const key = storageKey();
   if (!key) return;
-  const kept = items.map(({ client_id, channel_id, text, created_at, state, error }) => ({
+  const kept = items.map(({ client_id, channel_id, thread_id, text, files, created_at, state, error }) => ({
     client_id,
     channel_id,
+    thread_id,
     text,
+    files,
     created_at,
     state: state === "failed" ? "failed" : "waiting",
     error,
@@ -63,11 +68,13 @@ export function clearOutbox() {
   outbox.value = [];
 }
 
-export function send(channelId, text) {
+export function send(channelId, text, files = [], { threadId = null } = {}) {
   const item = {
     client_id: crypto.randomUUID(),
     channel_id: channelId,
+    thread_id: threadId,
     text,
+    files,
     created_at: new Date().toISOString(),
     state: "waiting",
     error: null,
@@ -93,6 +100,7 @@ export function confirm(message) {
     if (left.length !== outbox.value.length) save(left);
   }
   addMessage(message);
+  addReply(message);
 }
 
 // Send what waits, one at a time in the order written. Called on every send, when the
@@ -125,7 +133,13 @@ async function attempt(item, tries = 0) {
   try {
     const message = await call("/api/messages", {
       method: "POST",
-      body: { channel_id: item.channel_id, text: item.text, client_id: item.client_id },
+      body: {
+        channel_id: item.channel_id,
+        thread_id: item.thread_id ?? undefined,
+        text: item.text,
+        client_id: item.client_id,
+        file_ids: (item.files ?? []).map((file) => file.id),
+      },
     });
     confirm(message);
     return true;

@@ -14,6 +14,8 @@ export const setupDone = signal(false);
 export const startError = signal(null);
 // The public configuration (GET /api/config): the workspace's name and features.
 export const appConfig = signal(null);
+// The theme in effect: "system", "light" or "dark" (theme.js sets it).
+export const themeMode = signal("system");
 
 export const userId = computed(() => user.value?.id ?? null);
 
@@ -42,8 +44,17 @@ export const openChannel = computed(() => {
 export const timelines = signal(new Map());
 // Sends not confirmed by the server yet, oldest first (outbox.js describes the shape).
 export const outbox = signal([]);
-// The message being edited in place (its id), or null.
+// The message being edited in place (its id; `${id}@thread` in the thread panel), or null.
 export const editingId = signal(null);
+// The thread open in the side panel (threads.js describes the shape), or null.
+export const thread = signal(null);
+// The pinned or saved messages the side panel lists (threads.js), or null.
+export const panelList = signal(null);
+// Ids of the messages the user saved, as far as this page knows (null: not asked yet).
+export const savedIds = signal(null);
+// Files picked for messages not sent yet, in the order picked (uploads.js describes the
+// shape).
+export const uploads = signal([]);
 
 // -- realtime ---------------------------------------------------------------------------
 
@@ -60,9 +71,12 @@ export const people = signal(new Map());
 
 // -- the page ---------------------------------------------------------------------------
 
-// The open dialog: null, or {kind: "browse" | "create" | "direct" | "switcher" | "confirm",
-// ...its own fields}.
+// The open dialog: null, or {kind: "browse" | "create" | "direct" | "switcher" | "confirm" |
+// "lightbox", ...its own fields}.
 export const dialog = signal(null);
+// The panel beside the conversation: null, or {kind, ...its own fields}; side-panel.js
+// lists the kinds.
+export const panel = signal(null);
 // The channel list as an overlay (narrow screens).
 export const sidebarOpen = signal(false);
 // Something that went wrong outside a form, said in role="alert": {message} or null.

@@ -8,7 +8,9 @@
 // Live messages are then left to the next page down. `unreadFrom` is the read marker when
 // the channel was opened ("" when nothing was read yet; null when nothing was unread): the
 // "New messages" line goes after it. `gen` changes whenever the
-// window is replaced, so an answer for an older window is dropped.
+// window is replaced, so an answer for an older window is dropped. `target` ({id, focus}
+// or null) is a message to bring into view, point out once and, with `focus`, focus
+// (openAround); the list clears it.
 import { ApiError, withQuery } from "./api.js";
 import { markRead, noteSeen } from "./channels.js";
 import { compareIds } from "./format.js";
@@ -111,7 +113,28 @@ export function openTimeline(channelId) {
   load(channelId, { around, unreadFrom: marker });
 }
 
-async function load(channelId, { around = null, unreadFrom = null } = {}) {
+// Show a channel around one of its messages (a search result): the kept window when it
+// holds the message, else the page around it, which stops short of the newest (`hasNewer`)
+// when more follow. The list scrolls to the message and points it out, and focuses it
+// unless `focus` is false (what was opened with it, a thread panel, keeps the focus).
+export function openAround(channelId, messageId, { focus = true } = {}) {
+  const channel = channels.value?.get(channelId);
+  const marker = channel?.unread_count ? (channel.last_read_id ?? "") : null;
+  const target = { id: messageId, focus };
+  const kept = timelineOf(channelId);
+  if (kept && !kept.error && !kept.loading && kept.messages.some((m) => m.id === messageId)) {
+    put({ ...kept, unreadFrom: marker, target });
+    return;
+  }
+  load(channelId, { around: messageId, unreadFrom: marker, target });
+}
+
+// The list has shown the target (or found it gone): it is not pointed out again.
+export function targetShown(channelId, target) {
+  change(channelId, (t) => (t.target === target ? { ...t, target: null } : t));
+}
+
+async function load(channelId, { around = null, unreadFrom = null, target = null } = {}) {
   const gen = ++generation;
   const before = timelineOf(channelId);
   put({
@@ -123,6 +146,7 @@ async function load(channelId, { around = null, unreadFrom = null } = {}) {
     error: null,
     unreadFrom,
     gen,
+    target,
   });
   try {
     const page = await call(
@@ -286,10 +310,22 @@ function replaceIn(t, message) {
   return { ...t, messages };
 }
 
-export function replaceMessage(message) {
+// `fromEvent`: an event's copy, whose reactions say `me` false for everyone (one copy goes
+// to all readers): the loaded copy's `me` is kept.
+export function replaceMessage(message, { fromEvent = false } = {}) {
   if (message.thread_id) return;
   learnAuthors([message]);
-  change(message.channel_id, (t) => replaceIn(t, message));
+  change(message.channel_id, (t) => {
+    const old = fromEvent ? t.messages.find((m) => m.id === message.id) : null;
+    return replaceIn(t, old ? keepMine(old, message) : message);
+  });
+}
+
+// An event's copy of `old` with the reader's own `me` on its reactions.
+export function keepMine(old, fresh) {
+  const mine = new Set(old.reactions.filter((r) => r.me).map((r) => r.emoji));
+  if (!mine.size) return fresh;
+  return { ...fresh, reactions: fresh.reactions.map((r) => (mine.has(r.emoji) ? { ...r, me: true } : r)) };
 }
 
 function changeMessage(channelId, messageId, mutate) {
@@ -307,31 +343,39 @@ export function removeMessage(channelId, messageId, { hard = false, at = null } 
     });
     return;
   }
-  changeMessage(channelId, messageId, (m) => ({
+  changeMessage(channelId, messageId, (m) => asDeleted(m, at));
+}
+
+// The placeholder a deleted message leaves.
+export function asDeleted(m, at = null) {
+  return {
     ...m,
     text: null,
     html: null,
     files: [],
     reactions: [],
     deleted_at: m.deleted_at ?? at ?? new Date().toISOString(),
-  }));
+  };
 }
 
-export function setReaction(channelId, { message_id, emoji, user_id, count }, added) {
+export function setReaction(channelId, data, added) {
+  changeMessage(channelId, data.message_id, (m) => withReaction(m, data, added));
+}
+
+// `m` after a reaction event: the count is the server's, `me` changes only with our own.
+export function withReaction(m, { emoji, user_id, count }, added) {
   const mine = user_id === userId.value;
-  changeMessage(channelId, message_id, (m) => {
-    const reactions = m.reactions.slice();
-    const index = reactions.findIndex((r) => r.emoji === emoji);
-    const me = mine ? added : (reactions[index]?.me ?? false);
-    if (count <= 0) {
-      if (index >= 0) reactions.splice(index, 1);
-    } else if (index >= 0) {
-      reactions[index] = { emoji, count, me };
-    } else {
-      reactions.push({ emoji, count, me });
-    }
-    return { ...m, reactions };
-  });
+  const reactions = m.reactions.slice();
+  const index = reactions.findIndex((r) => r.emoji === emoji);
+  const me = mine ? added : (reactions[index]?.me ?? false);
+  if (count <= 0) {
+    if (index >= 0) reactions.splice(index, 1);
+  } else if (index >= 0) {
+    reactions[index] = { emoji, count, me };
+  } else {
+    reactions.push({ emoji, count, me });
+  }
+  return { ...m, reactions };
 }
 
 export function setPinned(channelId, messageId, pinned) {
@@ -343,6 +387,7 @@ export function setPinned(channelId, messageId, pinned) {
 export async function editMessage(message, text) {
   const edited = await call(`/api/messages/${message.id}`, { method: "PUT", body: { text } });
   replaceMessage(edited);
+  return edited;
 }
 
 export async function deleteMessage(message) {

@@ -1,8 +1,19 @@
-// The open channel's name (the page's <h1>), topic and member count; on narrow screens the
-// button that shows the channel list.
+// The open channel's name (the page's <h1>), topic and member count, the search field; on
+// narrow screens the button that shows the channel list.
 import { channelLabel, isDirect, plural } from "../format.js";
 import { html } from "../lib/html.js";
-import { channels, sidebarOpen } from "../store.js";
+import { channels, panel, sidebarOpen } from "../store.js";
+import { Icon } from "./icons.js";
+import { PanelButtons } from "./message-panels.js";
+import { SearchBox } from "./search-box.js";
+import { closePanel, openPanel } from "./side-panel.js";
+
+function FilesButton() {
+  const shown = panel.value?.kind === "files";
+  return html`<button type="button" class="icon-button files-button" aria-label="Files"
+    title="Files in this conversation" aria-pressed=${shown ? "true" : "false"}
+    onClick=${() => (shown ? closePanel() : openPanel("files"))}><${Icon} name="files" /></button>`;
+}
 
 export function ChannelHeader({ channel, me }) {
   const unreadElsewhere = [...(channels.value?.values() ?? [])].some(
@@ -23,6 +34,9 @@ export function ChannelHeader({ channel, me }) {
       </div>
       ${channel && !isDirect(channel) &&
       html`<span class="member-count">${plural(channel.member_count, "member")}</span>`}
+      ${channel && html`<${FilesButton} />`}
+      ${channel && html`<${PanelButtons} />`}
+      <${SearchBox} />
     </header>
   `;
 }

@@ -5,7 +5,11 @@ import { BrowseChannelsDialog } from "./browse-channels.js";
 import { ChannelSwitcher } from "./channel-switcher.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
 import { CreateChannelDialog } from "./create-channel.js";
+import { EditHistoryDialog } from "./edit-history.js";
+import { Lightbox } from "./lightbox.js";
 import { NewMessageDialog } from "./new-message.js";
+import { ReactionPicker } from "./reaction-picker.js";
+import { SettingsDialog } from "./settings.js";
 
 const KINDS = {
   browse: BrowseChannelsDialog,
@@ -13,6 +17,10 @@ const KINDS = {
   direct: NewMessageDialog,
   switcher: ChannelSwitcher,
   confirm: ConfirmDialog,
+  lightbox: Lightbox,
+  history: EditHistoryDialog,
+  reaction: ReactionPicker,
+  settings: SettingsDialog,
 };
 
 export function Dialogs() {

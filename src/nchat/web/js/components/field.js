@@ -1,5 +1,6 @@
 // A labelled input with its hint and error tied to it for assistive technology.
-// Uncontrolled: forms read their values with FormData on submit.
+// Uncontrolled: forms read their values with FormData on submit; `initial` is what it shows
+// first.
 import { html, useId } from "../lib/html.js";
 
 export function Field({
@@ -11,6 +12,8 @@ export function Field({
   error,
   required = true,
   autofocus = false,
+  initial,
+  maxLength,
 }) {
   const id = useId();
   const hintId = hint ? `${id}-hint` : null;
@@ -26,6 +29,8 @@ export function Field({
         autocomplete=${autocomplete}
         required=${required}
         autofocus=${autofocus || undefined}
+        defaultValue=${initial}
+        maxlength=${maxLength}
         aria-invalid=${error ? "true" : undefined}
         aria-describedby=${describedBy}
       />

@@ -6,7 +6,8 @@
 // browser's own scroll anchoring does the same for size changes between updates). Older
 // pages load as the top comes near (or with the "Load older messages" button), newer ones
 // as the bottom does when the window stops short of the newest. The newest message seen
-// in a visible page moves the read marker.
+// in a visible page moves the read marker. A window opened around a message (a search
+// result) is placed with that message in the middle, pointed out and focused.
 import { dayKey, dayLabel, fullTime } from "../format.js";
 import { Component, html } from "../lib/html.js";
 import {
@@ -16,14 +17,17 @@ import {
   readNewest,
   reloadTimeline,
   setReading,
+  targetShown,
 } from "../timeline.js";
 import { MessageItem } from "./message.js";
-import { PendingMessage } from "./pending-message.js";
+import { PendingMessages } from "./pending-message.js";
 
 // Pages load when the view comes this close to an end of the loaded window.
 const NEAR_PX = 800;
 // Within this of the bottom counts as at the bottom.
 const BOTTOM_PX = 24;
+// A message jumped to keeps its "jumped" look this long (css: the fade).
+const JUMPED_MS = 5000;
 // A run of one author's messages shows their name once, while no gap is longer than this.
 const GROUP_MS = 5 * 60 * 1000;
 const MODERATORS = new Set(["moderator", "admin", "owner"]);
@@ -112,6 +116,8 @@ export class MessageList extends Component {
     if (!el) return;
     if (this.positioned !== this.props.timeline.gen && !this.props.timeline.loading) {
       this.place();
+    } else if (this.aim()) {
+      // The message jumped to is in view.
     } else if (snapshot) {
       const sent = this.props.pending.length > snapshot.pending;
       if ((snapshot.atBottom || sent) && !this.props.timeline.hasNewer) {
@@ -134,6 +140,7 @@ export class MessageList extends Component {
     const timeline = this.props.timeline;
     if (!el || timeline.loading === "initial") return;
     this.positioned = timeline.gen;
+    if (this.aim()) return;
     const line = el.querySelector(".unread-line");
     if (line && !this.wantBottom) {
       const offset = line.getBoundingClientRect().top - el.getBoundingClientRect().top;
@@ -144,6 +151,29 @@ export class MessageList extends Component {
     }
     this.wantBottom = false;
     el.scrollTop = el.scrollHeight;
+  }
+
+  // The message to bring into view (timeline.target), if any: centred, marked for a moment
+  // and focused, so a keyboard continues from it. True when it was shown.
+  aim() {
+    const { timeline } = this.props;
+    const target = timeline.target;
+    if (!target || timeline.loading === "initial" || !this.scroller) return false;
+    targetShown(timeline.channelId, target);
+    const item = this.scroller.querySelector(`[data-key="${target.id}"]`);
+    if (!item) return false;
+    item.scrollIntoView({ block: "center" });
+    item.classList.add("jumped");
+    setTimeout(() => item.classList.remove("jumped"), JUMPED_MS);
+    item.tabIndex = -1;
+    // A frame later: messages laid out only once near the view may have moved it, and a
+    // panel closed by the same click has given focus back to its opener by then.
+    requestAnimationFrame(() => {
+      if (!item.isConnected) return;
+      item.scrollIntoView({ block: "center" });
+      if (target.focus !== false) item.focus({ preventScroll: true });
+    });
+    return true;
   }
 
   onScroll() {
@@ -214,15 +244,7 @@ export class MessageList extends Component {
               />`;
             })}
             ${!timeline.hasNewer &&
-            pending.map(
-              (item, i) => html`<${PendingMessage}
-                key=${item.client_id}
-                item=${item}
-                me=${me}
-                online=${online}
-                grouped=${i > 0 || Boolean(lastMine)}
-              />`,
-            )}
+            html`<${PendingMessages} pending=${pending} me=${me} online=${online} afterMine=${lastMine} />`}
             ${timeline.loading === "newer" &&
             html`<li class="history-edge" key="bottom"><p class="muted" role="status">Loading newer messages…</p></li>`}
           </ol>

@@ -1,14 +1,27 @@
 // One message of the list: author and time (once for a run of one author's messages), the
-// body, "edited", the deleted placeholder, reactions, the thread summary, and the menu of
-// what the user may do with it. Rendered again only when its props change.
+// body, "edited" (which opens the edit history), the deleted placeholder, the pinned
+// marker, reactions (press one to add or take back yours), the thread summary (which opens
+// the thread), and the menu of what the user may do with it. Rendered again only when its
+// props change. `inThread`: shown in the thread panel, where it has no thread of its own.
 import { ApiError } from "../api.js";
 import { fullTime, plural, timeOf } from "../format.js";
 import { Component, html, useEffect, useRef, useState } from "../lib/html.js";
-import { deleteMessage, editMessage } from "../timeline.js";
-import { dialog, editingId, notice } from "../store.js";
+import {
+  canPin,
+  deleteEverywhere,
+  editEverywhere,
+  isSaved,
+  setPin,
+  setSaved,
+  toggleReaction,
+} from "../threads.js";
+import { channels, dialog, editingId, notice, user } from "../store.js";
 import { Avatar } from "./avatar.js";
+import { openPanel } from "./side-panel.js";
 import { MenuButton } from "./menu.js";
 import { MessageBody } from "./message-body.js";
+import { MessageFiles } from "./message-files.js";
+import { Icon } from "./icons.js";
 
 export function focusComposer() {
   document.getElementById("composer-input")?.focus();
@@ -23,7 +36,7 @@ function confirmDelete(message) {
     danger: true,
     onConfirm: async () => {
       try {
-        await deleteMessage(message);
+        await deleteEverywhere(message);
       } catch (error) {
         notice.value = { message: `The message was not deleted: ${error.message}` };
       }
@@ -31,30 +44,57 @@ function confirmDelete(message) {
   };
 }
 
-function Reactions({ reactions }) {
+// What failed is said in the page's notice; the message stays as the server has it.
+async function attempt(what, action) {
+  try {
+    await action();
+  } catch (error) {
+    notice.value = { message: `${what}: ${error.message}` };
+  }
+}
+
+function chipLabel(r, canReact) {
+  const count = `${r.emoji} ${plural(r.count, "reaction")}`;
+  if (!canReact) return r.me ? `${count}, including you` : count;
+  return r.me ? `${count}, including you; press to remove yours` : `${count}; press to add yours`;
+}
+
+function pickReaction(message) {
+  dialog.value = { kind: "reaction", messageId: message.id };
+}
+
+function Reactions({ message, canReact }) {
+  const reactions = message.reactions;
   if (!reactions?.length) return null;
+  const toggle = (emoji) => attempt("The reaction was not changed", () => toggleReaction(message, emoji));
   return html`<ul class="reactions" aria-label="Reactions">
     ${reactions.map(
-      (r) => html`<li key=${r.emoji} class=${r.me ? "reaction mine" : "reaction"}>
-        <span aria-hidden="true">${r.emoji}</span>
-        <span class="visually-hidden">${r.emoji}:</span> ${r.count}
-        ${r.me ? html`<span class="visually-hidden">, including you</span>` : null}
+      (r) => html`<li key=${r.emoji}>
+        <button type="button" class=${r.me ? "reaction mine" : "reaction"} aria-label=${chipLabel(r, canReact)}
+          disabled=${!canReact} onClick=${() => toggle(r.emoji)}>
+          <span aria-hidden="true">${r.emoji} ${r.count}</span>
+        </button>
       </li>`,
     )}
+    ${canReact &&
+    html`<li key="add">
+      <button type="button" class="reaction add-reaction" aria-label="Add reaction" title="Add reaction"
+        onClick=${() => pickReaction(message)}><span aria-hidden="true">☺+</span></button>
+    </li>`}
   </ul>`;
 }
 
 function ThreadSummary({ message }) {
   if (!message.reply_count) return null;
-  // The thread panel comes later; the count and the time say a conversation goes on there.
-  return html`<p class="thread-summary">
+  return html`<button type="button" class="thread-summary" onClick=${() => openPanel("thread", { rootId: message.id, root: message })}>
     ${plural(message.reply_count, "reply", "replies")}
     ${message.last_reply_at &&
     html`<span class="muted"> · last <time datetime=${message.last_reply_at}>${timeOf(message.last_reply_at)}</time></span>`}
-  </p>`;
+    <span class="visually-hidden">: open the thread</span>
+  </button>`;
 }
 
-function MessageEditor({ message }) {
+function MessageEditor({ message, inThread }) {
   const [text, setText] = useState(message.text ?? "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
@@ -68,7 +108,8 @@ function MessageEditor({ message }) {
 
   function done() {
     editingId.value = null;
-    focusComposer();
+    if (inThread) document.getElementById("thread-input")?.focus();
+    else focusComposer();
   }
 
   async function save() {
@@ -76,7 +117,7 @@ function MessageEditor({ message }) {
     if (!text.trim() || text === message.text) return done();
     setBusy(true);
     try {
-      await editMessage(message, text);
+      await editEverywhere(message, text);
       done();
     } catch (caught) {
       setBusy(false);
@@ -116,12 +157,38 @@ function MessageEditor({ message }) {
   </form>`;
 }
 
-function Message({ message, grouped, mine, canDelete, editing }) {
+// The menu's items. Membership and role are read without subscribing (they seldom change,
+// and a message re-renders with its next change); whether it is saved is subscribed.
+function actionsFor(message, { mine, canDelete, inThread, canReact }) {
+  if (message.deleted_at) return [];
+  const actions = [];
+  if (canReact && !inThread && !message.thread_id) {
+    const reply = () => openPanel("thread", { rootId: message.id, root: message, replying: true });
+    actions.push({ label: "Reply in thread", onSelect: reply });
+  }
+  if (canReact) actions.push({ label: "Add reaction", onSelect: () => pickReaction(message) });
+  if (canReact && canPin(user.peek()?.role)) {
+    const pin = !message.pinned;
+    const label = pin ? "Pin" : "Unpin";
+    actions.push({ label, onSelect: () => attempt(`${label} failed`, () => setPin(message, pin)) });
+  }
+  const saved = isSaved(message.id);
+  if (canReact || saved) {
+    const label = saved ? "Remove from saved" : "Save";
+    actions.push({ label, onSelect: () => attempt(`${label} failed`, () => setSaved(message, !saved)) });
+  }
+  const editKey = inThread ? `${message.id}@thread` : message.id;
+  if (mine) actions.push({ label: "Edit", onSelect: () => (editingId.value = editKey) });
+  if (canDelete) actions.push({ label: "Delete", danger: true, onSelect: () => confirmDelete(message) });
+  return actions;
+}
+
+function Message({ message, grouped, mine, canDelete, editing, inThread = false }) {
   const deleted = Boolean(message.deleted_at);
   const at = message.created_at;
-  const actions = [];
-  if (mine && !deleted) actions.push({ label: "Edit", onSelect: () => (editingId.value = message.id) });
-  if (canDelete && !deleted) actions.push({ label: "Delete", danger: true, onSelect: () => confirmDelete(message) });
+  const channel = channels.peek()?.get(message.channel_id);
+  const canReact = Boolean(channel?.is_member) && !channel.archived;
+  const actions = actionsFor(message, { mine, canDelete, inThread, canReact });
   const classes = ["message", grouped && "grouped", mine && "mine", editing && "editing", deleted && "deleted"];
   return html`
     <li class=${classes.filter(Boolean).join(" ")} data-key=${message.id}>
@@ -131,6 +198,7 @@ function Message({ message, grouped, mine, canDelete, editing }) {
           : html`<${Avatar} person=${message.user} />`}
       </div>
       <div class="message-main">
+        ${message.pinned && !deleted && html`<p class="pinned-note"><${Icon} name="pin" /> Pinned</p>`}
         ${grouped
           ? html`<span class="visually-hidden">${message.user.name}, </span>`
           : html`<p class="message-meta">
@@ -140,12 +208,16 @@ function Message({ message, grouped, mine, canDelete, editing }) {
         ${deleted
           ? html`<p class="deleted-note">This message was deleted.</p>`
           : editing
-            ? html`<${MessageEditor} message=${message} />`
+            ? html`<${MessageEditor} message=${message} inThread=${inThread} />`
             : html`<${MessageBody} message=${message} />`}
+        ${!deleted && message.files?.length > 0 && html`<${MessageFiles} files=${message.files} />`}
         ${message.edited_at && !deleted && !editing &&
-        html`<span class="edited" title=${`Edited ${fullTime(message.edited_at)}`}>(edited)</span>`}
-        ${!deleted && html`<${Reactions} reactions=${message.reactions} />`}
-        <${ThreadSummary} message=${message} />
+        html`<button type="button" class="edited" title=${`Edited ${fullTime(message.edited_at)}`}
+          onClick=${() => (dialog.value = { kind: "history", messageId: message.id })}>
+          (edited)<span class="visually-hidden">: show the earlier versions</span>
+        </button>`}
+        ${!deleted && html`<${Reactions} message=${message} canReact=${canReact} />`}
+        ${!inThread && html`<${ThreadSummary} message=${message} />`}
       </div>
       ${actions.length > 0 && !editing &&
       html`<${MenuButton}

@@ -4,6 +4,7 @@ import { timeOf } from "../format.js";
 import { html } from "../lib/html.js";
 import { discard, retry } from "../outbox.js";
 import { Avatar } from "./avatar.js";
+import { MessageFiles } from "./message-files.js";
 
 const STATES = {
   sending: "Sending…",
@@ -26,6 +27,7 @@ export function PendingMessage({ item, me, grouped, online }) {
               <time datetime=${item.created_at}>${timeOf(item.created_at)}</time>
             </p>`}
         <div class="message-body plain">${item.text}</div>
+        ${item.files?.length > 0 && html`<${MessageFiles} files=${item.files} />`}
         <p class="send-state" role=${failed ? "alert" : undefined}>
           ${failed ? `Not sent: ${item.error}` : STATES[state] ?? STATES.sending}
           ${failed &&
@@ -35,4 +37,18 @@ export function PendingMessage({ item, me, grouped, online }) {
       </div>
     </li>
   `;
+}
+
+// The sends waiting at the end of a list; the first is grouped under the last message when
+// that one is the user's own.
+export function PendingMessages({ pending, me, online, afterMine }) {
+  return pending.map(
+    (item, i) => html`<${PendingMessage}
+      key=${item.client_id}
+      item=${item}
+      me=${me}
+      online=${online}
+      grouped=${i > 0 || Boolean(afterMine)}
+    />`,
+  );
 }

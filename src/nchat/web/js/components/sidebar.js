@@ -122,6 +122,8 @@ export function Sidebar() {
       <div class="sidebar-foot">
         <${Avatar} person=${me} size="small" />
         <span class="who"><span class="who-name">${me.name}</span> <span class="muted">@${me.username}</span></span>
+        <button type="button" class="icon-button" aria-label="Profile and settings" title="Profile and settings"
+          onClick=${show("settings")}><span aria-hidden="true">⚙</span></button>
         <button type="button" class="secondary small" onClick=${() => signOut()}>Sign out</button>
       </div>
     </nav>

@@ -1,11 +1,13 @@
 // Signed in: the channel list, the open channel (header, messages, typing, composer), the
-// dialogs, and the keyboard shortcuts (Ctrl+K: jump to a conversation; Escape: close).
+// panel beside it, the dialogs, and the keyboard shortcuts (Ctrl+K: jump to a
+// conversation; Ctrl+Shift+F: search; Escape: close the channel list or the panel).
 import { ChannelHeader } from "../components/channel-header.js";
 import { Composer } from "../components/composer.js";
 import { ConnectionBanner } from "../components/connection-banner.js";
 import { Dialogs } from "../components/dialogs.js";
 import { MessageList } from "../components/message-list.js";
 import { Notice } from "../components/notice.js";
+import { closePanel, SidePanel } from "../components/side-panel.js";
 import { closeSidebar, Sidebar } from "../components/sidebar.js";
 import { TypingIndicator } from "../components/typing-indicator.js";
 import { joinChannel } from "../channels.js";
@@ -13,6 +15,7 @@ import { channelLabel } from "../format.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { startChat, stopChat } from "../live.js";
 import { titleFor } from "../navigation.js";
+import { isShortcut as isSearchShortcut, startSearch } from "../search.js";
 import {
   announcement,
   appConfig,
@@ -25,6 +28,7 @@ import {
   openChannel,
   openChannelId,
   outbox,
+  panel,
   sidebarOpen,
   timelines,
   user,
@@ -36,8 +40,13 @@ function onKeyDown(event) {
   if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
     event.preventDefault();
     dialog.value = dialog.value?.kind === "switcher" ? null : { kind: "switcher" };
-  } else if (event.key === "Escape" && sidebarOpen.value && !dialog.value) {
-    closeSidebar();
+  } else if (isSearchShortcut(event) && !dialog.value) {
+    event.preventDefault();
+    sidebarOpen.value = false;
+    startSearch();
+  } else if (event.key === "Escape" && !dialog.value && !event.defaultPrevented) {
+    if (sidebarOpen.value) closeSidebar();
+    else if (panel.value) closePanel();
   }
 }
 
@@ -115,9 +124,10 @@ export function ChatView() {
     document.title = title;
   }, [title]);
 
-  const pending = outbox.value.filter((item) => item.channel_id === id);
+  // Replies wait in their thread's panel, not here.
+  const pending = outbox.value.filter((item) => item.channel_id === id && !item.thread_id);
   return html`
-    <div class=${`chat ${sidebarOpen.value ? "sidebar-is-open" : ""}`}>
+    <div class=${`chat${sidebarOpen.value ? " sidebar-is-open" : ""}${panel.value ? " panel-is-open" : ""}`}>
       <${Sidebar} />
       <main class="conversation" aria-labelledby="channel-title" inert=${sidebarOpen.value || undefined}>
         ${channel
@@ -148,6 +158,7 @@ export function ChatView() {
               <${Welcome} me=${me} />
             `}
       </main>
+      <${SidePanel} />
       <${Dialogs} />
       <${Notice} />
       <div class="visually-hidden" role="log" aria-live="polite" aria-relevant="additions">${announcement.value}</div>

@@ -1,0 +1,90 @@
+// The open channel's files, newest first, a page at a time: images open the lightbox,
+// every file can be downloaded. Opened by the Files button of the channel's header.
+import { channelFiles, fileSize, isImage, kindOf } from "../files.js";
+import { dayLabel, fullTime, timeOf } from "../format.js";
+import { html, useEffect, useState } from "../lib/html.js";
+import { nameOf } from "../people.js";
+import { openChannelId } from "../store.js";
+import { DownloadButton } from "./download-button.js";
+import { FileThumbnail } from "./file-thumbnail.js";
+import { openLightbox } from "./message-files.js";
+import { PanelFrame } from "./side-panel.js";
+
+function dayAndTime(iso) {
+  const day = dayLabel(iso);
+  return day === "Today" ? timeOf(iso) : `${day}, ${timeOf(iso)}`;
+}
+
+function FileRow({ file, images }) {
+  const { badge, word } = kindOf(file);
+  const index = images.indexOf(file);
+  return html`
+    <li class="file-row">
+      ${index >= 0
+        ? html`<button type="button" class="thumbnail-button" aria-label=${`Open ${file.name}`}
+            onClick=${() => openLightbox(images, index)}>
+            <${FileThumbnail} file=${file} box=${48} tall=${48} className="thumbnail small" />
+          </button>`
+        : html`<span class="file-icon" aria-hidden="true">${badge}</span>`}
+      <div class="file-text">
+        <span class="file-name" title=${file.name}>${file.name}</span>
+        <span class="muted file-meta">
+          ${`${nameOf(file.uploader_id)} · ${word}, ${fileSize(file.size)} · `}<time
+            datetime=${file.created_at} title=${fullTime(file.created_at)}>${dayAndTime(file.created_at)}</time>
+        </span>
+      </div>
+      <${DownloadButton} file=${file} />
+    </li>
+  `;
+}
+
+function useChannelFiles(channelId) {
+  const [state, setState] = useState({ files: null, next: null, busy: true, error: null });
+
+  async function load(before, shown) {
+    setState({ files: shown, next: before, busy: true, error: null });
+    try {
+      const page = await channelFiles(channelId, before);
+      setState({ files: [...(shown ?? []), ...page.files], next: page.next_cursor, busy: false, error: null });
+    } catch (error) {
+      setState({ files: shown, next: before, busy: false, error: error.message });
+    }
+  }
+
+  useEffect(() => {
+    load(null, null);
+  }, [channelId]);
+
+  return { ...state, more: () => load(state.next, state.files), retry: () => load(state.next, state.files) };
+}
+
+function FileList({ channelId }) {
+  const { files, next, busy, error, more, retry } = useChannelFiles(channelId);
+  const images = (files ?? []).filter(isImage);
+  return html`
+    <div class="files-panel-body" aria-busy=${busy ? "true" : "false"}>
+      ${files?.length === 0 && !busy && !error && html`<p class="muted panel-note">No files in this conversation yet.</p>`}
+      ${files?.length > 0 &&
+      html`<ul class="file-list" aria-label="Files, newest first">
+        ${files.map((file) => html`<${FileRow} key=${file.id} file=${file} images=${images} />`)}
+      </ul>`}
+      ${busy && html`<p class="muted panel-note" role="status">Loading files…</p>`}
+      ${error &&
+      html`<p class="form-error panel-note" role="alert">
+        The files could not be loaded: ${error}
+        <button type="button" class="link-button" onClick=${retry}>Try again</button>
+      </p>`}
+      ${next && !busy && !error &&
+      html`<button type="button" class="secondary small load-more" onClick=${more}>Load more files</button>`}
+    </div>
+  `;
+}
+
+export function FilesPanel() {
+  const channelId = openChannelId.value;
+  return html`
+    <${PanelFrame} title="Files" className="files-panel">
+      ${channelId && html`<${FileList} key=${channelId} channelId=${channelId} />`}
+    </${PanelFrame}>
+  `;
+}

@@ -1,0 +1,61 @@
+// The panel beside the conversation (store.panel says which): a thread, search results,
+// pinned or saved messages. On narrow screens it covers the conversation. Escape and its
+// Close button close it, and focus goes back where it was when it opened.
+import { html, useId, useLayoutEffect, useRef } from "../lib/html.js";
+import { panel } from "../store.js";
+import { FilesPanel } from "./files-panel.js";
+import { PinsPanel, SavedPanel } from "./message-panels.js";
+import { SearchPanel } from "./search-panel.js";
+import { ThreadPanel } from "./thread-panel.js";
+
+// kind -> component, given the panel's fields as props. Each panel registers itself here.
+const KINDS = {
+  files: FilesPanel,
+  pins: PinsPanel,
+  saved: SavedPanel,
+  thread: ThreadPanel,
+  search: SearchPanel,
+};
+
+export function closePanel() {
+  panel.value = null;
+}
+
+export function openPanel(kind, fields = {}) {
+  panel.value = { kind, ...fields };
+}
+
+// The frame every panel draws itself in: a labelled region with a heading and Close.
+export function PanelFrame({ title, children, className = "", actions = null }) {
+  const titleId = useId();
+  const ref = useRef(null);
+
+  useLayoutEffect(() => {
+    const opener = document.activeElement;
+    ref.current?.querySelector("h2")?.focus({ preventScroll: true });
+    return () => {
+      const back = opener?.isConnected ? opener : document.getElementById("composer-input");
+      back?.focus({ preventScroll: true });
+    };
+  }, []);
+
+  return html`
+    <aside ref=${ref} class=${`side-panel ${className}`} aria-labelledby=${titleId}>
+      <div class="panel-head">
+        <h2 id=${titleId} tabindex="-1">${title}</h2>
+        ${actions}
+        <button type="button" class="icon-button" aria-label="Close" onClick=${closePanel}>
+          <span aria-hidden="true">×</span>
+        </button>
+      </div>
+      <div class="panel-body">${children}</div>
+    </aside>
+  `;
+}
+
+export function SidePanel() {
+  const open = panel.value;
+  const Kind = open && KINDS[open.kind];
+  // Keyed by kind: switching from one panel to another mounts a new one.
+  return Kind ? html`<${Kind} key=${open.kind} ...${open} />` : null;
+}
