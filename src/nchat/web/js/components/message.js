@@ -198,7 +198,7 @@ function Message({ message, grouped, mine, canDelete, editing, inThread = false 
           : html`<${Avatar} person=${message.user} />`}
       </div>
       <div class="message-main">
-        ${message.pinned && !deleted && html`<p class="pinned-note"><${Icon} name="pin" /> Pinned</p>`}
+        ${message.pinned && !deleted && html`<p class="pinned-note"><${Icon} name="pin" />Pinned</p>`}
         ${grouped
           ? html`<span class="visually-hidden">${message.user.name}, </span>`
           : html`<p class="message-meta">
