@@ -1,6 +1,7 @@
 // The open dialog, if any (store.dialog says which).
 import { html } from "../lib/html.js";
 import { dialog } from "../store.js";
+import { AddPersonDialog } from "./add-person.js";
 import { BrowseChannelsDialog } from "./browse-channels.js";
 import { ChannelSwitcher } from "./channel-switcher.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
@@ -21,6 +22,7 @@ const KINDS = {
   history: EditHistoryDialog,
   reaction: ReactionPicker,
   settings: SettingsDialog,
+  "add-person": AddPersonDialog,
 };
 
 export function Dialogs() {

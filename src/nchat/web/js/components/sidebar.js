@@ -6,6 +6,7 @@ import { html, useEffect } from "../lib/html.js";
 import { showChannel } from "../navigation.js";
 import { signOut } from "../session.js";
 import { appConfig, channels, dialog, openChannelId, presence, sidebarOpen, user } from "../store.js";
+import { canAddPeople } from "./add-person.js";
 import { Avatar } from "./avatar.js";
 
 // Close the overlay and give focus back to the button that opens it (once the conversation
@@ -116,6 +117,8 @@ export function Sidebar() {
                       ${direct.map((c) => html`<${ChannelLink} key=${c.id} channel=${c} me=${me.id} current=${c.id === open} />`)}
                     </ul>`
                   : html`<p class="muted sidebar-note">No conversations yet.</p>`}
+                ${canAddPeople(me.role) &&
+                html`<button type="button" class="link-button sidebar-action" onClick=${show("add-person")}>Add a person</button>`}
               </section>
             `}
       </div>

@@ -1,6 +1,7 @@
 // Signed in: the channel list, the open channel (header, messages, typing, composer), the
 // panel beside it, the dialogs, and the keyboard shortcuts (Ctrl+K: jump to a
 // conversation; Ctrl+Shift+F: search; Escape: close the channel list or the panel).
+import { canAddPeople } from "../components/add-person.js";
 import { ChannelHeader } from "../components/channel-header.js";
 import { Composer } from "../components/composer.js";
 import { ConnectionBanner } from "../components/connection-banner.js";
@@ -62,6 +63,8 @@ function Welcome({ me }) {
         <button type="button" onClick=${show("browse")}>Browse channels</button>
         <button type="button" class="secondary" onClick=${show("create")}>Create channel</button>
         <button type="button" class="secondary" onClick=${show("direct")}>New message</button>
+        ${canAddPeople(me.role) &&
+        html`<button type="button" class="secondary" onClick=${show("add-person")}>Add a person</button>`}
       </div>
     </div>
   `;
