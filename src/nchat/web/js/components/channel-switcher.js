@@ -79,7 +79,8 @@ export function ChannelSwitcher() {
           </li>`,
         )}
       </ul>
-      ${options.length === 0 && html`<p class="muted">Nothing matches “${q}”.</p>`}
+      ${options.length === 0 &&
+      html`<p class="muted">${words.length ? `Nothing matches “${q}”.` : "No other conversation yet."}</p>`}
       <p class="hint">↑ ↓ to choose, Enter to open, Escape to close.</p>
     </${Dialog}>
   `;

@@ -29,8 +29,8 @@ function FileRow({ file, images }) {
       <div class="file-text">
         <span class="file-name" title=${file.name}>${file.name}</span>
         <span class="muted file-meta">
-          ${`${nameOf(file.uploader_id)} · ${word}, ${fileSize(file.size)} · `}<time
-            datetime=${file.created_at} title=${fullTime(file.created_at)}>${dayAndTime(file.created_at)}</time>
+          ${`${nameOf(file.uploader_id)} · ${word}, ${fileSize(file.size)}`}<span class="file-when"> · <time
+            datetime=${file.created_at} title=${fullTime(file.created_at)}>${dayAndTime(file.created_at)}</time></span>
         </span>
       </div>
       <${DownloadButton} file=${file} />
