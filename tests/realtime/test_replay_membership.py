@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import MadeUser, UserFactory
 from tests.messaging.helpers import Api
@@ -64,3 +66,37 @@ async def test_replays_match_live_delivery_across_membership_changes(
             await frame(ws, "hello")
             resumed = await events_until(ws, _is(after))
         assert _summary(resumed) == _summary(seen_live[name]), name
+
+
+async def test_a_hub_reading_behind_subscribes_a_late_joiner_from_their_join(
+    live: LiveServer,
+    client: httpx.AsyncClient,
+    make_user: UserFactory,
+    api: Api,
+    engine: AsyncEngine,
+) -> None:
+    """A transaction held open keeps the hub behind a channel's creation until after a later
+    member joined: the creation subscribes only the members it made, so the late joiner
+    gets what was sent after they joined and nothing before, as a replay would give them."""
+    ada = await make_user()
+    bob = await make_user()
+    cat = await make_user()
+    async with connect(live, cat) as cat_ws:
+        await frame(cat_ws, "hello")
+        async with engine.connect() as holder:
+            # A transaction id of its own: the log's horizon stays below it until it ends.
+            await holder.execute(sa.text("SELECT pg_current_xact_id()"))
+            channel = await api.create_channel(ada, "late", members=(bob,))
+            before = await api.send(ada, channel["id"], "before cat joined")
+            r = await client.post(
+                f"/api/channels/{channel['id']}/members",
+                headers=ada.headers,
+                json={"user_ids": [str(cat.id)]},
+            )
+            assert r.status_code == 200, r.text
+            after = await api.send(ada, channel["id"], "after cat joined")
+            await holder.rollback()
+        seen = await events_until(cat_ws, _is(after))
+    texts = [e["data"].get("text") for e in seen]
+    assert before["text"] not in texts
+    assert texts.count(after["text"]) == 1

@@ -306,7 +306,7 @@ class Hub:
         elif kind == "member.left" and target is not None:
             self._leave(target, channel_id)
         elif kind == "channel.created" and channel_id is not None:
-            await self._learn_members(conn, channel_id)
+            await self._learn_members(conn, channel_id, row["created_at"])
         position = event_position(row)
         frame = Outgoing(event_frame(row, position))
         if target is not None:
@@ -318,14 +318,19 @@ class Hub:
         for sub in list(receivers):
             sub.offer(position, frame)
 
-    async def _learn_members(self, conn: Any, channel_id: uuid.UUID) -> None:
-        """A new channel's members, as far as they have sockets here."""
+    async def _learn_members(self, conn: Any, channel_id: uuid.UUID, created: Any) -> None:
+        """A new channel's members, as far as they have sockets here: those its creating
+        transaction added (joined at its time), not those who joined since. A hub reading
+        behind would otherwise subscribe a later joiner at the creation, and hand them the
+        messages sent before they joined; their own member.joined comes later in the log."""
         local = list(self._by_user)
         if not local:
             return
         cm = channel_members.c
         result = await conn.execute(
-            sa.select(cm.user_id).where(cm.channel_id == channel_id, cm.user_id.in_(local))
+            sa.select(cm.user_id).where(
+                cm.channel_id == channel_id, cm.user_id.in_(local), cm.joined_at <= created
+            )
         )
         for (user_id,) in result.all():
             self._join(user_id, channel_id)
