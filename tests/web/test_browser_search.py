@@ -3,17 +3,23 @@ header's field (or Ctrl+Shift+F, or the button on a phone-sized screen); the sni
 words with <mark> and shows a message's own markup and entities as the text they are; a too
 long query says so; a result opens its channel at the message, also far back in a long
 history (scrolling down then reaches the newest), in a thread (at its root) or in a public
-channel Bob has not joined. The highlight parser is checked on tricky strings in the page.
-Any console error, page error or CSP violation fails a test."""
+channel Bob has not joined. The Files view finds files by name with the same words: a file
+downloads with its bytes, an image opens in the lightbox, a result shows its message in the
+conversation, more come by "Load more files". The highlight parser is checked on tricky
+strings in the page. Any console error, page error or CSP violation fails a test."""
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from tests.web.a11y import problems
 from tests.web.browser import Tab, needs_chromium
 from tests.web.chat import SEEDED, Chat, message, messages, no_problems, open_channel, seed
 
@@ -51,7 +57,7 @@ def search_from_header(tab: Tab, q: str) -> None:
 
 
 def search_in_panel(tab: Tab, q: str) -> None:
-    field = panel(tab).get_by_role("searchbox", name="Search messages")
+    field = panel(tab).get_by_role("searchbox", name=re.compile("^Search (messages|files)$"))
     field.fill(q)
     field.press("Enter")
 
@@ -64,6 +70,33 @@ def seed_history(chat: Chat, channel_id: str, count: int, *, special: dict[int, 
             text = special.get(n, f"seed {n}")
             r = http.post("/api/messages", json={"channel_id": channel_id, "text": text})
             assert r.status_code == 201, r.text
+
+
+def upload(chat: Chat, name: str, data: bytes) -> str:
+    r = httpx.post(
+        f"{chat.url}/api/files",
+        files={"file": (name, data)},
+        headers={"Authorization": f"Bearer {chat.ada}"},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 120, 230)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def file_rows(tab: Tab) -> Any:
+    return panel(tab).locator(".search-file")
+
+
+def show_files(tab: Tab) -> None:
+    switch = panel(tab).get_by_role("group", name="Search in").get_by_role("button", name="Files")
+    switch.click()
+    expect(switch).to_have_attribute("aria-pressed", "true")
 
 
 # -- tests ---------------------------------------------------------------------------------
@@ -274,3 +307,98 @@ def test_the_highlight_parser_on_tricky_strings(chat: Chat, browser: Any) -> Non
     parsed = ada.page.evaluate(PARSE, list(cases))
     assert dict(zip(cases, parsed, strict=True)) == cases
     no_problems(ada)
+
+
+REPORT = b"Quarterly report\nRevenue up; costs flat.\n"
+
+
+def test_files_are_found_downloaded_opened_and_shown_in_their_conversation(
+    chat: Chat, browser: Any, screenshot: Any
+) -> None:
+    room = chat.channel("quarter", members=(chat.bob,))
+    start = chat.channel("files-start", members=(chat.bob,))
+    # Older files first, so that the report and the chart lead the first page.
+    extra = [upload(chat, f"quarterly-appendix-{n:02}.txt", b"appendix\n") for n in range(20)]
+    for at in range(0, len(extra), 10):
+        body = {"channel_id": start["id"], "text": "Appendices", "file_ids": extra[at : at + 10]}
+        chat.post("/api/messages", chat.ada, body)
+    ids = [
+        upload(chat, "quarterly-report.txt", REPORT),
+        upload(chat, "quarterly-chart.png", png(320, 200)),
+    ]
+    chat.post(
+        "/api/messages",
+        chat.ada,
+        {"channel_id": room["id"], "text": "Numbers attached", "file_ids": ids},
+    )
+    bob = chat.tab(browser, "bob", viewport={"width": 1280, "height": 800})
+    open_channel(bob, chat, start["id"])
+    page = bob.page
+
+    # The same words, in files: by name, newest first, a page at a time.
+    search_from_header(bob, "quarterly")
+    expect(panel(bob)).to_contain_text("No messages match")
+    show_files(bob)
+    expect(panel(bob).get_by_role("searchbox", name="Search files")).to_have_value("quarterly")
+    expect(file_rows(bob)).to_have_count(20)
+    expect(panel(bob).get_by_role("status")).to_have_text("20 files so far")
+    expect(file_rows(bob).nth(0)).to_contain_text("quarterly-chart.png")
+    report = file_rows(bob).nth(1)
+    expect(report).to_contain_text("quarterly-report.txt")
+    expect(report).to_contain_text("Ada Owner")
+    expect(report).to_contain_text(f"in #{room['name']}")
+    expect(report.locator("time")).to_have_count(1)
+    chart = file_rows(bob).nth(0).locator("img.thumbnail")
+    expect(chart).to_have_attribute("data-loaded", "true")
+    assert problems(bob) == []
+    screenshot(bob, "search-files")
+    panel(bob).get_by_role("button", name="Load more files").click()
+    expect(file_rows(bob)).to_have_count(22)
+    expect(file_rows(bob).nth(20).get_by_role("button").first).to_be_focused()
+    expect(panel(bob).get_by_role("button", name="Load more files")).to_have_count(0)
+    expect(panel(bob).get_by_role("status")).to_have_text("22 files")
+
+    # Downloaded with its bytes.
+    with page.expect_download() as download:
+        panel(bob).get_by_role("button", name="Download quarterly-report.txt").click()
+    assert download.value.suggested_filename == "quarterly-report.txt"
+    assert Path(download.value.path()).read_bytes() == REPORT
+
+    # The image large; Escape goes back to it.
+    opener = panel(bob).get_by_role("button", name="Open quarterly-chart.png")
+    opener.click()
+    box = page.get_by_role("dialog")
+    expect(box.get_by_role("heading")).to_have_text("quarterly-chart.png")
+    expect(box.locator("img.lightbox-image")).to_have_attribute("data-loaded", "true")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(opener).to_be_focused()
+
+    # Nothing found: said.
+    search_in_panel(bob, "zebrafish")
+    expect(panel(bob)).to_contain_text("No files match “zebrafish”")
+    expect(file_rows(bob)).to_have_count(0)
+
+    # The report's message, in its conversation.
+    search_in_panel(bob, "quarterly-report")
+    expect(file_rows(bob)).to_have_count(1)
+    panel(bob).get_by_role("button", name="Show quarterly-report.txt in conversation").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"#{room['name']}")
+    target = message(bob, "Numbers attached")
+    expect(target).to_be_in_viewport()
+    expect(target).to_have_class(re.compile(r"\bjumped\b"))
+
+    # On a phone: the same view, nothing sideways, and no problem for assistive technology.
+    narrow = chat.tab(browser, "bob", viewport={"width": 375, "height": 740}, has_touch=True)
+    open_channel(narrow, chat, start["id"])
+    narrow.page.get_by_role("button", name="Search messages").click()
+    search_in_panel(narrow, "quarterly")
+    show_files(narrow)
+    expect(file_rows(narrow)).to_have_count(20)
+    expect(file_rows(narrow).nth(0).locator("img.thumbnail")).to_have_attribute(
+        "data-loaded", "true"
+    )
+    assert narrow.page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert problems(narrow) == []
+    screenshot(narrow, "search-files-narrow")
+    no_problems(bob, narrow)

@@ -1,4 +1,4 @@
-// Searching messages: the request and what its errors mean to a reader, opening the search
+// Searching messages and files: the requests and what its errors mean to a reader, opening the search
 // panel (from the header's box, its button on narrow screens, or Ctrl+Shift+F), and going
 // to a result in its channel.
 import { ApiError, withQuery } from "./api.js";
@@ -36,6 +36,11 @@ export function searchMessages({ q, sort, cursor = null }) {
   return call(withQuery("/api/search/messages", { q, sort, limit: PAGE, cursor }));
 }
 
+// Files whose name or type contains the words as written (the operators are for messages).
+export function searchFiles({ q, cursor = null }) {
+  return call(withQuery("/api/search/files", { q, limit: PAGE, cursor }));
+}
+
 // What went wrong, in words for the panel.
 export function searchError(error) {
   if (!(error instanceof ApiError)) return `The search failed: ${error}`;
@@ -57,6 +62,7 @@ export function openSearch({ q = "", focus = false } = {}) {
     kind: "search",
     q,
     sort: before?.sort ?? "relevance",
+    view: before?.view ?? "messages",
     here: before?.here ?? false,
     scope,
     focus,
@@ -85,4 +91,10 @@ export async function openResult(hit) {
   if (!reply && window.matchMedia(PANEL_COVERS).matches) panel.value = null;
   await showChannel(hit.channel.id, { around: hit.thread_id ?? hit.id, focus: !reply });
   if (reply) panel.value = { kind: "thread", rootId: hit.thread_id };
+}
+
+// A file found: its message in its channel, as a message result opens.
+export async function openFileResult(hit) {
+  if (window.matchMedia(PANEL_COVERS).matches) panel.value = null;
+  await showChannel(hit.channel_id, { around: hit.message_id });
 }

@@ -2,7 +2,8 @@
 // sort, "Only in #channel" for the channel the search started in, the estimated total, a
 // page at a time with "Load more", and a short help of the query language. A result opens
 // its channel at the message. The highlighted snippet is drawn from pieces of text
-// (highlight.js), never as HTML.
+// (highlight.js), never as HTML. "Files" shows the files found by the same words instead
+// (search-files.js).
 import { channelLabel, fullTime } from "../format.js";
 import { html, useEffect, useId, useRef, useState } from "../lib/html.js";
 import { parseHighlight } from "../highlight.js";
@@ -17,6 +18,7 @@ import {
   tooLong,
 } from "../search.js";
 import { channels, panel, userId } from "../store.js";
+import { FileResults } from "./search-files.js";
 import { PanelFrame } from "./side-panel.js";
 
 const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -25,6 +27,11 @@ const COUNT = new Intl.NumberFormat();
 const SORTS = [
   ["relevance", "Most relevant"],
   ["recent", "Newest"],
+];
+
+const VIEWS = [
+  ["messages", "Messages"],
+  ["files", "Files"],
 ];
 
 const OPERATORS = [
@@ -87,7 +94,15 @@ function summary(found) {
   return `About ${COUNT.format(Math.max(found.total, n))} results`;
 }
 
-export function SearchPanel({ q = "", sort = "relevance", here = false, scope = null, focus = false, asked = 0 }) {
+export function SearchPanel({
+  q = "",
+  sort = "relevance",
+  view = "messages",
+  here = false,
+  scope = null,
+  focus = false,
+  asked = 0,
+}) {
   const [text, setText] = useState(q);
   const [found, setFound] = useState(IDLE);
   const [helpOpen, setHelpOpen] = useState(false);
@@ -96,6 +111,7 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
   const list = useRef(null);
   const helpId = useId();
   const query = fullQuery(q, { here, scope });
+  const files = view === "files";
 
   useEffect(() => {
     if (focus) input.current?.focus();
@@ -111,7 +127,7 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
   }, [asked]);
 
   useEffect(() => {
-    if (!q.trim()) {
+    if (!q.trim() || files) {
       setFound(IDLE);
       return undefined;
     }
@@ -127,7 +143,7 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
     return () => {
       current = false;
     };
-  }, [query, sort, asked]);
+  }, [query, sort, asked, files]);
 
   // After "Load more", focus goes to the first new result (the button may be gone).
   useEffect(() => {
@@ -165,9 +181,9 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
     openSearch({ q: text.trim() });
   }
 
-  const helpShown = helpOpen || !q.trim();
+  const helpShown = !files && (helpOpen || !q.trim());
   const first = found.loading && !found.hits.length;
-  const actions = html`<button type="button" class="icon-button search-help-toggle" aria-label="Search help"
+  const actions = !files && html`<button type="button" class="icon-button search-help-toggle" aria-label="Search help"
     aria-expanded=${helpShown ? "true" : "false"} aria-controls=${helpId} disabled=${!q.trim()}
     onClick=${() => setHelpOpen(!helpOpen)}><span aria-hidden="true">?</span></button>`;
 
@@ -175,21 +191,28 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
     <${PanelFrame} title="Search" className="search-panel" actions=${actions}>
       <div class="search-controls">
         <form class="search-form" onSubmit=${submit}>
-          <label class="visually-hidden" for="search-panel-q">Search messages</label>
+          <label class="visually-hidden" for="search-panel-q">${files ? "Search files" : "Search messages"}</label>
           <input id="search-panel-q" ref=${input} type="search" autocomplete="off" enterkeyhint="search"
-            placeholder="Words, from:@name, in:#channel…" value=${text}
+            placeholder=${files ? "Part of a file’s name or type…" : "Words, from:@name, in:#channel…"} value=${text}
             aria-invalid=${found.error && tooLong(query) ? "true" : undefined}
             onInput=${(e) => setText(e.currentTarget.value)} />
           <button type="submit" class="small">Search</button>
         </form>
         <div class="search-options">
-          <div class="search-sort" role="group" aria-label="Sort results">
+          <div class="search-sort search-view" role="group" aria-label="Search in">
+            ${VIEWS.map(
+              ([value, label]) => html`<button type="button" key=${value} class="secondary small"
+                aria-pressed=${view === value ? "true" : "false"} onClick=${() => change({ view: value })}>${label}</button>`,
+            )}
+          </div>
+          ${!files &&
+          html`<div class="search-sort" role="group" aria-label="Sort results">
             ${SORTS.map(
               ([value, label]) => html`<button type="button" key=${value} class="secondary small"
                 aria-pressed=${sort === value ? "true" : "false"} onClick=${() => change({ sort: value })}>${label}</button>`,
             )}
-          </div>
-          ${scope &&
+          </div>`}
+          ${scope && !files &&
           html`<label class="search-here">
             <input type="checkbox" checked=${here} onChange=${(e) => change({ here: e.currentTarget.checked })} />
             Only in #${scope.name}
@@ -197,7 +220,9 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
         </div>
       </div>
       ${helpShown && html`<${Help} id=${helpId} />`}
-      <div class="search-results-area" aria-busy=${found.loading ? "true" : "false"}>
+      ${files && html`<${FileResults} q=${q} asked=${asked} />`}
+      ${!files &&
+      html`<div class="search-results-area" aria-busy=${found.loading ? "true" : "false"}>
         <p class="search-summary" role="status">
           ${!q.trim() || found.error ? "" : first ? "Searching…" : found.hits.length ? summary(found) : ""}
         </p>
@@ -218,7 +243,7 @@ export function SearchPanel({ q = "", sort = "relevance", here = false, scope = 
             ${found.loading ? "Loading…" : "Load more results"}
           </button>
         </div>`}
-      </div>
+      </div>`}
     </${PanelFrame}>
   `;
 }
