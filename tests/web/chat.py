@@ -5,6 +5,7 @@ with Ada the owner and Bob a member) and the helpers that find things on their p
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from tests.fixtures.processes import Server
 from tests.web import browser
@@ -87,6 +89,17 @@ class Chat:
         assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
         return r.json()
 
+    def upload(self, token: str, name: str, data: bytes) -> dict[str, Any]:
+        """An upload through POST /api/files, not attached to a message yet."""
+        r = httpx.post(
+            f"{self.url}/api/files",
+            files={"file": (name, data)},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
     def channel(self, prefix: str, *, members: tuple[str, ...] = ()) -> dict[str, Any]:
         """A new public channel of Ada's (a unique name), joined by each of `members`."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -146,3 +159,9 @@ def no_problems(*tabs: Tab, allow: re.Pattern[str] | None = None) -> None:
     for tab in tabs:
         left = [p for p in tab.problems if allow is None or not allow.search(p)]
         assert left == [], left
+
+
+def png(width: int, height: int, colour: tuple[int, int, int] = (230, 120, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -10,19 +10,16 @@ violation fails a test."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from PIL import Image
 
 from tests.fixtures.processes import Server, nchat_env, serving, throwaway_database
 from tests.web.a11y import focus_problems, problems
 from tests.web.browser import Tab, needs_chromium, new_tab
-from tests.web.chat import Chat, composer, message, no_problems, open_channel
+from tests.web.chat import Chat, composer, message, no_problems, open_channel, png
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [needs_chromium, pytest.mark.usefixtures("console_report")]
@@ -52,23 +49,6 @@ class Screens:
         expect(gone).to_be_hidden()
 
 
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (230, 120, 40)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def upload(chat: Chat, name: str, data: bytes) -> str:
-    r = httpx.post(
-        f"{chat.url}/api/files",
-        files={"file": (name, data)},
-        headers={"Authorization": f"Bearer {chat.ada}"},
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
 def furnished(chat: Chat) -> dict[str, Any]:
     """A channel with something of everything a message can carry: reactions (one Ada's),
     a thread, a pin, an image and a text file."""
@@ -80,7 +60,10 @@ def furnished(chat: Chat) -> dict[str, Any]:
     chat.post("/api/messages", chat.ada, reply)
     pinned = chat.send(chat.ada, room["id"], "The quokka rota for next week")
     chat.post(f"/api/messages/{pinned['id']}/pin", chat.ada, {})
-    files = [upload(chat, "chart.png", png(320, 200)), upload(chat, "notes.txt", b"Minutes\n")]
+    files = [
+        chat.upload(chat.ada, "chart.png", png(320, 200))["id"],
+        chat.upload(chat.ada, "notes.txt", b"Minutes\n")["id"],
+    ]
     body = {"channel_id": room["id"], "text": "Minutes and the chart", "file_ids": files}
     chat.post("/api/messages", chat.ada, body)
     return room

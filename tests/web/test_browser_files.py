@@ -10,17 +10,15 @@ URLs), except Chromium's own line for the refusal the test provokes."""
 from __future__ import annotations
 
 import base64
-import io
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.web.browser import Tab, needs_chromium
-from tests.web.chat import Chat, composer, message, messages, no_problems, open_channel
+from tests.web.chat import Chat, composer, message, messages, no_problems, open_channel, png
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [needs_chromium, pytest.mark.usefixtures("console_report")]
@@ -43,12 +41,6 @@ PASTE = """(el, data) => el.dispatchEvent(
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
-def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def transfer(tab: Tab, *files: tuple[str, str, bytes]) -> Any:
     encoded = [[name, kind, base64.b64encode(data).decode()] for name, kind, data in files]
     return tab.page.evaluate_handle(TRANSFER, encoded)
@@ -61,17 +53,6 @@ def upload_row(tab: Tab, name: str) -> Any:
 def assert_loaded(image: Any) -> None:
     expect(image).to_have_attribute("data-loaded", "true")
     image.page.wait_for_function(LOADED, arg=image.element_handle())
-
-
-def upload(chat: Chat, token: str, name: str, data: bytes) -> dict[str, Any]:
-    r = httpx.post(
-        f"{chat.url}/api/files",
-        files={"file": (name, data)},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 def set_upload_limit(chat: Chat, max_bytes: int) -> None:
@@ -263,7 +244,7 @@ def test_a_file_the_server_refuses_says_why_and_sends_nothing(
 def test_the_files_panel_pages_through_a_channel(chat: Chat, browser: Any) -> None:
     room = chat.channel("archive")
     ids = [
-        upload(chat, chat.ada, f"report-{n:02}.txt", f"report {n}\n".encode())["id"]
+        chat.upload(chat.ada, f"report-{n:02}.txt", f"report {n}\n".encode())["id"]
         for n in range(35)
     ]
     for start in range(0, len(ids), 10):

@@ -10,18 +10,16 @@ strings in the page. Any console error, page error or CSP violation fails a test
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.web.a11y import problems
 from tests.web.browser import Tab, needs_chromium
-from tests.web.chat import SEEDED, Chat, message, messages, no_problems, open_channel, seed
+from tests.web.chat import SEEDED, Chat, message, messages, no_problems, open_channel, png, seed
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [needs_chromium, pytest.mark.usefixtures("console_report")]
@@ -70,23 +68,6 @@ def seed_history(chat: Chat, channel_id: str, count: int, *, special: dict[int, 
             text = special.get(n, f"seed {n}")
             r = http.post("/api/messages", json={"channel_id": channel_id, "text": text})
             assert r.status_code == 201, r.text
-
-
-def upload(chat: Chat, name: str, data: bytes) -> str:
-    r = httpx.post(
-        f"{chat.url}/api/files",
-        files={"file": (name, data)},
-        headers={"Authorization": f"Bearer {chat.ada}"},
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (40, 120, 230)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def file_rows(tab: Tab) -> Any:
@@ -318,13 +299,16 @@ def test_files_are_found_downloaded_opened_and_shown_in_their_conversation(
     room = chat.channel("quarter", members=(chat.bob,))
     start = chat.channel("files-start", members=(chat.bob,))
     # Older files first, so that the report and the chart lead the first page.
-    extra = [upload(chat, f"quarterly-appendix-{n:02}.txt", b"appendix\n") for n in range(20)]
+    extra = [
+        chat.upload(chat.ada, f"quarterly-appendix-{n:02}.txt", b"appendix\n")["id"]
+        for n in range(20)
+    ]
     for at in range(0, len(extra), 10):
         body = {"channel_id": start["id"], "text": "Appendices", "file_ids": extra[at : at + 10]}
         chat.post("/api/messages", chat.ada, body)
     ids = [
-        upload(chat, "quarterly-report.txt", REPORT),
-        upload(chat, "quarterly-chart.png", png(320, 200)),
+        chat.upload(chat.ada, "quarterly-report.txt", REPORT)["id"],
+        chat.upload(chat.ada, "quarterly-chart.png", png(320, 200, (40, 120, 230)))["id"],
     ]
     chat.post(
         "/api/messages",
