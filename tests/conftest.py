@@ -26,8 +26,8 @@ from tests.fixtures.databases import create_database, drop_database, with_databa
 from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
-# The S3 server fixture, for the files and storage command tests.
-pytest_plugins = ["tests.fixtures.s3"]
+# The S3 server fixture, for the files and storage command tests; the SMTP server, for mail.
+pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.smtp", "tests.fixtures.push_service"]
 
 SERVER_ENV = "NCHAT_TEST_DATABASE_URL"
 
@@ -85,7 +85,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
-TRUNCATED = [t.name for t in metadata.sorted_tables if t.name != "nchat_app_config"]
+# The one-row tables stay (the notifier's position only moves forward, as the log does);
+# the job queue's jobs go with everything else.
+KEPT = {"nchat_app_config", "nchat_notifier_position"}
+TRUNCATED = [t.name for t in metadata.sorted_tables if t.name not in KEPT] + [
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+]
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from nchat.config import SETTINGS, Settings
 from nchat.db.engine import ENGINE, create_engine
 from nchat.db.transaction import AFTER_COMMIT, AfterCommit, Effects
 from nchat.errors import NchatError, error_body
-from nchat.files.api import UPLOAD_PATH
+from nchat.files.api import AVATAR_BODY_BYTES, AVATAR_PATH, UPLOAD_PATH
 from nchat.files.api import router as files_router
 from nchat.gateway.api import heartbeat_of
 from nchat.gateway.api import router as gateway_router
@@ -44,6 +44,8 @@ from nchat.http_edge.origins import WebSocketOrigin, cors
 from nchat.http_edge.pages import html_pages
 from nchat.limits import LIMITS, Limits, Rules, make_limiter
 from nchat.messages.api import router as messages_router
+from nchat.notifications import runtime as notifications_runtime
+from nchat.notifications.api import router as notifications_router
 from nchat.observability import METRICS, Metrics, RequestContextMiddleware, configure_logging
 from nchat.realtime import presence
 from nchat.realtime.bus import BUS, Bus
@@ -98,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         auth_router,
         users_router,
         admin_router,
+        notifications_router,
         gateway_router,
         realtime_router,
         metrics_router,
@@ -160,6 +163,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await hub.start()
     await guard.start()
     await keeper.start()
+    notifications = notifications_runtime.make(settings, engine, get(app, METRICS))
+    put(app, notifications_runtime.VAPID_PUBLIC_KEY, notifications.vapid_public_key)
+    await notifications.start()
     # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
     # process: freeze it out of the cyclic garbage collector, whose full passes over it
     # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
@@ -177,6 +183,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         cleanup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await cleanup
+        await notifications.stop()
         # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
         await keeper.stop()
         await guard.stop()
@@ -212,9 +219,12 @@ def create_app_from_env() -> FastAPI:
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # Each add wraps the ones before it: innermost first. The body limit comes before
     # anything reads; CORS and the security headers see every response, the 413s too.
-    # Uploads stream to the store under the app config's own limit (files/service.py).
+    # Uploads stream to the store under the app config's own limit (files/service.py);
+    # avatars are read whole, so theirs is fixed here.
     app.add_middleware(
-        BodyLimit, max_bytes=settings.max_body_bytes, prefixes={UPLOAD_PATH: UNLIMITED_BYTES}
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        prefixes={UPLOAD_PATH: UNLIMITED_BYTES, AVATAR_PATH: AVATAR_BODY_BYTES},
     )
     if settings.cors_origins:
         app.add_middleware(cors, origins=settings.cors_origins)

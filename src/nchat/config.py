@@ -104,6 +104,38 @@ class Settings(BaseSettings):
     # spanish, ...; `simple`: none). Changing it takes `nchat search reindex`.
     search_language: str = Field(default="english", pattern=r"^[a-z]{2,32}$")
 
+    # -- notifications (README: Notifications) ---------------------------------------------
+    # A notification waits this long and is dropped if the message was read meanwhile.
+    push_delay_s: float = Field(default=30.0, ge=0, le=24 * 3600)
+    email_delay_s: float = Field(default=600.0, ge=0, le=7 * 24 * 3600)
+    # Web Push endpoints are URLs a client chooses: private, loopback and link-local ones are
+    # refused unless this is set (tests, closed networks).
+    push_allow_private_endpoints: bool = False
+    # VAPID key pair (PEM of the EC P-256 private key); unset: generated once in the data dir.
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:admin@localhost"
+    # APNs, token auth: the .p8 key, its id, the team, the app's bundle id (topic).
+    apns_key_file: Path | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
+    apns_topic: str | None = None
+    apns_url: str = "https://api.push.apple.com"
+    # FCM HTTP v1: a service-account JSON file (its token_uri and project_id are used).
+    fcm_service_account_file: Path | None = None
+    fcm_url: str = "https://fcm.googleapis.com"
+    # Email: unset host means no email notifications.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "nchat <nchat@localhost>"
+    # The address people reach this server at, for links in emails; unset: http://host:port.
+    public_url: str | None = None
+    # Background jobs this process runs at once (procrastinate worker); 0: none here, only
+    # `nchat worker` processes run them.
+    job_concurrency: int = Field(default=10, ge=0, le=200)
+
     @field_validator("trusted_proxies", "cors_origins", "rate_limit_exempt_roles", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

@@ -7,7 +7,7 @@ import time
 import uuid
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -88,6 +88,23 @@ class Metrics:
             "nchat_http_request_duration_seconds",
             "HTTP request latency by method and route",
             ["method", "route"],
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "nchat_notifications_total",
+            "Notifications by channel (push, email) and outcome: queued, sent, failed, or "
+            "dropped (read, deleted, the person active or in do-not-disturb)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.jobs_waiting = Gauge(
+            "nchat_jobs_waiting",
+            "Background jobs due and not started yet (read at scrape time)",
+            registry=self.registry,
+        )
+        self.jobs_oldest_waiting = Gauge(
+            "nchat_jobs_oldest_waiting_seconds",
+            "How long the oldest due job has waited (read at scrape time)",
             registry=self.registry,
         )
 

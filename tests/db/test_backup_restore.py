@@ -86,7 +86,37 @@ VALUES ('0193a0c4-0000-7000-8000-0000000000f1', '0193a0c4-0000-7000-8000-0000000
         '0193a0c4-0000-7000-8000-0000000000d1', '0193a0c4-0000-7000-8000-0000000000c1',
         'notes.txt', 5, 'text/plain; charset=utf-8', 'a' || repeat('0', 63));
 INSERT INTO nchat_file_deletions (key) VALUES ('0193a0c4-0000-7000-8000-0000000000f2');
+INSERT INTO nchat_push_devices (id, user_id, device_id, platform, session_id, endpoint, p256dh,
+                                auth)
+VALUES ('0193a0c4-0000-7000-8000-0000000000b1', '0193a0c4-0000-7000-8000-000000000001',
+        'laptop', 'webpush', '0193a0c4-0000-7000-8000-0000000000a1',
+        'https://push.example.com/s/1', 'BPk', 'YXV0aA');
+INSERT INTO nchat_notification_settings (user_id, level, dnd_enabled, dnd_start, dnd_end,
+                                         dnd_timezone)
+VALUES ('0193a0c4-0000-7000-8000-000000000001', 'all', true, '22:00', '07:30',
+        'Europe/Paris');
+INSERT INTO nchat_channel_notification_settings (user_id, channel_id, muted)
+VALUES ('0193a0c4-0000-7000-8000-000000000002', '0193a0c4-0000-7000-8000-0000000000c1', true);
+INSERT INTO nchat_notifications (user_id, message_id, channel_id, reason, push_state,
+                                 push_due_at, email_state, email_due_at)
+VALUES ('0193a0c4-0000-7000-8000-000000000002', '0193a0c4-0000-7000-8000-0000000000d1',
+        '0193a0c4-0000-7000-8000-0000000000c1', 'mention', 'pending', '2030-01-01T00:00:00Z',
+        'none', '2030-01-01T00:10:00Z');
+-- The job queue's rows go with the backup too: a job waiting for its time is not lost.
+INSERT INTO procrastinate_workers DEFAULT VALUES;
+INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
+VALUES ('notifications', 'push_message', '{"message_id": "x"}', '2030-01-01T00:00:00Z');
+INSERT INTO procrastinate_periodic_defers (task_name, defer_timestamp, periodic_id)
+VALUES ('rescue', 1, '');
 """
+
+
+JOB_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_workers",
+    "procrastinate_periodic_defers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +135,7 @@ def empty(server_url: str) -> Iterator[str]:
 
 def test_source_has_rows_in_every_table(source: tuple[str, dict[str, tuple[Any, ...]]]) -> None:
     _, state = source
-    tables = {*metadata.tables, "schema_migrations", "alembic_version"}
+    tables = {*metadata.tables, *JOB_TABLES, "schema_migrations", "alembic_version"}
     assert {k.removeprefix("table ") for k in state if k.startswith("table ")} == tables
     assert all(state[f"table {t}"][0] > 0 for t in tables)
     assert state["sequence nchat_audit_log_id_seq"] == (3,)

@@ -54,7 +54,9 @@ def test_healthy_database_passes_and_reports_its_state(healthy: str) -> None:
     assert report["revision"] == report["head"] == migrate.head()
     assert report["pending_migrations"] == []
     expected = {table: 0 for table in metadata.tables}
-    expected.update({"nchat_app_config": 1, "nchat_login_failures": 1})
+    expected.update(
+        {"nchat_app_config": 1, "nchat_notifier_position": 1, "nchat_login_failures": 1}
+    )
     assert report["row_counts"] == expected
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from nchat.db import migrate
@@ -26,7 +27,34 @@ CONSTRAINT_TYPES = (
 )
 
 
-def expected_counts() -> dict[str, int]:
+# The job queue's schema (procrastinate's, applied by a migration as its release ships it).
+JOBS_SCHEMA = Path(migrate.__file__).parents[1] / "migrations/versions/procrastinate_3_10.sql"
+
+
+JOB_TABLES = {
+    "procrastinate_events",
+    "procrastinate_jobs",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+}
+
+
+@pytest.fixture(scope="module")
+def jobs(server_url: str) -> dict[str, int]:
+    """What the job queue's schema alone counts, on a database holding nothing else."""
+    with fresh_database(server_url, migrated=False) as url:
+        sql(url, JOBS_SCHEMA.read_text())
+        counts = report_json(url)["counts"]
+    assert isinstance(counts, dict)
+    return counts
+
+
+def expected_counts(jobs: dict[str, int]) -> dict[str, int]:
+    """The models' objects, the migration bookkeeping and the job queue's schema."""
+    return {name: count + jobs[name] for name, count in _model_counts().items()}
+
+
+def _model_counts() -> dict[str, int]:
     tables = metadata.tables.values()
     # The triggers the models name, and the functions their DDL creates (some share one).
     ddl = [d for t in tables for d, _ in t.info.get("triggers", {}).values()]
@@ -34,8 +62,12 @@ def expected_counts() -> dict[str, int]:
     return {
         "tables": len(tables) + BOOKKEEPING_TABLES,
         "columns": sum(len(t.columns) for t in tables) + BOOKKEEPING_COLUMNS,
-        # Every table's primary key has an index of its own.
-        "indexes": sum(len(t.indexes) + 1 for t in tables) + BOOKKEEPING_TABLES,
+        # Every table's primary key and unique constraints have an index of their own.
+        "indexes": sum(
+            len(t.indexes) + 1 + sum(isinstance(c, sa.UniqueConstraint) for c in t.constraints)
+            for t in tables
+        )
+        + BOOKKEEPING_TABLES,
         "constraints": sum(
             sum(isinstance(c, CONSTRAINT_TYPES) for c in t.constraints) for t in tables
         )
@@ -64,26 +96,34 @@ def table_rows(markdown: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_counts_of_a_migrated_database_match_the_models(server_url: str) -> None:
+def test_counts_of_a_migrated_database_match_the_models(
+    server_url: str, jobs: dict[str, int]
+) -> None:
     with fresh_database(server_url) as url:
         data = report_json(url)
         text = cli(url, "schema-report")
 
-    assert data["counts"] == expected_counts()
+    assert data["counts"] == expected_counts(jobs)
     assert data["revision"] == migrate.head()
     objects = data["objects"]
-    assert set(objects["tables"]) == {*metadata.tables, "schema_migrations", "alembic_version"}
+    assert set(objects["tables"]) == {
+        *metadata.tables,
+        *JOB_TABLES,
+        "schema_migrations",
+        "alembic_version",
+    }
     assert "nchat_users.locale" in objects["columns"]
     assert "ix_nchat_sessions_user_id" in objects["indexes"]
     assert "nchat_sessions.fk_nchat_sessions_user_id_nchat_users" in objects["constraints"]
     assert text.exit_code == 0
     rows = table_rows(text.stdout)
     assert rows["Component"] == ["count"]
-    assert {c: int(rows[c][0]) for c in COMPONENTS} == expected_counts()
+    assert {c: int(rows[c][0]) for c in COMPONENTS} == expected_counts(jobs)
 
 
 def test_functions_triggers_and_views_count_but_extension_members_do_not(
     server_url: str,
+    jobs: dict[str, int],
 ) -> None:
     with fresh_database(server_url) as url:
         sql(
@@ -100,7 +140,7 @@ def test_functions_triggers_and_views_count_but_extension_members_do_not(
         )
         data = report_json(url)
 
-    expected = expected_counts()
+    expected = expected_counts(jobs)
     assert data["counts"] == {
         **expected,
         "functions": expected["functions"] + 1,
@@ -125,7 +165,9 @@ def test_json_report_round_trips(server_url: str) -> None:
     assert [c.changes for c in compare(report, report)] == ["no change"] * len(COMPONENTS)
 
 
-def test_compare_base_to_head_shows_what_the_upgrade_added(server_url: str, tmp_path: Path) -> None:
+def test_compare_base_to_head_shows_what_the_upgrade_added(
+    server_url: str, tmp_path: Path, jobs: dict[str, int]
+) -> None:
     before_file = tmp_path / "before.json"
     with fresh_database(server_url) as url:
         migrate.downgrade(url, to="base")
@@ -139,8 +181,12 @@ def test_compare_base_to_head_shows_what_the_upgrade_added(server_url: str, tmp_
     assert after.returncode == 0, after.stderr
     assert re.search(r"^\| Component +\| before +\| after +\| Changes +\|$", after.stdout, re.M)
     rows = table_rows(after.stdout)
-    expected = expected_counts()
-    assert rows["tables"] == ["2", str(expected["tables"]), f"+{len(metadata.tables)}"]
+    expected = expected_counts(jobs)
+    assert rows["tables"] == [
+        "2",
+        str(expected["tables"]),
+        f"+{len(metadata.tables) + jobs['tables']}",
+    ]
     for component in ("columns", "indexes", "constraints", "functions", "triggers"):
         before_count, after_count, changes = rows[component]
         assert int(after_count) == expected[component]
@@ -148,14 +194,14 @@ def test_compare_base_to_head_shows_what_the_upgrade_added(server_url: str, tmp_
         assert int(before_count) < int(after_count)
     assert rows["views"] == ["0", "0", "no change"]
     # The text names the first tables (long lists are cut); the JSON comparison names all.
-    first = ", ".join(sorted(metadata.tables)[:3])
+    first = ", ".join(sorted({*metadata.tables, *JOB_TABLES})[:3])
     assert f"Added tables: {first}, " in after.stdout
     # Long lists are cut in the text; the JSON comparison has every name.
     assert re.search(r"^Added columns: .+, \.\.\. \(\d+ more\)$", after.stdout, re.M)
     assert f"after revision {migrate.head()}" in after.stdout
 
     by_component = {c["component"]: c for c in as_json["changes"]}
-    assert by_component["tables"]["added"] == sorted(metadata.tables)
+    assert by_component["tables"]["added"] == sorted({*metadata.tables, *JOB_TABLES})
     assert by_component["tables"]["removed"] == []
     added_columns = by_component["columns"]["added"]
     assert len(added_columns) == expected["columns"] - int(rows["columns"][0])

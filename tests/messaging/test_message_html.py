@@ -114,6 +114,21 @@ async def test_the_xss_corpus_through_the_http_send(
     assert stored == answered
 
 
+async def test_the_send_stores_the_html_it_answers_with(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine
+) -> None:
+    ada = await make_user(username="ada")
+    channel = await api.create_channel(ada, "general")
+    root = await api.send(ada, channel["id"], "a **root**")
+    reply = await api.send(ada, channel["id"], "a _reply_", thread_id=root["id"])
+    async with engine.connect() as conn:
+        stored = dict((await conn.execute(sa.select(messages.c.id, messages.c.html))).all())
+    assert {str(k): v for k, v in stored.items()} == {
+        root["id"]: "<p>a <strong>root</strong></p>",
+        reply["id"]: "<p>a <em>reply</em></p>",
+    }
+
+
 async def test_an_edit_renders_again_and_a_delete_removes_the_html(
     client: httpx.AsyncClient, make_user: UserFactory, api: Api
 ) -> None:

@@ -14,6 +14,7 @@ from nchat import __version__
 from nchat.app import create_app
 from nchat.cli import database, migrate, search, storage, users
 from nchat.cli.common import console, open_database
+from nchat.cli.worker import worker
 from nchat.config import Settings
 from nchat.db import migrate as migrations
 
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(storage.app, name="storage")
 app.add_typer(search.app, name="search")
+app.command()(worker)
 
 
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)

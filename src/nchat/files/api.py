@@ -17,16 +17,21 @@ from nchat.auth.deps import CurrentUser, StreamingUser
 from nchat.config import SETTINGS
 from nchat.db.transaction import Conn, app_transaction
 from nchat.errors import BadRequest
-from nchat.files import service
+from nchat.files import avatars, service
 from nchat.files.ranges import single_range
 from nchat.files.schemas import ChannelFileList, ChannelFilesQuery, FileOut
 from nchat.files.service import Served
 from nchat.storage import STORAGE, Storage
+from nchat.users import service as users
+from nchat.users.schemas import UserOut
 
 router = APIRouter(prefix="/api", tags=["files"])
 logger = structlog.get_logger("nchat.files")
 
 UPLOAD_PATH = "/api/files"
+AVATAR_PATH = "/api/users/me/avatar"
+# The body limit of the avatar route: the picture and multipart's own bytes around it.
+AVATAR_BODY_BYTES = avatars.MAX_BYTES + service.MULTIPART_SLACK
 # No file can run script on nchat's origin, even opened directly: no script, no plugins, a
 # sandboxed document; images and media may still show (GitHub serves raw files the same way).
 FILE_POLICY = (
@@ -35,6 +40,8 @@ FILE_POLICY = (
 )
 # A file never changes once written: a client may keep it, for itself only.
 CACHE = "private, max-age=31536000, immutable"
+# An avatar's URL changes with the picture and needs no token: any cache may keep it.
+AVATAR_CACHE = "public, max-age=31536000, immutable"
 
 
 # The body is read as a stream, not by FastAPI: its schema is given here for the document.
@@ -109,6 +116,67 @@ async def channel_files(
 ) -> ChannelFileList:
     """The channel's files on messages not deleted, newest first."""
     return await service.channel_files(conn, channel_id, principal, query)
+
+
+@router.put(
+    "/users/me/avatar",
+    tags=["users"],
+    openapi_extra=_UPLOAD_BODY,
+    responses={415: {"description": "Not a PNG, JPEG, GIF or WebP image"}},
+)
+async def upload_avatar(request: Request, principal: StreamingUser) -> UserOut:
+    """The caller's new avatar: multipart/form-data with the picture in a part named
+    `file`. PNG, JPEG, GIF or WebP by its bytes (else 415 `unsupported_image_type`), at most
+    5 MB (413 `file_too_large`) and the server's image pixel limit (422 `image_too_large`).
+    Kept as a 256x256 WebP of its centred square; `avatar_url` becomes its URL, a new one
+    for each picture, and everyone hears `user.updated`."""
+    declared = request.headers.get("content-length", "")
+    try:
+        row = await avatars.do_upload(
+            functools.partial(app_transaction, request.app),
+            principal,
+            request.stream(),
+            content_type=request.headers.get("content-type", ""),
+            declared_length=int(declared) if declared.isdigit() else None,
+            storage=_storage(request),
+            max_pixels=appstate.of(request, SETTINGS).image_max_pixels,
+        )
+    except ClientDisconnect:
+        raise BadRequest("The upload was interrupted", code="upload_interrupted") from None
+    return users.to_out(row, viewer=principal)
+
+
+@router.delete("/users/me/avatar", tags=["users"])
+async def remove_avatar(principal: CurrentUser, conn: Conn) -> UserOut:
+    """No avatar any more (initials again); the uploaded picture leaves the store."""
+    row = await users.do_set_avatar(conn, principal, None)
+    return users.to_out(row, viewer=principal)
+
+
+@router.get(
+    "/users/{user_id}/avatar/{version}",
+    response_class=Response,
+    tags=["users"],
+    responses={
+        200: {"content": {"image/webp": {}}, "description": "The picture"},
+        304: {"description": "Not modified (If-None-Match)"},
+    },
+)
+async def avatar(user_id: uuid.UUID, version: str, request: Request, conn: Conn) -> Response:
+    """The user's avatar as `avatar_url` names it (image/webp). No token: pages load it as
+    a plain image, and its URL cannot be guessed. Any other version is 404."""
+    try:
+        wanted = uuid.UUID(version)
+    except ValueError:
+        raise users.avatar_not_found() from None
+    if str(wanted) != version:
+        raise users.avatar_not_found()
+    key = await users.get_avatar(conn, user_id, wanted)
+    headers = {"etag": f'"{version}"', "cache-control": AVATAR_CACHE}
+    if request.headers.get("if-none-match") == headers["etag"]:
+        return Response(status_code=304, headers=headers)
+    data = await avatars.read(_storage(request), key)
+    return Response(data, media_type=avatars.CONTENT_TYPE, headers=headers)
 
 
 def _storage(request: Request) -> Storage:

@@ -1,5 +1,5 @@
-"""What `nchat storage check` and `nchat storage migrate` do: compare the file rows with a
-store's objects, and copy a store's objects into another."""
+"""What `nchat storage check` and `nchat storage migrate` do: compare the file rows (and the
+users' uploaded avatars) with a store's objects, and copy a store's objects into another."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.storage import Storage
 from nchat.tables.files import files
+from nchat.tables.users import users
+from nchat.users.service import avatar_key, uploaded_avatar
 
 f = files.c
 _BATCH = 1000
@@ -46,7 +48,7 @@ async def expected_objects(
         async with engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         if not rows:
-            return
+            break
         for file_id, size, sha256, thumbnail, preview in rows:
             yield str(file_id), size, sha256
             if thumbnail:
@@ -54,6 +56,31 @@ async def expected_objects(
             if preview:
                 yield f"{file_id}.preview", None, None
         after = rows[-1][0]
+    async for key in _avatars(engine):
+        yield key, None, None
+
+
+async def _avatars(engine: AsyncEngine) -> AsyncIterator[str]:
+    """The objects of the avatars users uploaded (their `avatar_url` names them)."""
+    after = None
+    while True:
+        query = (
+            sa.select(users.c.id, users.c.avatar_url)
+            .where(users.c.avatar_url.startswith("/"))
+            .order_by(users.c.id)
+            .limit(_BATCH)
+        )
+        if after is not None:
+            query = query.where(users.c.id > after)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            version = uploaded_avatar(row)
+            if version is not None:
+                yield avatar_key(version)
+        after = rows[-1]["id"]
 
 
 async def count_files(engine: AsyncEngine) -> int:

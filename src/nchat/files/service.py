@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
@@ -61,6 +61,7 @@ def _render_slots() -> asyncio.Semaphore:
 
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+T = TypeVar("T")
 
 
 class FileTooLarge(NchatError):
@@ -187,7 +188,7 @@ async def do_upload(
                 },
             )
     except BaseException:
-        await _discard(storage, written)
+        await discard(storage, written)
         raise
     return FileOut.model_validate(record(row))
 
@@ -203,7 +204,28 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _discard(storage: Storage, keys: list[str]) -> None:
+async def write_bytes(storage: Storage, key: str, data: bytes) -> None:
+    """Store a small object made here (an avatar, say); 503 when the store cannot."""
+    await _write(storage, key, _once(data))
+
+
+async def read_part(body: AsyncIterator[bytes], *, content_type: str, limit: int) -> bytes:
+    """A small upload's file part (multipart/form-data, named `file`, as for POST
+    /api/files), read whole into memory: at most `limit` bytes, else 413."""
+    part = FilePart(body, boundary_of(content_type))
+    await part.name()
+    meter = _Meter(limit)
+    return b"".join([chunk async for chunk in meter.through(part.chunks())])
+
+
+async def in_render_slot(convert: Callable[[BinaryIO], T], data: bytes) -> T:
+    """A blocking Pillow function of images.py run on `data` in a worker thread, within
+    this process's slots for decoding images (those of thumbnails too)."""
+    async with _render_slots():
+        return await anyio.to_thread.run_sync(convert, io.BytesIO(data))
+
+
+async def discard(storage: Storage, keys: list[str]) -> None:
     """Remove what an upload that failed had written; what cannot be removed now is left
     for `nchat storage check` to list (it has no row)."""
     for key in keys:

@@ -17,6 +17,7 @@ from nchat.channels.access_cache import ACCESS_CACHE
 from nchat.channels.schemas import ChannelCreate, ChannelQuery
 from nchat.errors import NchatError, ValidationFailed
 from nchat.files.schemas import MAX_FILES_PER_MESSAGE
+from nchat.graphql import notifications as gql_notifications
 from nchat.graphql.args import opt_id, parse_id, validated
 from nchat.graphql.context import GqlContext
 from nchat.graphql.errors import NchatErrors
@@ -51,6 +52,13 @@ def in_savepoint(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 @strawberry.type
 class Query:
+    notification_preferences: gql_notifications.NotificationPreferences = strawberry.field(
+        resolver=gql_notifications.my_preferences
+    )
+    channel_notification_preferences: gql_notifications.ChannelNotificationPreferences = (
+        strawberry.field(resolver=gql_notifications.channel_preferences)
+    )
+
     @strawberry.field
     async def me(self, info: Info) -> User:
         principal = info.context.user()
@@ -143,6 +151,13 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    update_notification_preferences: gql_notifications.NotificationPreferences = (
+        strawberry.mutation(resolver=in_savepoint(gql_notifications.update_preferences))
+    )
+    update_channel_notification_preferences: gql_notifications.ChannelNotificationPreferences = (
+        strawberry.mutation(resolver=in_savepoint(gql_notifications.update_channel_preferences))
+    )
+
     @strawberry.mutation
     @in_savepoint
     async def send_message(

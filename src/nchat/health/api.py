@@ -7,9 +7,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from nchat import __version__, appstate
 from nchat.db.engine import ENGINE
+from nchat.jobs import queue as jobs
 from nchat.observability import METRICS
 from nchat.storage import STORAGE
 
@@ -75,6 +77,15 @@ async def ready(request: Request) -> JSONResponse:
 
 @metrics_router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(appstate.of(request, METRICS).registry), media_type=CONTENT_TYPE_LATEST
-    )
+    gauges = appstate.of(request, METRICS)
+    try:
+        async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
+            async with appstate.of(request, ENGINE).connect() as conn:
+                waiting, oldest_s = await jobs.depth(conn)
+        gauges.jobs_waiting.set(waiting)
+        gauges.jobs_oldest_waiting.set(oldest_s)
+    except (TimeoutError, OSError, SQLAlchemyError):
+        # The database away: the rest of the metrics still say so (and the readiness check).
+        gauges.jobs_waiting.set(float("nan"))
+        gauges.jobs_oldest_waiting.set(float("nan"))
+    return Response(generate_latest(gauges.registry), media_type=CONTENT_TYPE_LATEST)

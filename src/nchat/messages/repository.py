@@ -90,6 +90,7 @@ _SEND_COLUMNS = (
     "channel_id",
     "user_id",
     "text",
+    "html",
     "thread_id",
     "client_id",
     "mentions",

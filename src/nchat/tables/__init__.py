@@ -23,6 +23,13 @@ from nchat.tables.messages import (
     thread_followers,
 )
 from nchat.tables.meta import metadata
+from nchat.tables.notifications import (
+    channel_notification_settings,
+    notification_settings,
+    notifications,
+    notifier_position,
+    push_devices,
+)
 from nchat.tables.realtime import events, presence
 from nchat.tables.sync import sync_ops
 from nchat.tables.users import users
@@ -32,6 +39,7 @@ __all__ = [
     "audit_log",
     "bookmarks",
     "channel_members",
+    "channel_notification_settings",
     "channels",
     "events",
     "file_deletions",
@@ -41,8 +49,12 @@ __all__ = [
     "message_edits",
     "messages",
     "metadata",
+    "notification_settings",
+    "notifications",
+    "notifier_position",
     "pinned_messages",
     "presence",
+    "push_devices",
     "rate_limits",
     "reactions",
     "sessions",

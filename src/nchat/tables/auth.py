@@ -5,6 +5,26 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from nchat.tables.meta import created_at, metadata, uuid_pk
 
+# A session signed out (or revoked any other way: password change, deactivation) takes the
+# devices it registered with it, whoever wrote the revocation (decision 0042).
+SESSION_DEVICES_FUNCTION = """
+CREATE OR REPLACE FUNCTION nchat_session_devices_unregister() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM nchat_push_devices WHERE session_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER nchat_sessions_unregister_devices AFTER UPDATE OF revoked_at ON nchat_sessions
+FOR EACH ROW WHEN (NEW.revoked_at IS NOT NULL AND OLD.revoked_at IS NULL)
+EXECUTE FUNCTION nchat_session_devices_unregister();
+"""
+SESSION_DEVICES_REFILL = """
+DELETE FROM nchat_push_devices AS d USING nchat_sessions AS s
+WHERE d.session_id = s.id AND s.revoked_at IS NOT NULL
+"""
+
+
 sessions = sa.Table(
     "nchat_sessions",
     metadata,
@@ -31,6 +51,11 @@ sessions = sa.Table(
     sa.Column("last_sync_at", sa.DateTime(timezone=True)),
     sa.Column("last_sync_cursor", sa.Text),
     sa.Index("ix_nchat_sessions_user_id", "user_id"),
+    info={
+        "triggers": {
+            "nchat_sessions_unregister_devices": (SESSION_DEVICES_FUNCTION, SESSION_DEVICES_REFILL)
+        }
+    },
 )
 
 login_failures = sa.Table(

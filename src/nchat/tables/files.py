@@ -62,7 +62,9 @@ files = sa.Table(
 # Objects whose rows are gone, waiting for housekeeping to remove them from the store. A
 # trigger fills it for every deleter (a hard-deleted message cascades to its files, a user
 # deleted by an operator, retention), in the deleting transaction: a row never goes without
-# its object being queued, and an object is never removed while a row still names it.
+# its object being queued, and an object is never removed while a row still names it. A
+# replaced or removed avatar is queued by users/service.py, in the transaction that
+# stops naming it.
 file_deletions = sa.Table(
     "nchat_file_deletions",
     metadata,

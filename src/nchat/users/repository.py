@@ -6,12 +6,14 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.auth import session_cache
 from nchat.db import like
 from nchat.tables.auth import sessions
+from nchat.tables.files import file_deletions
 from nchat.tables.users import users
 
 
@@ -129,3 +131,11 @@ async def revoke_other_sessions(
         .values(revoked_at=sa.func.now(), revoked_reason=reason)
     )
     return int(result.rowcount)
+
+
+async def queue_object_removal(conn: AsyncConnection, key: str) -> None:
+    """Hand a store object no row names any more (a replaced avatar) to housekeeping, which
+    removes it after this transaction commits (files/service.py remove_queued)."""
+    await conn.execute(
+        pg_insert(file_deletions).values(key=key).on_conflict_do_nothing(index_elements=["key"])
+    )

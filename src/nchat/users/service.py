@@ -1,7 +1,9 @@
-"""Users: creation, profile and role changes, soft deletion. Permission checks via rbac."""
+"""Users: creation, profile and role changes, soft deletion, the avatar a user uploaded.
+Permission checks via rbac."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -24,6 +26,30 @@ from nchat.users.events import USER_UPDATED
 from nchat.users.schemas import ListQuery, UserList, UserOut, UserUpdate
 
 PROFILE_FIELDS = ("display_name", "avatar_url", "timezone", "locale", "status_text")
+
+# An uploaded avatar's URL names a random version: a new picture is a new URL, so browsers
+# may keep each one forever, and nobody can guess one they were not shown (decision: the
+# route serves it without a token, as browsers load <img src>). Its object in the store is
+# `<version>.avatar`; only users' `avatar_url` names it.
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UPLOADED_AVATAR = re.compile(rf"/api/users/(?P<user>{_UUID})/avatar/(?P<version>{_UUID})")
+
+
+def avatar_path(user_id: uuid.UUID, version: uuid.UUID) -> str:
+    return f"/api/users/{user_id}/avatar/{version}"
+
+
+def avatar_key(version: uuid.UUID) -> str:
+    return f"{version}.avatar"
+
+
+def uploaded_avatar(row: RowMapping) -> uuid.UUID | None:
+    """The version of the picture the user uploaded; None for none or an external URL (an
+    absolute http(s) one, set through the profile)."""
+    found = _UPLOADED_AVATAR.fullmatch(row["avatar_url"] or "")
+    if found is None or found["user"] != str(row["id"]):
+        return None
+    return uuid.UUID(found["version"])
 
 
 def to_out(row: RowMapping, *, viewer: Principal | None) -> UserOut:
@@ -201,8 +227,11 @@ async def do_update_user(
         values["is_active"] = fields["is_active"]
     if not values:
         return target
-    row = await repository.update(conn, target["id"], values)
-    await log.emit(conn, USER_UPDATED, to_public(row), channel_id=None, actor_id=actor.id)
+    if "avatar_url" in values:
+        # Locked and read again: the avatar it replaces is the one a concurrent upload
+        # (do_set_avatar) may have just set, and that one must be released too.
+        target = await repository.get_by_id(conn, target["id"], lock=True) or target
+    row = await _write_profile(conn, target, values, actor=actor)
     if {"role", "is_active"} & values.keys():
         await audit(
             conn,
@@ -213,6 +242,47 @@ async def do_update_user(
             details={k: values[k] for k in ("role", "is_active") if k in values},
         )
     return row
+
+
+async def _write_profile(
+    conn: AsyncConnection, before: RowMapping, values: dict[str, Any], *, actor: Principal
+) -> RowMapping:
+    """Write the changes and say them to everyone (user.updated); an uploaded avatar they
+    replace goes to the store's removal queue in the same transaction."""
+    row = await repository.update(conn, before["id"], values)
+    await log.emit(conn, USER_UPDATED, to_public(row), channel_id=None, actor_id=actor.id)
+    replaced = uploaded_avatar(before)
+    if replaced is not None and replaced != uploaded_avatar(row):
+        await repository.queue_object_removal(conn, avatar_key(replaced))
+    return row
+
+
+async def do_set_avatar(
+    conn: AsyncConnection, principal: Principal, version: uuid.UUID | None
+) -> RowMapping:
+    """Show the picture stored as `version` as the caller's avatar (None: no avatar, the
+    initials again). The one it replaces leaves the store once this commits."""
+    rbac.check_permission(principal.role, "user:update_self")
+    row = await repository.get_by_id(conn, principal.id, lock=True)
+    if row is None or row["deleted_at"] is not None:
+        raise NotFound(code="user_not_found", message="No such user")
+    url = avatar_path(row["id"], version) if version is not None else None
+    if url == row["avatar_url"]:
+        return row
+    return await _write_profile(conn, row, {"avatar_url": url}, actor=principal)
+
+
+async def get_avatar(conn: AsyncConnection, user_id: uuid.UUID, version: uuid.UUID) -> str:
+    """The store key of the user's avatar at that version; 404 for any other version (an
+    older one included: its URL ended when the picture changed)."""
+    row = await repository.get_by_id(conn, user_id)
+    if row is None or uploaded_avatar(row) != version:
+        raise avatar_not_found()
+    return avatar_key(version)
+
+
+def avatar_not_found() -> NotFound:
+    return NotFound("No such avatar", code="avatar_not_found")
 
 
 def _check_manages(actor: Principal, target: RowMapping) -> None:

@@ -1,0 +1,129 @@
+"""The job queue: procrastinate on nchat's own PostgreSQL (decision 0042).
+
+Features register their tasks on the App this module makes; every `nchat serve` process and
+every `nchat worker` runs a worker that takes jobs from the same table (row locks with SKIP
+LOCKED decide who runs which), so adding workers is adding processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import procrastinate
+import psycopg
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nchat.appstate import Key
+from nchat.db.engine import libpq_url
+
+QUEUE = "nchat"
+# Scheduled jobs are found by polling (new ones that are due at once arrive by NOTIFY).
+POLL_S = 1.0
+STOP_TIMEOUT_S = 10.0
+RETRY_MIN_S = 1.0
+RETRY_MAX_S = 30.0
+logger = structlog.get_logger("nchat.jobs")
+
+
+def make_app(database_url: str, *, pool_max: int = 4) -> procrastinate.App:
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(database_url), min_size=1, max_size=pool_max
+    )
+    return procrastinate.App(connector=connector)
+
+
+async def defer(
+    app: procrastinate.App, task: str, *, queueing_lock: str | None = None, **options: Any
+) -> bool:
+    """Defer `task` (a registered name) with `task_kwargs`, `schedule_at`, `lock`...;
+    False when a job holding the same queueing lock is already waiting (it does the work)."""
+    try:
+        await app.configure_task(
+            task, queue=QUEUE, queueing_lock=queueing_lock, **options
+        ).defer_async()
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
+    return True
+
+
+class Worker:
+    """Runs the queue's jobs in this process, `concurrency` at a time, until stopped."""
+
+    def __init__(
+        self, app: procrastinate.App, *, concurrency: int, context: dict[str, Any]
+    ) -> None:
+        self._app = app
+        self._concurrency = concurrency
+        self._context = context
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._concurrency <= 0:
+            return
+        # procrastinate logs through the standard library; its per-job lines are noise at
+        # nchat's default level.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        self._task = asyncio.create_task(self._run(), name="nchat-jobs")
+
+    async def _run(self) -> None:
+        # A database not migrated yet (`serve --no-migrate`) or away for a while: wait and
+        # try again, as the hub and the notifier do.
+        pause = RETRY_MIN_S
+        while True:
+            try:
+                await self._work()
+                return
+            except (procrastinate.exceptions.ProcrastinateException, psycopg.Error, OSError) as exc:
+                logger.warning("job worker stopped; starting again", error=str(exc), after_s=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
+
+    async def _work(self) -> None:
+        await self._app.run_worker_async(
+            queues=[QUEUE],
+            concurrency=self._concurrency,
+            wait=True,
+            install_signal_handlers=False,
+            fetch_job_polling_interval=POLL_S,
+            delete_jobs="successful",
+            shutdown_graceful_timeout=STOP_TIMEOUT_S,
+            additional_context=self._context,
+        )
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+
+JOBS: Key[procrastinate.App] = Key("jobs")
+Register = Callable[[procrastinate.App], None]
+
+
+_DEPTH = sa.text(
+    """
+    SELECT count(*) AS waiting,
+           coalesce(extract(epoch FROM now() - min(coalesce(j.scheduled_at, e.at))), 0)
+               AS oldest_s
+    FROM procrastinate_jobs j
+    LEFT JOIN LATERAL (
+        SELECT min(at) AS at FROM procrastinate_events
+        WHERE job_id = j.id AND type = 'deferred'
+    ) e ON true
+    WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+    """
+)
+
+
+async def depth(conn: AsyncConnection) -> tuple[int, float]:
+    """Jobs due and waiting for a worker, and how long the oldest has waited (seconds)."""
+    row = (await conn.execute(_DEPTH)).one()
+    return int(row.waiting), float(row.oldest_s)

@@ -1,0 +1,1 @@
+"""Notifications: push devices, preferences, who is told about which message, delivery."""
