@@ -94,7 +94,7 @@ async def _send_latencies(
         resp = await client.post(
             "/api/messages",
             headers=headers,
-            json={"channel_id": channel_id, "text": f"@member{n % 50} update {n}"},
+            json={"channel_id": channel_id, "text": f"status update {n}"},
         )
         samples.append((time.perf_counter() - started) * 1000)
         resp.raise_for_status()
@@ -118,21 +118,27 @@ async def _fan_out(
         )
         resp.raise_for_status()
         sent_s = time.monotonic() - started
-        received = await peer.wait_for(expected, within_s=120)
-        last_s = time.monotonic() - started
-        await asyncio.sleep(2.0)
+        await peer.wait_for(expected, within_s=120)
+        await asyncio.sleep(2.0)  # nothing more should come
+        received = list(peer.received)
+        first_s = min(r.at for r in received) - started
+        last_s = max(r.at for r in received) - started
         bodies = {r.payload["body"] for r in received}
+        # Plain messages: they notify nobody at the default level, so what is timed is the
+        # send with the notifier deciding behind it, not the delivery of pushes.
         latencies = await _send_latencies(client, owner["access_token"], channel_id, LATENCY_SENDS)
     return {
         "members": members,
         "devices": expected,
-        "received": len(peer.received),
+        "received": len(received),
+        "distinct_devices": len({r.subscription_id for r in received}),
         "refused": len(peer.refused),
         "distinct_bodies": sorted(bodies),
         "send_ms": round(sent_s * 1000, 1),
+        "time_to_first_delivery_s": round(first_s, 2),
         "time_to_last_delivery_s": round(last_s, 2),
         "target_s": TARGET_S,
-        "met": last_s < TARGET_S and len(peer.received) == expected,
+        "met": last_s < TARGET_S and len(received) == expected,
         "send_latency_push_on": percentiles(latencies),
     }
 

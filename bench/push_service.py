@@ -66,6 +66,8 @@ class Received:
     payload: dict[str, Any]
     headers: dict[str, str]
     vapid_key: str
+    # time.monotonic() when it arrived
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
