@@ -237,3 +237,48 @@ async def test_a_gone_subscription_is_removed_and_a_busy_service_is_tried_again(
     assert [d["device_id"] for d in devices["devices"]] == ["phone-browser"]
     await asyncio.sleep(1.0)
     assert len(push_service.received) == 1  # the retry reached only what had not been reached
+
+
+async def test_followed_threads_group_dms_and_the_nothing_level_and_dnd_status(
+    notify_client: httpx.AsyncClient,
+    napi: Api,
+    people: UserFactory,
+    push_service: PushService,
+    notify_engine: AsyncEngine,
+) -> None:
+    ana, ben, cat, dan = await people(), await people(), await people(), await people()
+    subs = {p.id: push_service.subscribe() for p in (ben, cat, dan)}
+    for person in (ben, cat, dan):
+        await register(notify_client, person.headers, subs[person.id])
+    channel = await napi.create_channel(ana, "threads-and-groups", members=(ben, cat, dan))
+    # Ben follows the thread by replying in it; Cat says nothing at all; Dan is in DND.
+    root = await napi.send(ana, channel["id"], "a question for the room")
+    await napi.send(ben, channel["id"], "my answer", thread_id=root["id"])
+    r = await notify_client.put(
+        "/api/users/me/notification-preferences", headers=cat.headers, json={"level": "nothing"}
+    )
+    assert r.json()["level"] == "nothing"
+    async with notify_engine.begin() as conn:
+        await conn.execute(
+            sa.insert(presence).values(connection_id=uuid.uuid4(), user_id=dan.id, status="dnd")
+        )
+    await napi.send(ana, channel["id"], "a follow-up", thread_id=root["id"])
+    group = await notify_client.post(
+        "/api/channels/direct",
+        headers=ana.headers,
+        json={"user_ids": [str(ben.id), str(cat.id), str(dan.id)]},
+    )
+    assert group.status_code in (200, 201), group.text
+    await napi.send(ana, group.json()["id"], "group hello")
+
+    await push_service.wait_for(2)
+    await asyncio.sleep(PUSH_DELAY_S + 1.0)
+    to_ben = sorted(p.payload["body"] for p in push_service.for_sub(subs[ben.id]))
+    assert to_ben == ["a follow-up", "group hello"]
+    thread_push = next(
+        p for p in push_service.for_sub(subs[ben.id]) if p.payload["body"] == "a follow-up"
+    )
+    assert thread_push.payload["data"]["thread_id"] == root["id"]
+    assert thread_push.payload["title"].endswith("(thread)")
+    assert push_service.for_sub(subs[cat.id]) == []  # level nothing, even for a group DM
+    assert push_service.for_sub(subs[dan.id]) == []  # do not disturb
