@@ -59,6 +59,9 @@ def test_first_run_setup_then_reload_sign_out_and_in(server: Server, page: Tab) 
     tab.get_by_role("button", name="Create owner account").click()
     heading(tab, "Welcome, Ada Owner")
     playwright.expect(tab.get_by_text("@ada").first).to_be_visible()
+    # The name just given heads the list and the title at once, not after a reload.
+    playwright.expect(tab.locator("#sidebar .brand")).to_have_text("Acme Chat")
+    playwright.expect(tab).to_have_title("Acme Chat")
     assert httpx.get(f"{server.url}/api/setup/status", timeout=10).json()["completed"]
 
     # A reload resumes the session from the stored refresh token; so does a path of the
@@ -69,11 +72,11 @@ def test_first_run_setup_then_reload_sign_out_and_in(server: Server, page: Tab) 
     heading(tab, "Welcome, Ada Owner")
 
     tab.get_by_role("button", name="Sign out").click()
-    heading(tab, "Sign in to nchat")
+    heading(tab, "Sign in to Acme Chat")
     # The session is forgotten; the theme, the device's own, stays.
     assert tab.evaluate("localStorage.getItem('nchat.refresh_token')") is None
     tab.reload()
-    heading(tab, "Sign in to nchat")
+    heading(tab, "Sign in to Acme Chat")
 
     # A wrong password is said in the form, and the form stays.
     tab.get_by_label("Username or email").fill("ada")

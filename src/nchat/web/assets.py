@@ -45,10 +45,12 @@ FILE_SUFFIXES = frozenset(CONTENT_TYPES) - {".json"}
 # Below this, gzip's header and a second round of work cost more than they save.
 MIN_COMPRESS_BYTES = 1024
 VERSION_CHARS = 16
+WORKER_FILE = "sw.js"
 
 _PLACEHOLDER = "%ASSETS%"
 _MODULES = "%MODULES%"
-# Static imports by relative URL, the only kind the client has (tests/web/test_serving.py).
+# Static imports by relative URL (tests/web/test_serving.py). A dynamic `import("./x.js")`
+# is left out on purpose: a panel loaded when first opened, not with the page.
 _IMPORT = re.compile(r"""(?:\bfrom|^import)\s*["'](\.{1,2}/[^"']+)["']""", re.MULTILINE)
 _REFERENCE = re.compile(r'(?:src|href)="(/assets/[^"]*)"')
 
@@ -104,6 +106,9 @@ class Site:
         self.prefix = f"{ASSETS_PATH}/{self.version}"
         self.index = self._page(root / "index.html")
         self.docs = self._page(root / "docs.html")
+        # Served at /sw.js, outside the versioned tree: a worker's URL must stay the same
+        # for the browser to update it in place, and its scope is the folder it is in.
+        self.worker = Asset((root / WORKER_FILE).read_bytes(), ".js")
 
     def get(self, version: str, path: str) -> Asset | None:
         """The file at `path` if `version` is this tree's; an older tree's URLs are gone."""

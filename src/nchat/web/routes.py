@@ -1,5 +1,5 @@
 """The web client at `/` (and at every path it routes itself), its files under `/assets/`,
-and the API docs at `/api/docs` on the vendored Swagger UI.
+its service worker at `/sw.js`, and the API docs at `/api/docs` on the vendored Swagger UI.
 
 Pages are never cached (`no-cache`: revalidated by ETag on every load), so a new version
 is picked up at once; the files they name are immutable (see `assets`). The pages carry
@@ -17,6 +17,8 @@ from nchat.http_edge.headers import PAGE_POLICY
 from nchat.web.assets import ASSETS_PATH, Page, Site
 
 DOCS_PATH = "/api/docs"
+# The service worker (web push): at the root, so its scope may be the whole client.
+WORKER_PATH = "/sw.js"
 HTML = "text/html; charset=utf-8"
 PAGE_CACHE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -36,6 +38,16 @@ def make_router(site: Site) -> APIRouter:
     @router.api_route(DOCS_PATH, methods=["GET", "HEAD"])
     async def docs(request: Request) -> Response:
         return page_response(site.docs, request)
+
+    @router.api_route(WORKER_PATH, methods=["GET", "HEAD"])
+    async def worker(request: Request) -> Response:
+        """Revalidated on every check, like a page, so a new version reaches browsers at
+        once; it runs under the API's policy (it loads and fetches nothing)."""
+        found = site.worker
+        headers = {"Cache-Control": PAGE_CACHE, "ETag": found.etag}
+        if _matches(request, found.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(found.body, media_type=found.content_type, headers=headers)
 
     @router.api_route(ASSETS_PATH + "/{version}/{path:path}", methods=["GET", "HEAD"])
     async def asset(version: str, path: str, request: Request) -> Response:

@@ -1,7 +1,18 @@
-// The signed-in user's own account: profile, password, sessions.
+// The signed-in user's own account: profile, picture, password, sessions.
 import { learn } from "./people.js";
 import { call } from "./session.js";
 import { user } from "./store.js";
+import { transfer } from "./uploads.js";
+
+// The server's limits of an avatar (files/avatars.py), checked before a byte is sent.
+export const AVATAR_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+export const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
+
+function own(changed) {
+  learn([changed]);
+  user.value = { ...user.value, ...changed };
+  return changed;
+}
 
 export async function updateProfile({ displayName, statusText }) {
   const me = user.value;
@@ -10,9 +21,16 @@ export async function updateProfile({ displayName, statusText }) {
     // Empty means none: the server shows the username for a name left empty.
     body: { display_name: displayName.trim(), status_text: statusText.trim() || null },
   });
-  learn([changed]);
-  user.value = { ...user.value, ...changed };
-  return changed;
+  return own(changed);
+}
+
+// A new picture (`onProgress` gets the fraction sent); the others see it by user.updated.
+export async function uploadAvatar(file, onProgress) {
+  return own(await transfer("PUT", "/api/users/me/avatar", file, { onProgress }));
+}
+
+export async function removeAvatar() {
+  return own(await call("/api/users/me/avatar", { method: "DELETE" }));
 }
 
 // Every other session of the user ends on the server; this one goes on.

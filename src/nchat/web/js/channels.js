@@ -1,14 +1,16 @@
 // The channel list and what changes it: the first load, joins, leaves, new channels and
-// DMs, unread and mention counts, read markers. The list lives in store.channels.
+// DMs, unread and mention counts, read markers, the user's notification settings of each
+// (mute, level). The list lives in store.channels, the settings in store.channelPrefs.
 import { ApiError, withQuery } from "./api.js";
 import { compareIds, isDirect } from "./format.js";
 import { batch } from "./lib/html.js";
 import { learn } from "./people.js";
 import { call } from "./session.js";
-import { channels, userId } from "./store.js";
+import { channelPrefs, channels, userId } from "./store.js";
 
 const PAGE = 500;
 const REFRESH_DELAY_MS = 250;
+const NO_PREFS = { level: "default", muted: false };
 
 function update(mutate) {
   const next = new Map(channels.value ?? []);
@@ -20,9 +22,7 @@ function learnMembers(list) {
   learn(list.flatMap((c) => c.dm_members ?? []));
 }
 
-// Every channel and DM the user is in. A channel being looked at without membership (a
-// public one opened from a link) stays.
-export async function loadChannels() {
+async function memberChannels() {
   const found = new Map();
   let cursor = null;
   do {
@@ -30,11 +30,35 @@ export async function loadChannels() {
     for (const channel of page.channels) found.set(channel.id, channel);
     cursor = page.next_cursor;
   } while (cursor);
+  return found;
+}
+
+// Every channel and DM the user is in, and their notification settings (the list marks
+// muted ones). A channel being looked at without membership (a public one opened from a
+// link) stays.
+export async function loadChannels() {
+  const [found, prefs] = await Promise.all([
+    memberChannels(),
+    call("/api/users/me/channel-notification-preferences"),
+  ]);
   for (const [id, channel] of channels.value ?? []) {
     if (!channel.is_member && !found.has(id)) found.set(id, channel);
   }
   learnMembers([...found.values()]);
-  channels.value = found;
+  batch(() => {
+    channels.value = found;
+    channelPrefs.value = new Map(prefs.channels.map((p) => [p.channel_id, p]));
+  });
+}
+
+export function prefsOf(id) {
+  return channelPrefs.value.get(id) ?? NO_PREFS;
+}
+
+// Mute or unmute a channel, or set its level; the server's answer is kept.
+export async function changePrefs(id, changes) {
+  const saved = await call(`/api/channels/${id}/notification-preferences`, { method: "PUT", body: changes });
+  channelPrefs.value = new Map(channelPrefs.value).set(id, saved);
 }
 
 export function putChannel(channel) {

@@ -37,6 +37,15 @@ const CHANNEL_FIELDS = [
   "member_count",
 ];
 
+// Views that keep lists of their own (search results, a channel's files): each event is
+// theirs too.
+const listeners = new Set();
+
+export function listen(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
 function channelFields(info) {
   const fields = {};
   for (const name of CHANNEL_FIELDS) if (name in info) fields[name] = info[name];
@@ -47,6 +56,7 @@ export function applyEvent(event) {
   const data = event.data ?? {};
   const me = userId.value;
   applyToPanels(event);
+  for (const fn of listeners) fn(event);
   switch (event.type) {
     case "message.created":
       return created(data, me);

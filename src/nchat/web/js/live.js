@@ -4,7 +4,7 @@
 import { loadChannels } from "./channels.js";
 import { applyEvent } from "./events.js";
 import { batch, effect } from "./lib/html.js";
-import { channelIdFromPath, defaultChannelId, showChannel } from "./navigation.js";
+import { defaultChannelId, openRoute, routeOf, showChannel } from "./navigation.js";
 import { clearOutbox, flush, restoreOutbox } from "./outbox.js";
 import { clearPresence, onPresence, onPresenceState, watchPartners } from "./presence.js";
 import { startRealtime, stopRealtime } from "./realtime.js";
@@ -76,7 +76,7 @@ async function firstLoad() {
   held = null;
   for (const event of early) applyEvent(event);
   stopWatching = effect(() => watchPartners());
-  await showChannel(channelIdFromPath() ?? defaultChannelId(), { history: "replace" });
+  await openRoute(routeOf(), "replace");
 }
 
 function onHello() {

@@ -1,20 +1,63 @@
 // Which channel is open, said by the URL (/channels/<id>): opening one pushes a history
 // entry, Back and Forward open what they name, a reload opens the same channel again.
+// A message's link is /#/c/<channel>/m/<message> (a reply's adds /r/<reply> to its root's):
+// opened on load or when the fragment changes, it shows the channel around the message (a
+// reply: the thread too) and the address becomes the channel's. A fragment, not a path:
+// it works whatever path the link is opened at, and never reaches a server's logs.
 import { fetchChannel, sections } from "./channels.js";
 import { channelLabel } from "./format.js";
 import { batch } from "./lib/html.js";
 import { openAround, openTimeline } from "./timeline.js";
-import { channels, editingId, notice, openChannelId, sidebarOpen, userId } from "./store.js";
+import { channels, editingId, notice, openChannelId, panel, sidebarOpen, userId } from "./store.js";
 
 const PATH = /^\/channels\/([0-9a-f-]{36})\/?$/i;
+const ID = "([0-9a-f-]{36})";
+const LINK = new RegExp(`^#/c/${ID}(?:/m/${ID}(?:/r/${ID})?)?/?$`, "i");
+const COPIED_MS = 4000;
 const LAST_KEY = "nchat.last_channel.";
 
-export function channelIdFromPath(path = location.pathname) {
+function channelIdFromPath(path = location.pathname) {
   return PATH.exec(path)?.[1]?.toLowerCase() ?? null;
 }
 
 export function pathOf(channelId) {
   return channelId ? `/channels/${channelId}` : "/";
+}
+
+// What a URL opens: {channelId, messageId, replyId}, each null when not named.
+export function routeOf(url = location) {
+  const found = LINK.exec(url.hash) ?? [];
+  const [, channelId, messageId, replyId] = found.map((id) => id?.toLowerCase() ?? null);
+  if (channelId) return { channelId, messageId, replyId };
+  return { channelId: channelIdFromPath(url.pathname), messageId: null, replyId: null };
+}
+
+function linkTo(message) {
+  const at = message.thread_id ? `${message.thread_id}/r/${message.id}` : message.id;
+  return `${location.origin}/#/c/${message.channel_id}/m/${at}`;
+}
+
+// The link on the clipboard, said in the notice; where the page may not write there (plain
+// HTTP other than localhost), the notice shows the link to copy by hand.
+export async function copyLink(message) {
+  const url = linkTo(message);
+  let said = { message: "Link copied.", ok: true };
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    said = { message: `Copy this link: ${url}` };
+  }
+  notice.value = said;
+  if (said.ok) setTimeout(() => notice.value === said && (notice.value = null), COPIED_MS);
+}
+
+// Open what a route names (no channel: the one to go to by default).
+export async function openRoute({ channelId, messageId, replyId }, how) {
+  const id = channelId ?? defaultChannelId();
+  await showChannel(id, { history: how, around: messageId, focus: !replyId });
+  if (replyId && openChannelId.value === channelId) {
+    panel.value = { kind: "thread", rootId: messageId, target: replyId };
+  }
 }
 
 // Where to go with no channel named: the one open last, else the first in the list.
@@ -52,7 +95,7 @@ export async function showChannel(
     }
   }
   const path = pathOf(id);
-  if (how !== "none" && location.pathname !== path) {
+  if (how !== "none" && location.pathname + location.hash !== path) {
     window.history[how === "replace" ? "replaceState" : "pushState"]({ channelId: id }, "", path);
   }
   openChannelId.value = id;
@@ -68,6 +111,12 @@ export function titleFor(channel, me, appName) {
   return [name && name + unread, appName || "nchat"].filter(Boolean).join(" · ");
 }
 
+// A link's fragment is opened by its hashchange (which follows the popstate) and then
+// replaced by the channel's path.
 window.addEventListener("popstate", () => {
-  if (userId.value) showChannel(channelIdFromPath(), { history: "none" });
+  if (!userId.value || LINK.test(location.hash)) return;
+  showChannel(channelIdFromPath(), { history: "none" });
+});
+window.addEventListener("hashchange", () => {
+  if (userId.value && LINK.test(location.hash)) openRoute(routeOf(), "replace");
 });

@@ -32,6 +32,9 @@ export const screen = computed(() => {
 export const channels = signal(null);
 // The channel the URL names (/channels/<id>), or null.
 export const openChannelId = signal(null);
+// Channel id -> {channel_id, level, muted}: the user's notification settings of the
+// channels where they differ from the default (channels.js).
+export const channelPrefs = signal(new Map());
 export const openChannel = computed(() => {
   const id = openChannelId.value;
   return (id && channels.value?.get(id)) || null;

@@ -1,6 +1,6 @@
-// Files picked for a message, uploaded at once (POST /api/files) so that sending is quick.
-// The one module that uses XMLHttpRequest: fetch reports no upload progress, and a bar
-// that does not move is no progress bar.
+// Files picked for a message, uploaded at once (POST /api/files) so that sending is quick;
+// `transfer` also sends one's avatar (account.js). The one module that uses XMLHttpRequest:
+// fetch reports no upload progress, and a bar that does not move is no progress bar.
 //
 // An item of store.uploads is {key, channel_id, name, size, type, state, loaded, error,
 // file, local_url}: state "uploading" (`loaded` is the fraction sent, 0..1), "done"
@@ -16,6 +16,7 @@ export const MAX_FILES = 10;
 const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
 const running = new Map(); // key -> its XMLHttpRequest
+const UNREACHABLE = "The server cannot be reached. Try again shortly.";
 
 function setItem(key, fields) {
   uploads.value = uploads.value.map((item) => (item.key === key ? { ...item, ...fields } : item));
@@ -101,44 +102,54 @@ export function clearUploads() {
   uploads.value = [];
 }
 
-async function start(key, file, retried = false) {
-  let token;
+async function start(key, file) {
   try {
-    token = await freshToken();
+    const data = await transfer("POST", "/api/files", file, {
+      onProgress: (loaded) => setItem(key, { loaded }),
+      onOpen: (xhr) => {
+        if (!uploads.value.some((item) => item.key === key)) return false; // taken out meanwhile
+        running.set(key, xhr);
+        return true;
+      },
+    });
+    setItem(key, { state: "done", loaded: 1, file: data });
   } catch (error) {
-    setItem(key, { state: "failed", error: error.message });
-    return;
-  }
-  if (!uploads.value.some((item) => item.key === key)) return; // removed meanwhile
-  const xhr = new XMLHttpRequest();
-  running.set(key, xhr);
-  xhr.open("POST", "/api/files");
-  xhr.setRequestHeader("Accept", "application/json");
-  if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-  xhr.responseType = "text";
-  xhr.upload.addEventListener("progress", (event) => {
-    if (event.lengthComputable) setItem(key, { loaded: event.loaded / event.total });
-  });
-  xhr.addEventListener("load", async () => {
+    setItem(key, { state: "failed", error: describe(error) });
+  } finally {
     running.delete(key);
-    if (xhr.status === 401 && !retried && (await refresh().catch(() => false))) {
-      start(key, file, true);
+  }
+}
+
+// One file sent as multipart/form-data in a part named `file`, with its progress (0..1):
+// the server's JSON answer, or an ApiError in its words. `onOpen(xhr)` may keep the request
+// to abort it, or return false to send nothing. An expired token is refreshed once.
+export async function transfer(method, url, file, { onProgress, onOpen } = {}, retried = false) {
+  const token = await freshToken();
+  const { status, data } = await new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.responseType = "text";
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => resolve({ status: xhr.status, data: parse(xhr.responseText) }));
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network_error", UNREACHABLE)));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "The upload was stopped.")));
+    if (onOpen && onOpen(xhr) === false) {
+      reject(new ApiError(0, "aborted", "The upload was stopped."));
       return;
     }
-    const data = parse(xhr.responseText);
-    if (xhr.status === 201 && data) {
-      setItem(key, { state: "done", loaded: 1, file: data });
-    } else {
-      setItem(key, { state: "failed", error: describe(errorOf(xhr, data)) });
-    }
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted file");
+    xhr.send(body);
   });
-  xhr.addEventListener("error", () => {
-    running.delete(key);
-    setItem(key, { state: "failed", error: "The server cannot be reached. Try again shortly." });
-  });
-  const body = new FormData();
-  body.append("file", file, file.name || "pasted file");
-  xhr.send(body);
+  if (status === 401 && !retried && (await refresh().catch(() => false))) {
+    return transfer(method, url, file, { onProgress, onOpen }, true);
+  }
+  if (status >= 200 && status < 300 && data) return data;
+  throw errorOf(status, data);
 }
 
 function parse(text) {
@@ -149,12 +160,12 @@ function parse(text) {
   }
 }
 
-function errorOf(xhr, data) {
+function errorOf(status, data) {
   const error = data?.error;
   return new ApiError(
-    xhr.status,
+    status,
     error?.code ?? "http_error",
-    error?.message ?? `The server answered ${xhr.status}.`,
+    error?.message ?? `The server answered ${status}.`,
     error?.details ?? {},
   );
 }

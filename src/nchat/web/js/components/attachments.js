@@ -1,7 +1,8 @@
 // The composer's files: the "Attach files" button, the files on their way (a progress bar
 // each, a way to take each out, the reason one was refused), and the two other ways in:
-// files dropped anywhere on the conversation (a drop zone shows while dragging) and files
-// pasted into the composer (a screenshot from the clipboard).
+// files dropped anywhere on the conversation (the thread panel, for a reply; a drop zone
+// shows while dragging) and files pasted into the composer (a screenshot from the
+// clipboard). `channelId` is what the composer keeps its files under.
 import { fileSize, kindOf } from "../files.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { appConfig } from "../store.js";
@@ -41,12 +42,12 @@ function dropped(channelId, transfer) {
   if (files.length) addFiles(channelId, files);
 }
 
-// Listens on the conversation around the composer for files dragged over it and on the
-// composer's form for pasted ones; true while files are dragged over.
-function useDropAndPaste(anchor, channelId) {
+// Listens on the conversation (`zone`) around the composer for files dragged over it and
+// on the composer's form for pasted ones; true while files are dragged over.
+function useDropAndPaste(anchor, channelId, zoneSelector) {
   const [dragging, setDragging] = useState(false);
   useEffect(() => {
-    const zone = anchor.current?.closest(".conversation");
+    const zone = anchor.current?.closest(zoneSelector);
     const form = anchor.current?.closest("form");
     if (!zone || !form) return undefined;
     let depth = 0; // dragenter/dragleave fire for every child crossed
@@ -71,7 +72,7 @@ function useDropAndPaste(anchor, channelId) {
       if (!carriesFiles(event)) return;
       event.preventDefault();
       dropped(channelId, event.dataTransfer);
-      document.getElementById("composer-input")?.focus({ preventScroll: true });
+      form.querySelector("textarea")?.focus({ preventScroll: true });
     };
     const paste = (event) => {
       const clipboard = event.clipboardData;
@@ -124,10 +125,11 @@ function Upload({ item }) {
   `;
 }
 
-export function Attachments({ channelId }) {
+export function Attachments({ channelId, inThread = false }) {
   const input = useRef(null);
   const anchor = useRef(null);
-  const dragging = useDropAndPaste(anchor, channelId);
+  const dragging = useDropAndPaste(anchor, channelId, inThread ? ".panel-body" : ".conversation");
+  const attach = inThread ? "Attach files to the reply" : "Attach files";
   const items = uploadsOf(channelId);
   const allowed = appConfig.value?.file_uploads !== false;
 
@@ -139,8 +141,8 @@ export function Attachments({ channelId }) {
 
   return html`
     <span ref=${anchor} class="attach" hidden=${!allowed}>
-      <button type="button" class="icon-button attach-button" aria-label="Attach files"
-        title="Attach files" onClick=${() => input.current?.click()}>
+      <button type="button" class="icon-button attach-button" aria-label=${attach}
+        title=${attach} onClick=${() => input.current?.click()}>
         <${Icon} name="attach" />
       </button>
       <input ref=${input} type="file" multiple hidden tabindex="-1" onChange=${picked} />
@@ -150,6 +152,8 @@ export function Attachments({ channelId }) {
       ${items.map((item) => html`<${Upload} key=${item.key} item=${item} />`)}
     </ul>`}
     ${dragging &&
-    html`<div class="drop-zone" aria-hidden="true"><p>Drop files to attach them to your message</p></div>`}
+    html`<div class="drop-zone" aria-hidden="true">
+      <p>Drop files to attach them to your ${inThread ? "reply" : "message"}</p>
+    </div>`}
   `;
 }

@@ -5,6 +5,7 @@
 // multi-line field, and what it takes is free text, with a list now and then.
 import { insert, optionsFor, tokenAt } from "../completion.js";
 import { html, useEffect, useId, useLayoutEffect, useRef, useState } from "../lib/html.js";
+import { Avatar } from "./avatar.js";
 
 // The people and channels are searched on the server: a short pause while one types.
 const PAUSE_MS = 120;
@@ -137,6 +138,7 @@ export function CompletionList({ completion }) {
           onPointerDown=${(event) => event.preventDefault()}
           onClick=${() => pick(option)}
         >
+          ${option.person && html`<${Avatar} person=${option.person} size="tiny" />`}
           <span class="completion-label">${option.label}</span>
           ${option.detail && html`<span class="completion-detail">${option.detail}</span>`}
         </li>`,

@@ -3,6 +3,7 @@
 import { channelLabel, isDirect, plural } from "../format.js";
 import { html } from "../lib/html.js";
 import { channels, panel, sidebarOpen } from "../store.js";
+import { ChannelMenu } from "./channel-menu.js";
 import { Icon } from "./icons.js";
 import { PanelButtons } from "./message-panels.js";
 import { SearchBox } from "./search-box.js";
@@ -36,6 +37,7 @@ export function ChannelHeader({ channel, me }) {
       html`<span class="member-count">${plural(channel.member_count, "member")}</span>`}
       ${channel && html`<${FilesButton} />`}
       ${channel && html`<${PanelButtons} />`}
+      ${channel?.is_member && html`<${ChannelMenu} channel=${channel} />`}
       <${SearchBox} />
     </header>
   `;

@@ -1,5 +1,7 @@
 // The open channel's files, newest first, a page at a time: images open the lightbox,
-// every file can be downloaded. Opened by the Files button of the channel's header.
+// every file can be downloaded. Opened by the Files button of the channel's header. Files
+// of new messages come in at the top, those of deleted ones go.
+import { listen } from "../events.js";
 import { channelFiles, fileSize, isImage, kindOf } from "../files.js";
 import { dayLabel, fullTime, timeOf } from "../format.js";
 import { html, useEffect, useState } from "../lib/html.js";
@@ -41,21 +43,40 @@ function FileRow({ file, images }) {
 function useChannelFiles(channelId) {
   const [state, setState] = useState({ files: null, next: null, busy: true, error: null });
 
-  async function load(before, shown) {
-    setState({ files: shown, next: before, busy: true, error: null });
+  // A later page goes after what is shown, which live files may have changed meanwhile.
+  async function load(before) {
+    setState((s) => ({ ...s, next: before, busy: true, error: null }));
     try {
       const page = await channelFiles(channelId, before);
-      setState({ files: [...(shown ?? []), ...page.files], next: page.next_cursor, busy: false, error: null });
+      setState((s) => {
+        const shown = before ? s.files : [];
+        const files = [...shown, ...page.files.filter((f) => !shown.some((x) => x.id === f.id))];
+        return { files, next: page.next_cursor, busy: false, error: null };
+      });
     } catch (error) {
-      setState({ files: shown, next: before, busy: false, error: error.message });
+      setState((s) => ({ ...s, busy: false, error: error.message }));
     }
   }
 
   useEffect(() => {
-    load(null, null);
+    load(null);
+    return listen(({ type, channel_id: channel, data }) => {
+      if (channel !== channelId) return;
+      if (type === "message.created" && data.files?.length) {
+        const added = data.files.map((file) => ({ ...file, message_id: data.id, uploader_id: data.user.id }));
+        change((files) => [...added.filter((a) => !files.some((f) => f.id === a.id)), ...files]);
+      } else if (type === "message.deleted") {
+        change((files) => files.filter((f) => f.message_id !== data.message_id));
+      }
+    });
   }, [channelId]);
 
-  return { ...state, more: () => load(state.next, state.files), retry: () => load(state.next, state.files) };
+  // Before the first page, nothing to change: the page has what is there.
+  function change(edit) {
+    setState((s) => (s.files ? { ...s, files: edit(s.files) } : s));
+  }
+
+  return { ...state, more: () => load(state.next), retry: () => load(state.next) };
 }
 
 function FileList({ channelId }) {

@@ -1,17 +1,28 @@
 // A button that opens a small menu of actions (ARIA menu button): arrows move between the
 // items, Escape or Tab closes it and gives focus back to the button, a click elsewhere
-// closes it. `items`: [{label, onSelect, danger}].
-import { html, useEffect, useId, useRef, useState } from "../lib/html.js";
+// closes it. `items`: [{label, onSelect, danger, checked}]; an item with `checked` (true or
+// false) is one of a set of choices (menuitemradio). It opens upward when the scrolled
+// list that holds it ends too soon below (the last messages of a list).
+import { html, useEffect, useId, useLayoutEffect, useRef, useState } from "../lib/html.js";
+
+const ITEMS = "[role=menuitem], [role=menuitemradio]";
 
 export function MenuButton({ label, items, className = "" }) {
   const [open, setOpen] = useState(false);
+  const [up, setUp] = useState(false);
   const button = useRef(null);
   const menu = useRef(null);
   const id = useId();
 
+  useLayoutEffect(() => {
+    const list = menu.current;
+    const frame = list?.closest(".scroller, .thread-scroll, .panel-body");
+    setUp(Boolean(frame) && list.getBoundingClientRect().bottom > frame.getBoundingClientRect().bottom);
+  }, [open]);
+
   useEffect(() => {
     if (!open) return undefined;
-    menu.current?.querySelector("[role=menuitem]")?.focus();
+    menu.current?.querySelector(ITEMS)?.focus();
     const away = (event) => {
       if (!menu.current?.contains(event.target) && !button.current?.contains(event.target)) {
         setOpen(false);
@@ -27,7 +38,7 @@ export function MenuButton({ label, items, className = "" }) {
   }
 
   function onKeyDown(event) {
-    const entries = [...menu.current.querySelectorAll("[role=menuitem]")];
+    const entries = [...menu.current.querySelectorAll(ITEMS)];
     const at = entries.indexOf(document.activeElement);
     if (event.key === "Escape") {
       event.preventDefault();
@@ -69,12 +80,14 @@ export function MenuButton({ label, items, className = "" }) {
         <span aria-hidden="true">⋯</span>
       </button>
       ${open &&
-      html`<ul class="menu-list" role="menu" id=${id} ref=${menu} aria-label=${label} onKeyDown=${onKeyDown}>
+      html`<ul class=${up ? "menu-list up" : "menu-list"} role="menu" id=${id} ref=${menu} aria-label=${label}
+        onKeyDown=${onKeyDown}>
         ${items.map(
           (item) => html`<li role="none" key=${item.label}>
             <button
               type="button"
-              role="menuitem"
+              role=${item.checked === undefined ? "menuitem" : "menuitemradio"}
+              aria-checked=${item.checked === undefined ? undefined : String(item.checked)}
               tabindex="-1"
               class=${item.danger ? "danger" : ""}
               onClick=${() => {

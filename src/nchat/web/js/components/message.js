@@ -15,6 +15,7 @@ import {
   setSaved,
   toggleReaction,
 } from "../threads.js";
+import { copyLink } from "../navigation.js";
 import { channels, dialog, editingId, notice, user } from "../store.js";
 import { Avatar } from "./avatar.js";
 import { openPanel } from "./side-panel.js";
@@ -177,6 +178,7 @@ function actionsFor(message, { mine, canDelete, inThread, canReact }) {
     const label = saved ? "Remove from saved" : "Save";
     actions.push({ label, onSelect: () => attempt(`${label} failed`, () => setSaved(message, !saved)) });
   }
+  actions.push({ label: "Copy link", onSelect: () => copyLink(message) });
   const editKey = inThread ? `${message.id}@thread` : message.id;
   if (mine) actions.push({ label: "Edit", onSelect: () => (editingId.value = editKey) });
   if (canDelete) actions.push({ label: "Delete", danger: true, onSelect: () => confirmDelete(message) });

@@ -1,4 +1,5 @@
-// Something that went wrong outside a form, said once (role="alert") until dismissed.
+// Something that went wrong outside a form, said once (role="alert") until dismissed; or
+// (`ok`) that something asked for was done, such as a link copied.
 import { html } from "../lib/html.js";
 import { notice } from "../store.js";
 
@@ -6,7 +7,7 @@ export function Notice() {
   const current = notice.value;
   return html`<div class="notice-area" role="alert">
     ${current &&
-    html`<p class="notice-text">
+    html`<p class=${current.ok ? "notice-text ok" : "notice-text"}>
       ${current.message}
       <button type="button" class="link-button" onClick=${() => (notice.value = null)}>Dismiss</button>
     </p>`}

@@ -2,16 +2,21 @@
 // sort, "Only in #channel" for the channel the search started in, the estimated total, a
 // page at a time with "Load more", and a short help of the query language. A result opens
 // its channel at the message. The highlighted snippet is drawn from pieces of text
-// (highlight.js), never as HTML. "Files" shows the files found by the same words instead
-// (search-files.js).
+// (highlight.js), never as HTML, and without the Markdown's syntax. "Files" shows the files
+// found by the same words instead (search-files.js). The results follow the socket: a
+// deleted message leaves them, and new messages that match are counted under a button that
+// searches again (asked a few seconds after a new message that might match, not for each).
+// Loaded on first use (side-panel.js).
+import { listen } from "../events.js";
 import { channelLabel, fullTime } from "../format.js";
 import { html, useEffect, useId, useRef, useState } from "../lib/html.js";
-import { parseHighlight } from "../highlight.js";
+import { parseHighlight, readable } from "../highlight.js";
 import {
   fullQuery,
   MAX_QUERY,
   openResult,
   openSearch,
+  PAGE,
   searchError,
   searchMessages,
   SHORTCUT,
@@ -47,13 +52,31 @@ const OPERATORS = [
 ];
 
 const IDLE = { hits: [], next: null, total: 0, capped: false, loading: false, error: null };
+// New messages that might match are checked this long after the first of them.
+const CHECK_MS = 3000;
+
+const fold = (text) => text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+
+// Whether a new message might be a result, to spare the server a search for each message:
+// it holds the start of one of the query's words (the server matches word stems), or the
+// query has only filters.
+function mayMatch(query, text) {
+  const words = query
+    .split(/\s+/)
+    .filter((w) => !w.includes(":") && !w.startsWith("-"))
+    .map((w) => fold(w.replace(/["*]/g, "")).slice(0, 3))
+    .filter(Boolean);
+  const folded = fold(text ?? "");
+  return !words.length || words.some((w) => folded.includes(w));
+}
 
 function change(fields) {
   panel.value = { ...panel.value, ...fields };
 }
 
 export function Highlight({ text }) {
-  return parseHighlight(text).map((piece) => (piece.mark ? html`<mark>${piece.text}</mark>` : piece.text));
+  const pieces = readable(parseHighlight(text));
+  return pieces.map((piece) => (piece.mark ? html`<mark>${piece.text}</mark>` : piece.text));
 }
 
 function Help({ id }) {
@@ -107,6 +130,10 @@ export function SearchPanel({
   const [found, setFound] = useState(IDLE);
   const [helpOpen, setHelpOpen] = useState(false);
   const [moreFrom, setMoreFrom] = useState(null);
+  const [fresh, setFresh] = useState(0); // new matches since the search
+  const [round, setRound] = useState(0);
+  const shown = useRef([]);
+  shown.current = found.hits;
   const input = useRef(null);
   const list = useRef(null);
   const helpId = useId();
@@ -136,14 +163,37 @@ export function SearchPanel({
       return undefined;
     }
     let current = true;
+    let timer = null;
+    const since = new Set(); // messages sent since, that might match
+    setFresh(0);
     setFound({ ...IDLE, loading: true });
     searchMessages({ q: query, sort })
       .then((page) => current && setFound(pageOf(page, [])))
       .catch((error) => current && setFound({ ...IDLE, error: searchError(error) }));
+    async function check() {
+      timer = null;
+      try {
+        const page = await searchMessages({ q: query, sort: "recent" });
+        const known = new Set(shown.current.map((h) => h.id));
+        if (current) setFresh(page.messages.filter((h) => since.has(h.id) && !known.has(h.id)).length);
+      } catch {
+        // The next new message asks again.
+      }
+    }
+    const stop = listen(({ type, data }) => {
+      if (type === "message.deleted") {
+        setFound((f) => ({ ...f, hits: f.hits.filter((h) => h.id !== data.message_id) }));
+      } else if (type === "message.created" && mayMatch(query, data.text)) {
+        since.add(data.id);
+        timer ??= setTimeout(check, CHECK_MS);
+      }
+    });
     return () => {
       current = false;
+      stop();
+      clearTimeout(timer);
     };
-  }, [query, sort, asked, files]);
+  }, [query, sort, asked, files, round]);
 
   // After "Load more", focus goes to the first new result (the button may be gone).
   useEffect(() => {
@@ -169,7 +219,7 @@ export function SearchPanel({
     setFound({ ...before, loading: true, error: null });
     try {
       const page = await searchMessages({ q: query, sort, cursor: before.next });
-      setFound(pageOf(page, before.hits));
+      setFound((f) => pageOf(page, f.hits));
       setMoreFrom(before.hits.length);
     } catch (error) {
       setFound({ ...before, loading: false, error: searchError(error) });
@@ -227,6 +277,12 @@ export function SearchPanel({
           ${!q.trim() || found.error ? "" : first ? "Searching…" : found.hits.length ? summary(found) : ""}
         </p>
         ${found.error && html`<p class="form-error search-error" role="alert">${found.error}</p>`}
+        <div class="search-fresh" aria-live="polite">
+          ${fresh > 0 &&
+          html`<button type="button" class="secondary small" onClick=${() => setRound(round + 1)}>
+            Show ${fresh >= PAGE ? `${PAGE}+` : fresh} new ${fresh === 1 ? "result" : "results"}
+          </button>`}
+        </div>
         ${q.trim() && !found.loading && !found.error && !found.hits.length &&
         html`<div class="search-empty">
           <p><strong>No messages match “${q.trim()}”${here && scope ? ` in #${scope.name}` : ""}.</strong></p>

@@ -1,12 +1,36 @@
 // The panel beside the conversation (store.panel says which): a thread, search results,
 // pinned or saved messages. On narrow screens it covers the conversation. Escape and its
 // Close button close it, and focus goes back where it was when it opened.
-import { html, useId, useLayoutEffect, useRef } from "../lib/html.js";
-import { panel } from "../store.js";
+import { html, useEffect, useId, useLayoutEffect, useRef, useState } from "../lib/html.js";
+import { notice, panel } from "../store.js";
 import { FilesPanel } from "./files-panel.js";
 import { PinsPanel, SavedPanel } from "./message-panels.js";
-import { SearchPanel } from "./search-panel.js";
 import { ThreadPanel } from "./thread-panel.js";
+
+// A panel whose module loads when it first opens: not preloaded with the page, whose first
+// load has a size budget (bench/web.py); nothing of it shows meanwhile.
+function lazy(load) {
+  let Loaded = null;
+  let loading = null;
+  return function Lazy(props) {
+    const [, setReady] = useState(false);
+    useEffect(() => {
+      if (Loaded) return;
+      loading ??= load();
+      loading.then(
+        (component) => {
+          Loaded = component;
+          setReady(true);
+        },
+        (error) => {
+          loading = null; // tried again at the next opening
+          notice.value = { message: `The panel could not be loaded: ${error.message}` };
+        },
+      );
+    }, []);
+    return Loaded ? html`<${Loaded} ...${props} />` : null;
+  };
+}
 
 // kind -> component, given the panel's fields as props. Each panel registers itself here.
 const KINDS = {
@@ -14,7 +38,7 @@ const KINDS = {
   pins: PinsPanel,
   saved: SavedPanel,
   thread: ThreadPanel,
-  search: SearchPanel,
+  search: lazy(() => import("./search-panel.js").then((module) => module.SearchPanel)),
 };
 
 export function closePanel() {

@@ -1,13 +1,24 @@
 // The channel list: the user's channels (unread ones bold, mentions counted) and DMs
-// (unread counted, the partner's presence), with the ways to find, create and start more.
+// (unread counted, the partner's picture and presence), with the ways to find, create and
+// start more.
 import { sections } from "../channels.js";
 import { channelTitle, isDirect, partners, plural } from "../format.js";
 import { html, useEffect } from "../lib/html.js";
 import { showChannel } from "../navigation.js";
 import { signOut } from "../session.js";
-import { appConfig, channels, dialog, openChannelId, presence, sidebarOpen, user } from "../store.js";
+import {
+  appConfig,
+  channelPrefs,
+  channels,
+  dialog,
+  openChannelId,
+  presence,
+  sidebarOpen,
+  user,
+} from "../store.js";
 import { canAddPeople } from "./add-person.js";
 import { Avatar } from "./avatar.js";
+import { Icon } from "./icons.js";
 
 // Close the overlay and give focus back to the button that opens it (once the conversation
 // behind is no longer inert, after the next render).
@@ -38,7 +49,9 @@ function ChannelLink({ channel, me, current }) {
   const people = direct ? partners(channel, me) : [];
   const title = channelTitle(channel, me);
   const status = channel.type === "direct" && people[0] ? presence.value.get(people[0].id) : null;
+  const muted = channelPrefs.value.get(channel.id)?.muted;
   const described = [
+    muted ? "muted" : null,
     unread ? plural(unread, "unread message") : null,
     mentions ? plural(mentions, "mention") : null,
   ].filter(Boolean);
@@ -52,10 +65,11 @@ function ChannelLink({ channel, me, current }) {
       >
         ${direct
           ? channel.type === "direct"
-            ? html`<${PresenceDot} status=${status} />`
+            ? html`<span class="dm-avatar"><${Avatar} person=${people[0]} size="tiny" /><${PresenceDot} status=${status} /></span>`
             : html`<span class="prefix" aria-hidden="true">${people.length}</span>`
           : html`<span class="prefix" aria-hidden="true">${channel.type === "private" ? "🔒" : "#"}</span>`}
         <span class="channel-name">${title}</span>
+        ${muted && html`<span class="muted-mark" title="Muted"><${Icon} name="muted" /></span>`}
         ${channel.type === "private" && html`<span class="visually-hidden">(private)</span>`}
         ${described.length > 0 && html`<span class="visually-hidden">, ${described.join(", ")}</span>`}
         ${badge > 0 && html`<span class="badge" aria-hidden="true">${badge}</span>`}

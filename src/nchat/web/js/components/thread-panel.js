@@ -1,11 +1,9 @@
 // A thread in the side panel: its first message, the replies (later pages on demand), the
-// replies not confirmed yet, and a composer for one more. Everything in it changes live
-// (threads.js); a reply shows at once and is confirmed by the server (outbox.js). Enter
-// sends, Shift+Enter starts a new line, Up in an empty composer edits the user's last reply.
-import { loadDraft, saveDraft } from "../drafts.js";
+// replies not confirmed yet, and the composer (composer.js) for one more, files included.
+// Everything in it changes live (threads.js); a reply shows at once and is confirmed by the
+// server (outbox.js). `target`: a reply to point out once loaded (a message link's).
 import { channelLabel, plural } from "../format.js";
-import { html, useEffect, useLayoutEffect, useRef, useState } from "../lib/html.js";
-import { send } from "../outbox.js";
+import { html, useEffect, useLayoutEffect, useRef } from "../lib/html.js";
 import {
   browserOnline,
   channels,
@@ -15,75 +13,18 @@ import {
   thread,
   user,
 } from "../store.js";
-import { closeThread, lastOwnReply, loadMoreReplies, openThread, retryThread } from "../threads.js";
+import { closeThread, loadMoreReplies, openThread, retryThread } from "../threads.js";
+import { Composer } from "./composer.js";
 import { MessageItem } from "./message.js";
 import { PendingMessages } from "./pending-message.js";
 import { PanelFrame } from "./side-panel.js";
 
-const MAX_TEXT = 40000;
 const MODERATORS = new Set(["moderator", "admin", "owner"]);
 const GROUP_MS = 5 * 60 * 1000;
 // Within this of the bottom, a new reply keeps the view at the bottom.
 const BOTTOM_PX = 48;
-
-function ThreadComposer({ channel, rootId, autofocus }) {
-  const draftKey = `thread-${rootId}`;
-  const [text, setText] = useState(() => loadDraft(draftKey));
-  const area = useRef(null);
-
-  useEffect(() => {
-    if (autofocus) area.current?.focus({ preventScroll: true });
-  }, [rootId]);
-
-  function change(value) {
-    setText(value);
-    saveDraft(draftKey, value);
-  }
-
-  function submit() {
-    const body = text.trim() ? text.replace(/\s+$/, "") : "";
-    if (!body || body.length > MAX_TEXT) return;
-    send(channel.id, body, [], { threadId: rootId });
-    change("");
-  }
-
-  function onKeyDown(event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      submit();
-    } else if (event.key === "ArrowUp" && !text && !event.shiftKey) {
-      const last = lastOwnReply();
-      if (last) {
-        event.preventDefault();
-        editingId.value = `${last.id}@thread`;
-      }
-    }
-  }
-
-  const tooLong = text.length > MAX_TEXT;
-  return html`
-    <form class="composer thread-composer" onSubmit=${(event) => (event.preventDefault(), submit())}>
-      <label class="visually-hidden" for="thread-input">Reply in thread</label>
-      <textarea
-        id="thread-input"
-        ref=${area}
-        rows="1"
-        placeholder="Reply…"
-        value=${text}
-        aria-invalid=${tooLong ? "true" : undefined}
-        aria-describedby="thread-hint"
-        onInput=${(event) => change(event.currentTarget.value)}
-        onKeyDown=${onKeyDown}
-      ></textarea>
-      <button type="submit" class="send" disabled=${!text.trim() || tooLong}>Reply</button>
-      <p id="thread-hint" class=${tooLong ? "field-error composer-hint" : "visually-hidden"}>
-        ${tooLong
-          ? `At most ${MAX_TEXT.toLocaleString()} characters (${text.length.toLocaleString()} now).`
-          : "Enter sends, Shift+Enter adds a line, Up edits your last reply."}
-      </p>
-    </form>
-  `;
-}
+// A reply pointed out keeps its "jumped" look this long (css: the fade).
+const JUMPED_MS = 4000;
 
 function grouped(previous, message) {
   return (
@@ -121,9 +62,10 @@ function Replies({ t, me, editing, pending, online }) {
   `;
 }
 
-export function ThreadPanel({ rootId, root = null, replying = false }) {
+export function ThreadPanel({ rootId, root = null, replying = false, target = null }) {
   const scroller = useRef(null);
   const stick = useRef(true);
+  const pointed = useRef(null);
 
   useEffect(() => {
     openThread(rootId, root);
@@ -142,6 +84,16 @@ export function ThreadPanel({ rootId, root = null, replying = false }) {
     const el = scroller.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [count, pending.length, t?.loading]);
+
+  useEffect(() => {
+    if (!target || pointed.current === target || !t || t.loading) return;
+    pointed.current = target;
+    const item = scroller.current?.querySelector(`[data-key="${target}"]`);
+    if (!item) return;
+    item.scrollIntoView({ block: "center" });
+    item.classList.add("jumped");
+    setTimeout(() => item.classList.remove("jumped"), JUMPED_MS);
+  }, [target, t?.loading]);
 
   function onScroll() {
     const el = scroller.current;
@@ -190,7 +142,8 @@ export function ThreadPanel({ rootId, root = null, replying = false }) {
       ${!channel || shown?.deleted_at
         ? null
         : canReply
-          ? html`<${ThreadComposer} key=${rootId} channel=${channel} rootId=${rootId} autofocus=${replying} />`
+          ? html`<${Composer} key=${rootId} channel=${channel} threadId=${rootId} autofocus=${replying}
+              label="Reply in thread" />`
           : html`<p class="composer-note">
               ${channel.archived ? "This channel is archived: it can be read, not written to." : "Join the channel to reply."}
             </p>`}

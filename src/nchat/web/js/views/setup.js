@@ -1,16 +1,20 @@
 // First run: no owner yet. Creates the owner (POST /api/setup), which also signs them in.
+// The workspace's name shows at once where the public configuration's did (the sidebar, the
+// title), without a reload.
+import { request } from "../api.js";
 import { Field } from "../components/field.js";
 import { FormError } from "../components/form-error.js";
 import { Heading } from "../components/heading.js";
 import { useSubmit } from "../components/use-submit.js";
 import { html } from "../lib/html.js";
 import { setUp } from "../session.js";
-import { setupDone } from "../store.js";
+import { appConfig, setupDone } from "../store.js";
 
 async function create(values) {
+  const name = values.app_name.trim() || null;
   try {
     await setUp({
-      app_name: values.app_name.trim() || null,
+      app_name: name,
       owner: {
         display_name: values.display_name,
         username: values.username,
@@ -19,10 +23,14 @@ async function create(values) {
       },
     });
   } catch (error) {
-    // Someone finished setup meanwhile: what is left is to sign in.
-    if (error.code === "setup_completed") setupDone.value = true;
+    // Someone finished setup meanwhile: what is left is to sign in, under their name.
+    if (error.code === "setup_completed") {
+      setupDone.value = true;
+      request("/api/config").then((config) => (appConfig.value = config), () => {});
+    }
     throw error;
   }
+  if (name) appConfig.value = { ...appConfig.value, app_name: name };
   setupDone.value = true;
 }
 
