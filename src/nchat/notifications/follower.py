@@ -18,7 +18,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.config import Settings
-from nchat.jobs.queue import defer
 from nchat.notifications import mailer, tasks
 from nchat.notifications import repository as repo
 from nchat.observability import Metrics
@@ -111,6 +110,3 @@ class Follower:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-
-
-__all__ = ["Follower", "defer", "step"]
