@@ -250,6 +250,12 @@ async def test_slow_consumer_is_closed_with_4008_and_others_keep_going(
     # this reader only starts reading once the 300 sends are done, which a busy machine
     # may take longer than that for.
     monkeypatch.setattr(gateway_api, "CLOSE_TIMEOUT_S", 120.0)
+    # Likewise the idle close (two heartbeats without a frame from the client, which this
+    # reader never sends) and the keepalive pings of uvicorn and of the client library, which
+    # a reader that reads nothing never answers: on a slow machine any of them would end the
+    # socket first, with another code. This test is about the queue.
+    monkeypatch.setattr(live.app.state, "ws_heartbeat_s", 120.0, raising=False)
+    monkeypatch.setattr(live.server.config, "ws_ping_interval", None)
     ada = await make_user()
     bob = await make_user()
     channel = await api.create_channel(ada, "flood", members=(bob,))
@@ -259,7 +265,11 @@ async def test_slow_consumer_is_closed_with_4008_and_others_keep_going(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", live.port))
     slow_conn = websockets.connect(
-        live.ws_url(bob.access_token), sock=sock, max_queue=1, compression=None
+        live.ws_url(bob.access_token),
+        sock=sock,
+        max_queue=1,
+        compression=None,
+        ping_interval=None,
     )
     async with slow_conn as slow, connect(live, ada) as fast:
         await frame(slow, "hello")
