@@ -19,7 +19,7 @@ from tests.fixtures.factories import UserFactory
 from tests.messaging.helpers import Api
 
 # Short delays: the rules are the same, the tests wait less.
-PUSH_DELAY_S = 1.0
+PUSH_DELAY_S = 3.0
 
 
 @pytest.fixture(scope="module")

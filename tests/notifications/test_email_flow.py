@@ -16,6 +16,7 @@ from tests.fixtures.factories import UserFactory
 from tests.fixtures.s3 import free_port
 from tests.fixtures.smtp import HOST, Handler, Received
 from tests.messaging.helpers import Api
+from tests.notifications.conftest import PUSH_DELAY_S
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ async def test_missed_dms_and_mentions_arrive_in_one_email(
     assert prefs.json()["email"] is False
     before = len(mailbox[1].received)
     await napi.send(ana, dm.json()["id"], "another one")
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(PUSH_DELAY_S + 2.0)
     assert len(mailbox[1].received) == before
 
 
@@ -99,7 +100,7 @@ async def test_a_message_read_in_time_is_not_emailed_and_bad_links_change_nothin
         f"/api/channels/{dm}/read", headers=ben.headers, json={"message_id": sent["id"]}
     )
     assert r.status_code == 200
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(PUSH_DELAY_S + 2.0)
     assert [m for m in mailbox[1].received if ben.email in m.rcpt_tos] == []
 
     for token in ("nonsense", ben.access_token):
