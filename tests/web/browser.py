@@ -25,6 +25,11 @@ needs_chromium = pytest.mark.skipif(
 )
 PASSWORD = "a long passphrase"
 TIMEOUT_MS = 15_000
+if playwright is not None:
+    # Assertions wait as long as actions do: on a loaded machine a lazily loaded panel or a
+    # search can take longer than Playwright's default 5 s, and the tests are about what
+    # appears, not how fast (bench/web.py measures that).
+    playwright.expect.set_options(timeout=TIMEOUT_MS)
 # Every CSP violation reaches the console as an error (installed by Playwright before the
 # page's own scripts, outside the page's CSP).
 REPORT_VIOLATIONS = """

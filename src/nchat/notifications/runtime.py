@@ -36,7 +36,6 @@ class Notifications:
     follower: Follower
     vapid_public_key: str
     _starting: asyncio.Task[None] | None = None
-    _open: bool = False
 
     async def start(self) -> None:
         """Starts in the background: a database not reachable yet must not hold up the
@@ -51,9 +50,9 @@ class Notifications:
                 break
             except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
                 logger.warning("job queue unreachable; retrying", error=str(exc))
+                await self.jobs.close_async()
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30.0)
-        self._open = True
         await self.worker.start()
         await self.follower.start()
 
@@ -64,8 +63,10 @@ class Notifications:
                 await self._starting
         await self.follower.stop()
         await self.worker.stop()
-        if self._open:
-            await self.jobs.close_async()
+        # Also when the start was cancelled half way: an open pool's workers swallow the
+        # cancellation that ends the event loop (psycopg_pool keeps itself consistent that
+        # way), so a pool left open holds the process at exit for good.
+        await self.jobs.close_async()
         await self.delivery.aclose()
 
 
