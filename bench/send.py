@@ -23,6 +23,7 @@ from rich.table import Table
 
 from bench import pgbench, server, synapse, wrk
 from bench.common import cpu_share, fresh_database, tree_cpu_seconds, write_results
+from nchat.config import default_workers
 from nchat.db.engine import libpq_url
 
 console = Console(width=120)
@@ -91,9 +92,9 @@ MESSAGE_ROWS = "SELECT count(*) FROM nchat_messages"
 
 def measure_nchat(url: str, seconds: float, *, spread: bool = True) -> dict[str, Any]:
     """The busy channel, and with `spread` the same senders over SPREAD_CHANNELS channels."""
-    workers = os.cpu_count() or 1
-    results: dict[str, Any] = {"workers": workers, "connections": CONNECTIONS}
-    with server.running(url, workers=workers) as nodes:
+    # The server as the README starts it: serve's default number of workers.
+    results: dict[str, Any] = {"workers": default_workers(), "connections": CONNECTIONS}
+    with server.running(url, workers=None) as nodes:
         node = nodes[0]
         prepared = asyncio.run(_prepare(node.base, CONNECTIONS, spread=spread))
         process = psutil.Process(node.process.pid)
@@ -122,7 +123,7 @@ def measure_nchat(url: str, seconds: float, *, spread: bool = True) -> dict[str,
 
 def measure_floor(url: str, seconds: float, variables: dict[str, str]) -> dict[str, Any]:
     """bench/floor_app.py under uvicorn, same workers and load as nchat's busy channel."""
-    workers = os.cpu_count() or 1
+    workers = default_workers()
     port = server.free_port()
     env = {
         **os.environ,

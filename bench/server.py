@@ -29,9 +29,10 @@ def free_port() -> int:
 
 
 def start(
-    url: str, data_dir: Path, port: int, workers: int, **settings: str
+    url: str, data_dir: Path, port: int, workers: int | None, **settings: str
 ) -> subprocess.Popen[bytes]:
-    """`nchat serve` in its own process; extra settings are NCHAT_<NAME> values."""
+    """`nchat serve` in its own process; extra settings are NCHAT_<NAME> values. With
+    `workers` None, serve's own default (as the README starts it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NCHAT_")}
     env.update(
         NCHAT_DATABASE_URL=url,
@@ -60,7 +61,8 @@ def start(
     env.update({f"NCHAT_{k.upper()}": v for k, v in settings.items()})
     nchat = Path(sys.executable).with_name("nchat")
     return subprocess.Popen(
-        [str(nchat), "serve", "--port", str(port), "--workers", str(workers)],
+        [str(nchat), "serve", "--port", str(port)]
+        + ([] if workers is None else ["--workers", str(workers)]),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -100,7 +102,9 @@ class Node:
 
 
 @contextmanager
-def running(url: str, *, workers: int, nodes: int = 1, **settings: str) -> Iterator[list[Node]]:
+def running(
+    url: str, *, workers: int | None, nodes: int = 1, **settings: str
+) -> Iterator[list[Node]]:
     """`nodes` servers sharing the database, each with `workers` processes."""
     started: list[Node] = []
     with tempfile.TemporaryDirectory(prefix="nchat-bench-serve-") as tmp:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int | None = Field(
+        default=None, ge=1, le=64, description="serve's worker processes; unset: default_workers()"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
     access_token_ttl_s: int = Field(default=900, ge=30)
@@ -168,6 +171,17 @@ class Settings(BaseSettings):
 
 
 SETTINGS: Key[Settings] = Key("settings")
+
+
+# Each worker keeps its own pools (about 25 connections at most with the defaults); four
+# stay well inside the embedded server's 200 connections. More is a choice: NCHAT_WORKERS.
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on (the measured best on 2 cores with the
+    database on the same machine: docs/benchmarks/log.md), at most MAX_DEFAULT_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -324,3 +324,33 @@ def test_workers_share_the_embedded_server(data_dir: Path) -> None:
         assert postgres_gone(pgdata), postgres_processes(pgdata)
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert alive == []
+
+
+def worker_processes(server: Server) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.Process(server.pid).children(recursive=True)
+        if any("spawn_main" in part for part in p.cmdline())  # not the resource tracker
+    ]
+
+
+def test_serve_runs_a_worker_per_core_by_default(fresh_url: str, tmp_path: Path) -> None:
+    env = nchat_env(tmp_path / "data", fresh_url)
+    del env["NCHAT_WORKERS"]  # as the README starts it
+    expected = min(len(os.sched_getaffinity(0)), 4)
+    with serving(env, tmp_path / "serve.log") as server:
+        assert_healthy(server)
+        banner = "1 worker)" if expected == 1 else f"{expected} workers)"
+        assert banner in server.output(), server.output()
+        # With one worker uvicorn serves in its own process; with more, it spawns them.
+        assert len(worker_processes(server)) == (0 if expected == 1 else expected)
+        stop_gracefully(server)
+
+
+def test_nchat_workers_sets_the_number_of_processes(fresh_url: str, tmp_path: Path) -> None:
+    env = nchat_env(tmp_path / "data", fresh_url, NCHAT_WORKERS="3")
+    with serving(env, tmp_path / "serve.log") as server:
+        assert_healthy(server)
+        assert "3 workers)" in server.output(), server.output()
+        assert len(worker_processes(server)) == 3
+        stop_gracefully(server)

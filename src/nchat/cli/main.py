@@ -15,7 +15,7 @@ from nchat.app import create_app
 from nchat.cli import database, migrate, search, storage, users
 from nchat.cli.common import console, open_database
 from nchat.cli.worker import worker
-from nchat.config import Settings
+from nchat.config import Settings, default_workers
 from nchat.db import migrate as migrations
 
 app = typer.Typer(help="nchat: a self-hosted team chat server.", no_args_is_help=True)
@@ -61,13 +61,20 @@ WS_MAX_FRAME_BYTES = 64 * 1024
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (NCHAT_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (NCHAT_PORT)")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Worker processes (NCHAT_WORKERS; default: one per core, at most 4)"
+        ),
+    ] = None,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations")] = False,
 ) -> None:
     """Serve the API (starting the embedded PostgreSQL when NCHAT_DATABASE_URL is unset)."""
     settings = Settings()
     host = settings.host if host is None else host
     port = settings.port if port is None else port
+    if workers is None:
+        workers = settings.workers or default_workers()
     settings.jwt_secret  # noqa: B018 - create the key file once, before workers race for it
     # uvicorn handles SIGTERM/SIGINT while it serves, then restores these handlers and raises
     # the signal again; outside uvicorn (starting, migrating, stopping) they land here too.
@@ -88,7 +95,10 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: b
             migrations.upgrade(url)
         where = f"embedded PostgreSQL in {embedded.pgdata}" if embedded else "external PostgreSQL"
         # soft_wrap: logs are not terminals; a URL must not be broken at column 80.
-        console.print(f"nchat {__version__} on http://{host}:{port} ({where})", soft_wrap=True)
+        processes = "1 worker" if workers == 1 else f"{workers} workers"
+        console.print(
+            f"nchat {__version__} on http://{host}:{port} ({where}, {processes})", soft_wrap=True
+        )
         console.print(
             f"First run? Open http://{host}:{port}/ in a browser to create the owner "
             "(or POST /api/setup, or `nchat user create --role owner`).",
