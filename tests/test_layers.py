@@ -38,7 +38,7 @@ LAYERS: list[set[str]] = [
     {"sync"},
     {"notifications"},
     {"accounts"},
-    {"setup", "health", "housekeeping"},
+    {"setup", "health", "housekeeping", "background"},
     {"gateway", "graphql", "http_edge", "openapi", "web"},
     {"app"},
     {"cli"},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +15,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nchat import __version__, housekeeping, openapi
+from nchat import __version__, background, openapi
 from nchat.accounts.api import router as auth_router
 from nchat.admin.api import router as admin_router
 from nchat.appstate import get, put
 from nchat.auth.session_cache import SESSION_CACHE, SessionCache
 from nchat.auth.streams import STREAM_GUARD, StreamGuard
+from nchat.background import BACKGROUND
 from nchat.channels.access_cache import ACCESS_CACHE, AccessCache
 from nchat.channels.api import router as channels_router
 from nchat.channels.listing import LIST_COPIES, ListCopies
@@ -44,8 +43,8 @@ from nchat.http_edge.origins import WebSocketOrigin, cors
 from nchat.http_edge.pages import html_pages
 from nchat.limits import LIMITS, Limits, Rules, make_limiter
 from nchat.messages.api import router as messages_router
-from nchat.notifications import runtime as notifications_runtime
 from nchat.notifications.api import router as notifications_router
+from nchat.notifications.runtime import VAPID_PUBLIC_KEY
 from nchat.observability import METRICS, Metrics, RequestContextMiddleware, configure_logging
 from nchat.realtime import presence
 from nchat.realtime.bus import BUS, Bus
@@ -163,9 +162,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await hub.start()
     await guard.start()
     await keeper.start()
-    notifications = notifications_runtime.make(settings, engine, get(app, METRICS))
-    put(app, notifications_runtime.VAPID_PUBLIC_KEY, notifications.vapid_public_key)
-    await notifications.start()
+    jobs = background.make(settings, engine, get(app, METRICS), storage)
+    put(app, BACKGROUND, jobs)
+    put(app, VAPID_PUBLIC_KEY, jobs.notifications.vapid_public_key)
+    await jobs.start()
     # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
     # process: freeze it out of the cyclic garbage collector, whose full passes over it
     # otherwise stall a request for 30-100 ms now and then (measured on channel lists).
@@ -176,14 +176,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # default promoted those still in flight to the old generation, whose full passes
     # (100-350 ms at a thousand sockets) then ran every few seconds (decision 0013).
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-    cleanup = asyncio.create_task(housekeeping.run_forever(engine, settings, storage))
     try:
         yield
     finally:
-        cleanup.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cleanup
-        await notifications.stop()
+        await jobs.stop()
         # Sockets still open are told to reconnect (1012): elsewhere, or here once back.
         await keeper.stop()
         await guard.stop()

@@ -1,34 +1,66 @@
-"""Periodic cleanup every process runs; each step is idempotent, so several workers and nodes
-running it at once only repeat harmless deletes."""
+"""Periodic cleanup, a job on the queue every five minutes: whichever process's worker takes
+it runs it (procrastinate defers one job per period however many processes run). Each step
+is idempotent and bounded, so a run that overlaps a slow one only repeats harmless deletes."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import procrastinate
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.auth import ratelimit
+from nchat.auth import repository as sessions
 from nchat.channels import recent_roots
 from nchat.config import Settings
 from nchat.files import service as files
+from nchat.jobs.queue import QUEUE
 from nchat.limits import postgres as rate_limits
 from nchat.messages import content as message_content
 from nchat.realtime import log
 from nchat.storage import Storage
+from nchat.sync import repository as sync
 
-INTERVAL_S = 300.0
+TASK = "housekeeping.run"
+CONTEXT = "housekeeping"
+CRON = "*/5 * * * *"
+# Ended sessions stay listed (and auditable) for a month; offline operations are remembered
+# for three months, so a device offline that long does not apply its queue twice.
+KEEP_ENDED_SESSIONS = timedelta(days=30)
+KEEP_SYNC_OPS = timedelta(days=90)
 logger = structlog.get_logger("nchat.housekeeping")
 
 
+@dataclass(frozen=True)
+class Chores:
+    engine: AsyncEngine
+    settings: Settings
+    storage: Storage
+
+
+def register(app: procrastinate.App) -> None:
+    task = app.task(name=TASK, queue=QUEUE, pass_context=True, queueing_lock=TASK)(_run)
+    app.periodic(cron=CRON, periodic_id=TASK)(task)
+
+
+async def _run(context: JobContext, /, timestamp: int, **_: Any) -> None:
+    chores: Chores = context.additional_context[CONTEXT]
+    await run_once(chores.engine, chores.settings, chores.storage)
+
+
 async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) -> None:
+    now = datetime.now(UTC)
     async with engine.begin() as conn:
         await ratelimit.prune(conn, older_than_s=settings.login_window_s)
         await log.prune(conn, retention_s=settings.event_retention_s)
         await recent_roots.prune(conn)
-        await files.sweep(conn, now=datetime.now(UTC))
+        await files.sweep(conn, now=now)
+        await sessions.prune_ended(conn, before=now - KEEP_ENDED_SESSIONS)
+        await sync.prune_ops(conn, before=now - KEEP_SYNC_OPS)
     # A transaction of its own: a budget's row stays locked only as long as its delete.
     async with engine.begin() as conn:
         await rate_limits.prune(conn)
@@ -36,12 +68,3 @@ async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) ->
     # Rows written before html was stored (an upgrade, or an older nchat during a rolling
     # one): a batch per transaction, for at most a minute a round (decision 0035).
     await message_content.fill_missing_html(engine.begin)
-
-
-async def run_forever(engine: AsyncEngine, settings: Settings, storage: Storage) -> None:
-    while True:
-        await asyncio.sleep(INTERVAL_S)
-        try:
-            await run_once(engine, settings, storage)
-        except (SQLAlchemyError, OSError) as exc:  # the database may be briefly away
-            logger.warning("housekeeping failed", error=str(exc))

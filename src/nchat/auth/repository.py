@@ -125,3 +125,14 @@ async def list_live_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> list[
         .order_by(sessions.c.last_used_at.desc())
     )
     return list(result.mappings().all())
+
+
+async def prune_ended(conn: AsyncConnection, *, before: datetime) -> int:
+    """Delete sessions that expired or were revoked before `before` (their refresh tokens
+    are refused either way; the rows only served the sessions list and audits)."""
+    result = await conn.execute(
+        sa.delete(sessions).where(
+            sa.or_(sessions.c.expires_at < before, sessions.c.revoked_at < before)
+        )
+    )
+    return result.rowcount

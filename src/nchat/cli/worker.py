@@ -1,5 +1,5 @@
-"""`nchat worker`: the background jobs (pushes, emails) and the notifier, without HTTP, for
-scaling delivery out beside the `nchat serve` processes."""
+"""`nchat worker`: the background jobs (pushes, emails, housekeeping) and the notifier,
+without HTTP, for scaling them out beside the `nchat serve` processes."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
+from nchat import background
 from nchat.cli.common import console, open_database
 from nchat.config import Settings
 from nchat.db.engine import create_engine
-from nchat.notifications import runtime
 from nchat.observability import Metrics, configure_logging
+from nchat.storage import make_storage
 
 
 def worker(
@@ -25,7 +26,7 @@ def worker(
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"job_concurrency": concurrency})
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.log_file)
     with open_database(settings) as (url, _):
         settings = settings.model_copy(update={"database_url": url})
         console.print(f"nchat worker: {settings.job_concurrency} jobs at once", soft_wrap=True)
@@ -38,11 +39,14 @@ async def _work(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
-    notifications = runtime.make(settings, engine, Metrics())
-    await notifications.start()
+    storage = make_storage(settings)
+    await storage.start()
+    jobs = background.make(settings, engine, Metrics(), storage)
+    await jobs.start()
     try:
         await stop.wait()
     finally:
-        await notifications.stop()
+        await jobs.stop()
         await engine.dispose()
+        await storage.stop()
     console.print("nchat worker stopped")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import procrastinate
@@ -18,7 +17,6 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.appstate import Key
 from nchat.db.engine import libpq_url
 
 QUEUE = "nchat"
@@ -104,8 +102,6 @@ class Worker:
         self._task = None
 
 
-JOBS: Key[procrastinate.App] = Key("jobs")
-Register = Callable[[procrastinate.App], None]
 
 
 _DEPTH = sa.text(

@@ -1,22 +1,17 @@
-"""Everything notifications run in a process: the job queue's worker, the notifier that
-follows the event log, and the senders, started and stopped together (`nchat serve` and
-`nchat worker`)."""
+"""What notifications run in a process beside the job queue's worker: the notifier that
+follows the event log, and the senders the push and email jobs use (`nchat serve` and
+`nchat worker`, through nchat.background)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import procrastinate
-import psycopg
-import psycopg_pool
-import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.appstate import Key
 from nchat.config import Settings
-from nchat.jobs.queue import Worker, make_app
 from nchat.notifications import apns, fcm, tasks, vapid
 from nchat.notifications.delivery import Delivery, Sender
 from nchat.notifications.follower import Follower
@@ -25,52 +20,34 @@ from nchat.notifications.webpush import WebPushSender
 from nchat.observability import Metrics
 
 VAPID_PUBLIC_KEY: Key[str] = Key("vapid_public_key")
-logger = structlog.get_logger("nchat.notifications")
 
 
 @dataclass
 class Notifications:
-    jobs: procrastinate.App
     delivery: Delivery
-    worker: Worker
     follower: Follower
     vapid_public_key: str
-    _starting: asyncio.Task[None] | None = None
+
+    def job_context(self) -> dict[str, Any]:
+        """What the notification jobs find in their context."""
+        return {tasks.CONTEXT: self.delivery}
 
     async def start(self) -> None:
-        """Starts in the background: a database not reachable yet must not hold up the
-        server's start (the readiness check reports it); the queue opens once it is."""
-        self._starting = asyncio.create_task(self._start(), name="nchat-notifications-start")
-
-    async def _start(self) -> None:
-        pause = 1.0
-        while True:
-            try:
-                await self.jobs.open_async()
-                break
-            except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
-                logger.warning("job queue unreachable; retrying", error=str(exc))
-                await self.jobs.close_async()
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 30.0)
-        await self.worker.start()
+        """Once the job queue is open: the notifier defers through it."""
         await self.follower.start()
 
     async def stop(self) -> None:
-        if self._starting is not None:
-            self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
         await self.follower.stop()
-        await self.worker.stop()
-        # Also when the start was cancelled half way: an open pool's workers swallow the
-        # cancellation that ends the event loop (psycopg_pool keeps itself consistent that
-        # way), so a pool left open holds the process at exit for good.
-        await self.jobs.close_async()
+
+    async def aclose(self) -> None:
+        """After the jobs stopped: the senders' connections."""
         await self.delivery.aclose()
 
 
-def make(settings: Settings, engine: AsyncEngine, metrics: Metrics) -> Notifications:
+def make(
+    settings: Settings, engine: AsyncEngine, metrics: Metrics, jobs: procrastinate.App
+) -> Notifications:
+    """The notifier and senders, their tasks registered on `jobs`."""
     key = vapid.load(settings)
     senders: dict[Platform, Sender] = {
         Platform.WEBPUSH: WebPushSender(settings, vapid.Signer(key, settings.vapid_subject))
@@ -79,14 +56,9 @@ def make(settings: Settings, engine: AsyncEngine, metrics: Metrics) -> Notificat
         senders[Platform.APNS] = apns.ApnsSender(settings)
     if fcm.configured(settings):
         senders[Platform.FCM] = fcm.FcmSender(settings)
-    delivery = Delivery(engine, settings, metrics, senders)
-    jobs = make_app(str(settings.database_url))
     tasks.register(jobs)
-    worker = Worker(jobs, concurrency=settings.job_concurrency, context={tasks.CONTEXT: delivery})
     return Notifications(
-        jobs=jobs,
-        delivery=delivery,
-        worker=worker,
+        delivery=Delivery(engine, settings, metrics, senders),
         follower=Follower(engine, settings, jobs, metrics),
         vapid_public_key=vapid.public_key(key),
     )

@@ -11,7 +11,7 @@ from typing import Any
 import procrastinate
 from procrastinate import JobContext, RetryStrategy
 
-from nchat.jobs.queue import defer
+from nchat.jobs.queue import QUEUE, defer
 from nchat.notifications import repository as repo
 from nchat.notifications.delivery import Delivery, deliver_pushes
 from nchat.notifications.emailing import email_person
@@ -27,9 +27,11 @@ RETRY = RetryStrategy(max_attempts=9, exponential_wait=10)
 
 
 def register(app: procrastinate.App) -> None:
-    app.task(name=PUSH, pass_context=True, retry=RETRY)(_push)
-    app.task(name=EMAIL, pass_context=True, retry=RETRY)(_email)
-    rescue = app.task(name=RESCUE, pass_context=True)(_rescue)
+    # On nchat's queue, the one the workers take jobs from: the schedule defers a periodic
+    # task to the task's own queue.
+    app.task(name=PUSH, queue=QUEUE, pass_context=True, retry=RETRY)(_push)
+    app.task(name=EMAIL, queue=QUEUE, pass_context=True, retry=RETRY)(_email)
+    rescue = app.task(name=RESCUE, queue=QUEUE, pass_context=True)(_rescue)
     app.periodic(cron="* * * * *", periodic_id=RESCUE)(rescue)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,3 +133,10 @@ async def latest_per_channel(
     )
     query = sa.select(latest).select_from(ids.join(latest, sa.true()))
     return list((await conn.execute(query)).mappings().all())
+
+
+async def prune_ops(conn: AsyncConnection, *, before: datetime) -> int:
+    """Forget recorded operations older than `before`: a queue replayed after that is
+    applied again (decision 0053 says why the wait is long enough)."""
+    result = await conn.execute(sa.delete(sync_ops).where(op.created_at < before))
+    return result.rowcount

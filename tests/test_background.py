@@ -1,0 +1,102 @@
+"""The background work of a process: housekeeping runs as a job on the queue, and stopping
+leaves nothing running even when the database was never reached."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nchat import background, housekeeping
+from nchat.appstate import get
+from nchat.db.engine import create_engine
+from nchat.jobs.queue import QUEUE, defer
+from nchat.observability import Metrics
+from nchat.storage import make_storage
+from tests.conftest import make_settings
+from tests.fixtures.factories import UserFactory
+from tests.realtime.nodes import eventually
+
+AGED = """
+INSERT INTO nchat_sessions (id, user_id, refresh_hash, expires_at, revoked_at)
+VALUES (gen_random_uuid(), :user_id, md5(random()::text), now() - interval '40 days', NULL),
+       (gen_random_uuid(), :user_id, md5(random()::text), now() + interval '1 day',
+        now() - interval '31 days'),
+       (gen_random_uuid(), :user_id, md5(random()::text), now() - interval '1 day', NULL);
+INSERT INTO nchat_sync_ops (user_id, client_op_id, type, status, created_at)
+VALUES (:user_id, 'old', 'message.send', 'applied', now() - interval '91 days'),
+       (:user_id, 'recent', 'message.send', 'applied', now() - interval '80 days');
+INSERT INTO nchat_login_failures (account, ip, created_at)
+VALUES ('old', '192.0.2.1', now() - interval '1 day');
+"""
+
+
+async def counts(engine: AsyncEngine, user_id: object) -> tuple[int, list[str], int]:
+    async with engine.connect() as conn:
+        sessions = await conn.scalar(
+            sa.text("SELECT count(*) FROM nchat_sessions WHERE user_id = :u"), {"u": user_id}
+        )
+        ops = await conn.scalars(sa.text("SELECT client_op_id FROM nchat_sync_ops ORDER BY 1"))
+        failures = await conn.scalar(sa.text("SELECT count(*) FROM nchat_login_failures"))
+    return int(sessions or 0), list(ops), int(failures or 0)
+
+
+async def test_housekeeping_is_a_periodic_job_that_prunes_what_has_ended(
+    app: FastAPI, engine: AsyncEngine, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    async with engine.begin() as conn:
+        for statement in AGED.strip().split(";\n"):
+            await conn.execute(sa.text(statement), {"user_id": ada.id})
+    # Ada's own session, one that expired a day ago (kept) and two long ended.
+    assert await counts(engine, ada.id) == (4, ["old", "recent"], 1)
+    jobs = get(app, background.BACKGROUND).jobs
+    periodic = jobs.periodic_registry.periodic_tasks
+    assert periodic[(housekeeping.TASK, housekeeping.TASK)].cron == housekeeping.CRON
+    # What the schedule does every five minutes, now: the app's own worker runs it.
+    # (Unless the schedule's own job is waiting already: then that one does it.)
+    await defer(jobs, housekeeping.TASK, task_kwargs={"timestamp": 0})
+
+    async def pruned() -> bool:
+        return await counts(engine, ada.id) == (2, ["recent"], 0)
+
+    await eventually(pruned, what="housekeeping's job to prune")
+
+
+def pool_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t.get_name().startswith("pool-")}
+
+
+async def test_stopping_before_the_queue_opened_leaves_no_pool_running(tmp_path: Path) -> None:
+    # Nothing listens at this socket: the job queue's pool keeps trying to connect.
+    url = f"postgresql://postgres@/nchat?host={tmp_path}"
+    settings = make_settings(url, tmp_path)
+    engine = create_engine(url)
+    work = background.make(settings, engine, Metrics(), make_storage(settings))
+    others = pool_tasks()  # the pools of apps other tests started on this event loop
+    try:
+        await work.start()
+
+        async def connecting() -> bool:
+            return bool(pool_tasks() - others)
+
+        await eventually(connecting, what="the job queue's pool trying to connect")
+        # The pool's workers swallow a cancellation while they connect, so a pool that is
+        # not closed would keep the event loop (and the process) from ending.
+        await work.stop()
+        assert pool_tasks() - others == set()
+    finally:
+        await engine.dispose()
+
+
+def test_every_task_is_on_the_queue_the_workers_take_jobs_from(app: FastAPI) -> None:
+    jobs = get(app, background.BACKGROUND).jobs
+    periodic = {task.task.name for task in jobs.periodic_registry.periodic_tasks.values()}
+    assert {housekeeping.TASK, "notifications.rescue"} <= periodic
+    # A periodic job goes to its task's queue: one the workers do not read would wait forever.
+    ours = {name: task.queue for name, task in jobs.tasks.items() if "procrastinate" not in name}
+    assert ours == dict.fromkeys(ours, QUEUE)
+    assert len(ours) >= 4
