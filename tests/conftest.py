@@ -119,7 +119,8 @@ async def _reset(engine: AsyncEngine) -> None:
         await conn.execute(
             sa.text(
                 "UPDATE nchat_app_config SET setup = '{}', owner = '{}', branding = '{}', "
-                "theme = '{}', features = '{}', integrations = '{}', mobile = NULL, files = '{}'"
+                "theme = '{}', features = '{}', integrations = '{}', mobile = NULL, files = '{}', "
+                "auth_providers = '{}'"
             )
         )
 

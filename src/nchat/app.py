@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nchat import __version__, background, openapi
 from nchat.accounts.api import router as auth_router
 from nchat.admin.api import router as admin_router
+from nchat.admin_channels.api import router as admin_channels_router
+from nchat.admin_users.api import auth_router as password_reset_router
+from nchat.admin_users.api import router as admin_users_router
 from nchat.appstate import get, put
 from nchat.auth.session_cache import SESSION_CACHE, SessionCache
 from nchat.auth.streams import STREAM_GUARD, StreamGuard
@@ -42,6 +45,9 @@ from nchat.http_edge.headers import SecurityHeaders
 from nchat.http_edge.origins import WebSocketOrigin, cors
 from nchat.http_edge.pages import html_pages
 from nchat.limits import LIMITS, Limits, Rules, make_limiter
+from nchat.maintenance.api import router as maintenance_router
+from nchat.maintenance.middleware import PausedWrites
+from nchat.maintenance.view import MAINTENANCE, MaintenanceView
 from nchat.messages.api import router as messages_router
 from nchat.notifications.api import router as notifications_router
 from nchat.notifications.runtime import VAPID_PUBLIC_KEY
@@ -69,7 +75,7 @@ YOUNG_GC_THRESHOLD = 10_000
 def create_app(settings: Settings) -> FastAPI:
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI resolves it)")
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.log_file)
     metrics = Metrics()
 
     app = FastAPI(
@@ -99,6 +105,10 @@ def create_app(settings: Settings) -> FastAPI:
         auth_router,
         users_router,
         admin_router,
+        admin_channels_router,
+        maintenance_router,
+        admin_users_router,
+        password_reset_router,
         notifications_router,
         gateway_router,
         realtime_router,
@@ -152,13 +162,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     put(app, AFTER_COMMIT, _after_commit(bus, session_cache))
     put(app, ACCESS_CACHE, AccessCache())
     put(app, LIST_COPIES, ListCopies())
-    hub = Hub(engine, bus)
+    hub = Hub(engine, bus, lag=get(app, METRICS).delivery_lag)
     put(app, HUB, hub)
     guard = StreamGuard(engine, hub, session_cache)
     put(app, STREAM_GUARD, guard)
     keeper = presence.Keeper(engine, bus, lambda: heartbeat_of(app))
     put(app, KEEPER, keeper)
+    put(app, MAINTENANCE, maintenance := MaintenanceView(engine, bus))
     await bus.start()
+    await maintenance.start()  # known before the first request
     await hub.start()
     await guard.start()
     await keeper.start()
@@ -184,6 +196,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await keeper.stop()
         await guard.stop()
         await hub.stop()
+        await maintenance.stop()
         await bus.stop()
         await limiter.close()
         await engine.dispose()
@@ -216,7 +229,9 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
     # Each add wraps the ones before it: innermost first. The body limit comes before
     # anything reads; CORS and the security headers see every response, the 413s too.
     # Uploads stream to the store under the app config's own limit (files/service.py);
-    # avatars are read whole, so theirs is fixed here.
+    # avatars are read whole, so theirs is fixed here. Maintenance mode's refusal of writes
+    # sits inside the body limit, which then bounds the GraphQL bodies it reads.
+    app.add_middleware(PausedWrites)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

@@ -1,4 +1,4 @@
-"""Settings, read once from the environment (`NCHAT_*`)."""
+"""Settings, read once from the environment (`NCHAT_*`) and a `.env` file."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ SECRET_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NCHAT_", extra="ignore")
+    # Also read from `.env` in the working directory; the environment wins over the file.
+    model_config = SettingsConfigDict(
+        env_prefix="NCHAT_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
 
     database_url: str | None = Field(
         default=None, description="postgresql://... of an external server; unset: embedded"
@@ -34,6 +37,8 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    # Logs go to this file (appended; reopened when logrotate moves it) instead of stdout.
+    log_file: Path | None = None
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
     redis_url: str | None = None
@@ -145,6 +150,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # NCHAT_LOG_FILE= (empty, as in a .env template) means stdout, not the directory `.`.
+        return None if value == "" else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -17,6 +17,7 @@ async def test_sections_have_defaults_including_mobile(
         "theme",
         "features",
         "integrations",
+        "auth_providers",
         "mobile",
         "files",
     }

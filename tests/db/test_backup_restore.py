@@ -102,6 +102,11 @@ INSERT INTO nchat_notifications (user_id, message_id, channel_id, reason, push_s
 VALUES ('0193a0c4-0000-7000-8000-000000000002', '0193a0c4-0000-7000-8000-0000000000d1',
         '0193a0c4-0000-7000-8000-0000000000c1', 'mention', 'pending', '2030-01-01T00:00:00Z',
         'none', '2030-01-01T00:10:00Z');
+INSERT INTO nchat_maintenance (message, allow_admins, retry_after_s, started_by)
+VALUES ('Upgrading: back at 10:00 "UTC"', true, 120, '0193a0c4-0000-7000-8000-000000000001');
+INSERT INTO nchat_config_versions (version, config, changes, action, actor_id)
+VALUES (1, '{"branding": {"app_name": "Team"}}', '{"branding.app_name": {"before": "nchat"}}',
+        'config.updated', '0193a0c4-0000-7000-8000-000000000001');
 -- The job queue's rows go with the backup too: a job waiting for its time is not lost.
 INSERT INTO procrastinate_workers DEFAULT VALUES;
 INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)

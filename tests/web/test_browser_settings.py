@@ -288,10 +288,16 @@ def test_accent_default_theme_and_name_from_the_configuration(chat: Chat, browse
     button = dialog.get_by_role("button", name="Save profile")
     expect(button).to_have_css("background-color", "rgb(194, 37, 92)")
 
-    # Anything but #rrggbb is not used: the stylesheet's own accent stays.
-    patch_config(chat, {"theme": {"accent": "red; background: url(/x)"}})
+    # Anything but #rrggbb is refused, and the accent set before stays.
+    r = httpx.patch(
+        f"{chat.url}/api/admin/config",
+        json={"theme": {"accent": "red; background: url(/x)"}},
+        headers={"Authorization": f"Bearer {chat.ada}"},
+        timeout=10,
+    )
+    assert r.status_code == 422, r.text
     page.reload()
     signed_in(tab)
     expect(html).to_have_attribute("data-theme", "light")
-    assert page.evaluate(TOKENS, ["--accent"]) == {"--accent": "#3b5bdb"}
+    assert page.evaluate(TOKENS, ["--accent"]) == {"--accent": "#c2255c"}
     no_problems(tab)

@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from nchat.admin import service
+from nchat.admin import config_history, sections, service
+from nchat.admin.audit_api import router as audit_router
+from nchat.admin.config_api import router as history_router
 from nchat.admin.schemas import (
-    AuditEntry,
-    AuditList,
-    AuditQuery,
     ConfigOut,
     ConfigPatch,
-    PublicConfig,
 )
 from nchat.auth import rbac
 from nchat.auth.deps import CurrentUser
@@ -20,22 +16,16 @@ from nchat.db.transaction import Conn
 from nchat.errors import ValidationFailed
 
 router = APIRouter(prefix="/api", tags=["admin"])
+router.include_router(history_router)
+router.include_router(audit_router)
 
 MAX_CONFIG_BYTES = 64 * 1024
 
 
 @router.get("/config")
-async def public_config(conn: Conn) -> PublicConfig:
+async def public_config(conn: Conn) -> sections.PublicConfig:
     """What a sign-in page needs before anyone is signed in."""
-    config = await service.get_config(conn)
-    return PublicConfig(
-        app_name=str(config["branding"].get("app_name", "nchat")),
-        signup_open=bool(config["features"].get("signup_open")),
-        setup_completed=bool(config["setup"].get("completed")),
-        theme=config["theme"],
-        file_uploads=bool(config["features"].get("file_uploads", True)),
-        max_upload_bytes=int(config["files"]["max_upload_bytes"]),
-    )
+    return sections.public_view(sections.read(await service.get_config(conn)))
 
 
 @router.get("/admin/config")
@@ -47,25 +37,9 @@ async def get_config(principal: CurrentUser, conn: Conn) -> ConfigOut:
 @router.patch("/admin/config")
 async def patch_config(body: ConfigPatch, principal: CurrentUser, conn: Conn) -> ConfigOut:
     rbac.check_permission(principal.role, "config:update")
-    changes = body.model_dump(exclude_none=True)
+    # A null inside a section clears that key; a null section changes nothing.
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     if len(orjson.dumps(changes)) > MAX_CONFIG_BYTES:
         raise ValidationFailed("The configuration is too large", code="config_too_large")
-    config = await service.update_config(conn, changes)
-    await service.audit(
-        conn, "config.updated", actor_id=principal.id, details={"sections": sorted(changes)}
-    )
-    return ConfigOut(**config)
-
-
-@router.get("/admin/audit")
-async def audit_log(
-    principal: CurrentUser, conn: Conn, query: Annotated[AuditQuery, Query()]
-) -> AuditList:
-    rbac.check_permission(principal.role, "audit:read")
-    rows = await service.list_audit(conn, before_id=query.cursor, limit=query.limit + 1)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    entries = [
-        AuditEntry(**{**r, "actor_id": str(r["actor_id"]) if r["actor_id"] else None}) for r in rows
-    ]
-    return AuditList(entries=entries, next_cursor=str(rows[-1]["id"]) if more and rows else None)
+    config = await config_history.do_patch(conn, changes, actor_id=principal.id)
+    return ConfigOut(**sections.dump(config))

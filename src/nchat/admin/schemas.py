@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from nchat.admin.sections import (
     BrandingSection,
@@ -21,28 +24,22 @@ class ConfigOut(BaseModel):
     theme: JsonObject
     features: JsonObject
     integrations: JsonObject
+    auth_providers: JsonObject
     mobile: JsonObject
     files: JsonObject
 
 
 class ConfigPatch(StrictModel):
-    """Sections to deep-merge; `setup` and `owner` are written by setup only."""
+    """Sections to deep-merge, then checked whole (admin/sections.py); `setup` and `owner`
+    are written by setup only."""
 
     branding: BrandingSection | None = None
     theme: JsonObject | None = None
     features: FeaturesSection | None = None
     integrations: JsonObject | None = None
+    auth_providers: JsonObject | None = None
     mobile: MobileSection | None = None
     files: FilesSection | None = None
-
-
-class PublicConfig(BaseModel):
-    app_name: str
-    signup_open: bool
-    setup_completed: bool
-    theme: JsonObject
-    file_uploads: bool
-    max_upload_bytes: int
 
 
 class AuditEntry(BaseModel):
@@ -61,7 +58,44 @@ class AuditList(BaseModel):
     next_cursor: str | None
 
 
-class AuditQuery(CleanModel):
+def _iso_only(value: object) -> object:
+    # Lax parsing would read "0.5" as seconds since the epoch: a time here is ISO 8601.
+    if not isinstance(value, datetime) and not re.match(r"^\d{4}-\d{2}-\d{2}T", str(value)):
+        raise ValueError("must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
+class AuditFilters(CleanModel):
+    """Which entries: all of these that are given. `action` ending in "." is a prefix
+    ("channel." is every channel action); `since` is inclusive, `until` exclusive, and a
+    time without a zone is UTC."""
+
+    action: str | None = Field(default=None, min_length=1, max_length=100)
+    actor_id: uuid.UUID | None = None
+    target_type: str | None = Field(default=None, min_length=1, max_length=100)
+    target: str | None = Field(default=None, min_length=1, max_length=200)
+    since: IsoTime | None = None
+    until: IsoTime | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                setattr(self, name, value.replace(tzinfo=UTC))
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError("since must be earlier than until")
+        return self
+
+
+class AuditQuery(AuditFilters):
     limit: int = Field(default=50, ge=1, le=200)
     # An audit id: a bigint, so larger numbers cannot name a row (and the driver refuses them).
     cursor: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class AuditExportQuery(AuditFilters):
+    format: Literal["csv", "jsonl"] = "csv"

@@ -8,24 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.tables.admin import CONFIG_SECTIONS, app_config, audit_log
-
-MOBILE_DEFAULTS: dict[str, Any] = {
-    "offlineCache": {"enabled": True, "maxMessages": 1000, "maxMediaSize": 524_288_000},
-    "backgroundSync": {"enabled": True, "interval": 15},
-    "analytics": {"enabled": False, "firebaseConfig": None},
-}
-
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "setup": {"completed": False},
-    "owner": {},
-    "branding": {"app_name": "nchat"},
-    "theme": {"mode": "system", "accent": "#2f6fed"},
-    "features": {"signup_open": False, "file_uploads": True},
-    "integrations": {},
-    "mobile": MOBILE_DEFAULTS,
-    "files": {"max_upload_bytes": 100 * 1024 * 1024},
-}
+from nchat.admin import sections
+from nchat.admin.schemas import AuditFilters
+from nchat.tables.admin import app_config, audit_log
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -39,10 +24,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_config(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
-    """Every section, stored values laid over the defaults."""
+    """Every section, typed (admin/sections.py): what is not stored takes its default."""
     row = (await conn.execute(sa.select(app_config).where(app_config.c.id == 1))).mappings().first()
-    stored: dict[str, Any] = dict(row) if row else {}
-    return {s: _merge(DEFAULTS[s], stored.get(s) or {}) for s in CONFIG_SECTIONS}
+    return sections.dump(sections.read(dict(row) if row else {}))
 
 
 async def update_config(
@@ -87,9 +71,38 @@ async def audit(
 
 
 async def list_audit(
-    conn: AsyncConnection, *, before_id: int | None, limit: int
+    conn: AsyncConnection,
+    *,
+    before_id: int | None,
+    limit: int,
+    filters: AuditFilters | None = None,
 ) -> list[dict[str, Any]]:
-    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    """Entries newest first, below `before_id`, that match every filter given."""
+    a = audit_log.c
+    query = sa.select(audit_log).order_by(a.id.desc()).limit(limit)
     if before_id is not None:
-        query = query.where(audit_log.c.id < before_id)
+        query = query.where(a.id < before_id)
+    if filters is not None:
+        query = query.where(*_audit_conditions(filters))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _audit_conditions(filters: AuditFilters) -> list[sa.ColumnElement[bool]]:
+    a = audit_log.c
+    where: list[sa.ColumnElement[bool]] = []
+    if filters.action is not None:
+        if filters.action.endswith("."):
+            where.append(a.action.startswith(filters.action, autoescape=True))
+        else:
+            where.append(a.action == filters.action)
+    if filters.actor_id is not None:
+        where.append(a.actor_id == filters.actor_id)
+    if filters.target_type is not None:
+        where.append(a.target_type == filters.target_type)
+    if filters.target is not None:
+        where.append(a.target_id == filters.target)
+    if filters.since is not None:
+        where.append(a.created_at >= filters.since)
+    if filters.until is not None:
+        where.append(a.created_at < filters.until)
+    return where

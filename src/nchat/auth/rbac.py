@@ -56,11 +56,17 @@ _GRANTS: Final[dict[str, frozenset[str]]] = {
             "user:delete",
             "channel:archive_any",
             "channel:update_any",
+            "channel:list_any",
+            "channel:delete_any",
             "message:hard_delete",
             "message:post_announcement",
             "config:read",
             "config:update",
             "audit:read",
+            "user:admin",
+            "stats:read",
+            # Maintenance mode on and off; with allow_admins, writing while it is on.
+            "maintenance:manage",
         }
     ),
     "owner": frozenset(

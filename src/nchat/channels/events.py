@@ -35,5 +35,6 @@ class MemberChanged(BaseModel):
     channel: ChannelInfo | None = None
 
 
-register(ChannelInfo, "channel.created", "channel.updated", "channel.archived")
+# channel.deleted carries the channel as it was just before a hard delete.
+register(ChannelInfo, "channel.created", "channel.updated", "channel.archived", "channel.deleted")
 register(MemberChanged, "member.joined", "member.left", "member.updated")

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.admin.service import audit
 from nchat.auth import rbac
 from nchat.auth.deps import Principal
 from nchat.channels import listing
@@ -296,6 +297,9 @@ async def do_update_channel(
         await _emit_channel(
             conn, "channel.archived" if archiving else "channel.updated", access.id, actor=principal
         )
+        was_archived = access.channel["archived_at"] is not None
+        if "archived_at" in values and archiving != was_archived:
+            await audit_archive(conn, access.channel, archived=archiving, actor=principal)
 
 
 async def do_archive(conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal) -> None:
@@ -306,6 +310,32 @@ async def do_archive(conn: AsyncConnection, channel_id: uuid.UUID, principal: Pr
     if access.channel["archived_at"] is None:
         await repo.update_channel(conn, access.id, {"archived_at": _now()})
         await _emit_channel(conn, "channel.archived", access.id, actor=principal)
+        await audit_archive(conn, access.channel, archived=True, actor=principal)
+
+
+async def audit_archive(
+    conn: AsyncConnection,
+    channel: RowMapping,
+    *,
+    archived: bool,
+    actor: Principal,
+    ip: str | None = None,
+) -> None:
+    """Archiving is audited whoever does it, a channel admin here or a workspace admin."""
+    await audit(
+        conn,
+        "channel.archived" if archived else "channel.unarchived",
+        actor_id=actor.id,
+        target_type="channel",
+        target_id=str(channel["id"]),
+        ip=ip,
+        details={
+            "name": channel["name"],
+            "type": channel["type"],
+            "before": {"archived": not archived},
+            "after": {"archived": archived},
+        },
+    )
 
 
 async def do_join(conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal) -> None:

@@ -12,7 +12,7 @@ import uvicorn
 
 from nchat import __version__
 from nchat.app import create_app
-from nchat.cli import database, migrate, search, storage, users
+from nchat.cli import config, database, maintenance, migrate, search, storage, users
 from nchat.cli.common import console, open_database
 from nchat.cli.worker import worker
 from nchat.config import Settings, default_workers
@@ -20,7 +20,8 @@ from nchat.db import migrate as migrations
 
 app = typer.Typer(help="nchat: a self-hosted team chat server.", no_args_is_help=True)
 db_app = typer.Typer(
-    help="Database: migrations, doctor, backup, restore, schema report.", no_args_is_help=True
+    help="Database: migrations, doctor, backup, restore, schema report, stats, maintenance.",
+    no_args_is_help=True,
 )
 db_app.add_typer(migrate.app, name="migrate")
 database.register(db_app)
@@ -28,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(storage.app, name="storage")
 app.add_typer(search.app, name="search")
+app.add_typer(config.app, name="config")
+app.add_typer(maintenance.app, name="maintenance")
 app.command()(worker)
 
 

@@ -3,7 +3,8 @@
 Checks: the connection and server version, pending migrations, schema drift against the
 models' MetaData (tables, columns and their nullability, indexes and constraints by the
 names the naming convention gives them, the triggers named in a table's `info`), and
-connection headroom; it also reports row counts, database size and connections. Column
+connection headroom, and whether pg_stat_statements can be read (a warning when not: it is
+optional); it also reports row counts, database size and connections. Column
 types are not compared: the names of types differ between SQLAlchemy and the catalog, and
 a false alarm in a health check costs more than the rare hand-altered type it would catch.
 """
@@ -28,6 +29,7 @@ from nchat.db.schema_report import (
     redacted,
     run_on_database,
 )
+from nchat.db.stats import statements_status
 from nchat.tables import metadata
 
 CONNECTIONS_WARN_RATIO = 0.9
@@ -46,8 +48,9 @@ class Problem:
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: Literal["ok", "fail", "skipped"]
+    status: Literal["ok", "fail", "skipped", "warn"]
     detail: str
+    hint: str | None = None  # what to do about a warning
 
     @property
     def ok(self) -> bool:
@@ -88,12 +91,17 @@ class DoctorReport:
     def skip(self, name: str, detail: str) -> None:
         self.checks.append(Check(name=name, status="skipped", detail=detail))
 
+    def warn(self, name: str, detail: str, hint: str | None) -> None:
+        """Worth knowing, not a problem: the report stays ok."""
+        self.checks.append(Check(name=name, status="warn", detail=detail, hint=hint))
 
-def diagnose(url: str) -> DoctorReport:
+
+def diagnose(url: str, *, embedded: bool = False) -> DoctorReport:
     """Run every check; never raises for an unreachable database (that is a problem too)."""
     report = DoctorReport(url=redacted(url), head=migrate.head())
     try:
         run_on_database(url, lambda conn: _diagnose(conn, report))
+        _check_statements(url, report, embedded=embedded)
     except sa.exc.DBAPIError as exc:
         # Connected, then a check's query failed (e.g. a role without rights on the catalog).
         report.add(
@@ -200,6 +208,19 @@ def _check_migrations(conn: Connection, report: DoctorReport) -> bool:
         ],
     )
     return False
+
+
+def _check_statements(url: str, report: DoctorReport, *, embedded: bool) -> None:
+    found = statements_status(url, embedded=embedded)
+    if found.available:
+        report.add("pg_stat_statements", f"available (in database {found.database})")
+        return
+    report.warn(
+        "pg_stat_statements",
+        f"not available ({found.status.replace('_', ' ')}): `nchat db stats` cannot show "
+        "the slowest queries",
+        found.hint,
+    )
 
 
 def _check_connections(report: DoctorReport) -> None:

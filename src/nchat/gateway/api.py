@@ -43,6 +43,7 @@ from nchat.db.engine import ENGINE
 from nchat.db.ids import uuid7
 from nchat.errors import NchatError, Unauthorized, ValidationFailed
 from nchat.limits import Limits, limits_of
+from nchat.maintenance import service as maintenance
 from nchat.realtime import log, presence, wire
 from nchat.realtime.bus import BUS, Bus
 from nchat.realtime.cursor import Position
@@ -188,6 +189,9 @@ class Session:
         if self.sub.ended.is_set():
             raise Gone(CLOSE_BAD_TOKEN, "session ended")
         cursor = since or start
+        # Read after registering: a change committed since comes as an event.
+        async with self.engine.connect() as conn:
+            paused = await maintenance.current(conn)
         await self._presence("online")
         await self._send(
             {
@@ -196,6 +200,7 @@ class Session:
                 "heartbeat_s": self.heartbeat_s,
                 "user_id": str(self.principal.id),
                 "expires_in": self._expires_in(),
+                "maintenance": maintenance.to_data(paused).model_dump(mode="json"),
             }
         )
         if since is not None and since < start:

@@ -5,14 +5,16 @@ A connection is authorised once, by its `connection_init` token; when that acces
 (signed out, session revoked, user deactivated) or the token runs out, the whole socket is
 closed with 4401 (graphql-transport-ws' "Unauthorized"): the client reconnects with a fresh
 token, or signs in again. A `messageCreated` stream also ends, with `channel_not_found`,
-once its caller leaves or is removed from the channel."""
+once its caller leaves or is removed from the channel, once the channel is deleted, and, for
+a caller reading a public channel without belonging to it, once it is made private."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -54,8 +56,15 @@ class Event:
     created_at: datetime
 
 
-async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
-    """Every event the caller may see from now on, as the socket frames carry them."""
+async def _events(
+    info: Info,
+    *,
+    also: frozenset[uuid.UUID] = frozenset(),
+    registered: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Every event the caller may see from now on, as the socket frames carry them; `also`:
+    channels to hear besides the caller's own, which `registered` checks once more after the
+    stream registered (a change that committed before that is not delivered to it)."""
     context = info.context
     principal = context.user()
     hub = appstate.get(context.app, HUB)
@@ -75,10 +84,13 @@ async def _events(info: Info) -> AsyncGenerator[dict[str, Any], None]:
         if len(hub.subscribers_of(principal.id)) >= MAX_USER_STREAMS:
             error = TooManyRequests(5, f"At most {MAX_USER_STREAMS} open streams per user")
             raise as_graphql_error(error)
-        sub, _ = hub.register(principal.id, member_of, None, session_id=principal.session_id)
+        channel_ids = member_of | also
+        sub, _ = hub.register(principal.id, channel_ids, None, session_id=principal.session_id)
         try:
             # A revocation between the connection's token check and this registration.
             await guard.check([sub])
+            if registered is not None:
+                await registered()
             while (payload := await _next(sub, principal.expires_at)) is not None:
                 frame = orjson.loads(payload)
                 if frame.get("type") == "event":
@@ -133,19 +145,35 @@ class Subscription:
             principal = info.context.user()
             target = parse_id(channel_id, "channelId")
             async with info.context.engine.connect() as conn:
-                await channels.get_access(conn, target, principal)  # 404 for the invisible
+                access = await channels.get_access(conn, target, principal)  # 404: invisible
         except NchatError as exc:
             # Subscription errors do not pass the schema's error extension: convert here.
             raise as_graphql_error(exc) from exc
-        async for event in _events(info):
+        member = access.is_member
+
+        async def still_readable() -> None:
+            try:
+                async with info.context.engine.connect() as conn:
+                    await channels.get_access(conn, target, principal)
+            except NchatError as exc:
+                raise as_graphql_error(exc) from exc
+
+        # The channel's events reach the stream of a non-member reading a public channel too.
+        async for event in _events(info, also=frozenset({target}), registered=still_readable):
             if event["channel_id"] != str(target):
                 continue
-            if event["type"] == "message.created":
-                yield Message.of(MessageOut.model_validate(event["data"]))
-            elif event["type"] == "member.left" and event["data"].get("user_id") == str(
-                principal.id
+            kind, data = event["type"], event["data"]
+            mine = data.get("user_id") == str(principal.id)
+            if kind == "message.created":
+                yield Message.of(MessageOut.model_validate(data))
+            elif kind == "member.joined" and mine:
+                member = True
+            elif (
+                (kind == "member.left" and mine)
+                or kind == "channel.deleted"
+                or (kind == "channel.updated" and data.get("type") != "public" and not member)
             ):
-                gone = NotFound("You no longer belong to this channel", code="channel_not_found")
+                gone = NotFound("You no longer see this channel", code="channel_not_found")
                 raise as_graphql_error(gone)
 
     @strawberry.subscription

@@ -12,7 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from nchat import __version__, appstate
 from nchat.db.engine import ENGINE
 from nchat.jobs import queue as jobs
+from nchat.maintenance.view import MAINTENANCE
 from nchat.observability import METRICS
+from nchat.realtime.hub import HUB
 from nchat.storage import STORAGE
 
 router = APIRouter(prefix="/api/health", tags=["health"])
@@ -57,6 +59,14 @@ async def health(request: Request) -> JSONResponse:
     }
     if problem is not None:
         body["reason"] = problem
+    elif (paused := appstate.of(request, MAINTENANCE).state) is not None:
+        # Still alive (200): reads are served; writes wait for the end of maintenance.
+        body["status"] = "maintenance"
+        body["maintenance"] = {
+            "message": paused.message,
+            "since": paused.started_at.isoformat(),
+            "retry_after_s": paused.retry_after_s,
+        }
     return JSONResponse(body, status_code=200 if problem is None else 503)
 
 
@@ -67,8 +77,18 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    """Ready for traffic: the database and the file store both answer."""
-    problems = [p for p in (await _database_ok(request), await _storage_ok(request)) if p]
+    """Ready for traffic: not in maintenance mode, and the database and the file store both
+    answer."""
+    paused = appstate.of(request, MAINTENANCE).state is not None
+    problems = [
+        p
+        for p in (
+            "not ready: maintenance" if paused else None,
+            await _database_ok(request),
+            await _storage_ok(request),
+        )
+        if p
+    ]
     if not problems:
         return JSONResponse({"status": "ok"})
     body = {"status": "unavailable", "reason": "; ".join(problems)}
@@ -78,9 +98,13 @@ async def ready(request: Request) -> JSONResponse:
 @metrics_router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     gauges = appstate.of(request, METRICS)
+    engine = appstate.of(request, ENGINE)
+    # The pool first, before this scrape takes a connection of its own from it.
+    gauges.read_pool(engine.sync_engine.pool)
+    gauges.event_streams.set(len(appstate.of(request, HUB).subscribers()))
     try:
         async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
-            async with appstate.of(request, ENGINE).connect() as conn:
+            async with engine.connect() as conn:
                 waiting, oldest_s = await jobs.depth(conn)
         gauges.jobs_waiting.set(waiting)
         gauges.jobs_oldest_waiting.set(oldest_s)

@@ -102,8 +102,6 @@ class Worker:
         self._task = None
 
 
-
-
 _DEPTH = sa.text(
     """
     SELECT count(*) AS waiting,

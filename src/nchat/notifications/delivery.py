@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nchat.admin.service import get_config
 from nchat.config import Settings
 from nchat.notifications import repository as repo
 from nchat.notifications.links import base_url, message_link
@@ -66,6 +67,8 @@ async def deliver_pushes(delivery: Delivery, message_id: uuid.UUID) -> Retry | N
         people = await repo.settings_of(conn, [row["user_id"] for row in rows])
         now = datetime.now(UTC)
         dropped = {row["id"]: why for row in rows if (why := _dropped(row, people, now, about))}
+        if not (await get_config(conn))["features"]["push"]:
+            dropped = {row["id"]: "disabled" for row in rows}  # the server sends no pushes
         await repo.end_pushes(conn, dropped)
         going = [row for row in rows if row["id"] not in dropped]
         devices = await repo.devices_of(conn, [row["user_id"] for row in going])

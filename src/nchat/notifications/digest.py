@@ -85,9 +85,14 @@ class _View:
 
 
 def compose(
-    settings: Settings, recipient: Recipient, items: Sequence[MissedMessage]
+    settings: Settings,
+    recipient: Recipient,
+    items: Sequence[MissedMessage],
+    *,
+    app_name: str | None = None,
 ) -> EmailMessage:
-    """The email for `recipient` about `items` (at least one)."""
+    """The email for `recipient` about `items` (at least one); the subject names the server
+    (branding.app_name) when given."""
     if not items:
         raise ValueError("a digest needs at least one message")
     ordered = sorted(items, key=lambda item: item.sent_at)
@@ -103,7 +108,7 @@ def compose(
         unsubscribe=unsubscribe_url(settings, recipient.user_id),
     )
     message = EmailMessage()
-    message["Subject"] = view.subject
+    message["Subject"] = f"[{_short(app_name)}] {view.subject}" if app_name else view.subject
     message["From"] = settings.smtp_from
     message["To"] = Address(
         display_name=_one_line(recipient.display_name), addr_spec=recipient.address

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from nchat.admin.service import get_config
 from nchat.config import Settings
 from nchat.notifications import digest, mailer
 from nchat.notifications import repository as repo
@@ -33,7 +34,9 @@ async def email_person(delivery: Delivery, user_id: uuid.UUID) -> datetime | Non
             for row in rows
             if row["deleted"] or row["read"]
         }
-        if not wanted or not mailer.configured(settings):
+        config = await get_config(conn)
+        enabled = config["features"]["email"]
+        if not wanted or not enabled or not mailer.configured(settings):
             ended.update({row["id"]: "none" for row in rows})
         items = [row for row in rows if row["id"] not in ended]
         if items and person is not None:
@@ -49,6 +52,7 @@ async def email_person(delivery: Delivery, user_id: uuid.UUID) -> datetime | Non
                     timezone=person["timezone"] or "UTC",
                 ),
                 [_missed(settings, row, names) for row in items],
+                app_name=config["branding"]["app_name"],
             )
             try:
                 await mailer.send(settings, message)

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat.admin.service import get_config
 from nchat.auth.deps import Principal
 from nchat.channels import service as channels
 from nchat.config import Settings
-from nchat.errors import NotFound, ValidationFailed
+from nchat.errors import Forbidden, NotFound, ValidationFailed
 from nchat.notifications import endpoints
 from nchat.notifications import repository as repo
 from nchat.notifications.outcome import Platform
@@ -81,6 +82,8 @@ async def do_register(
     conn: AsyncConnection, principal: Principal, body: DeviceIn, settings: Settings
 ) -> DeviceOut:
     """Register (or replace) one device of the caller, tied to this session."""
+    if not (await get_config(conn))["features"]["push"]:
+        raise Forbidden("Push notifications are turned off on this server", code="push_disabled")
     values = await _checked(body, settings)
     known = await repo.has_device(conn, principal.id, body.device_id)
     if not known and await repo.count_devices(conn, principal.id) >= MAX_DEVICES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 import structlog
+from prometheus_client import Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -106,9 +108,10 @@ def event_position(row: Mapping[Any, Any]) -> Position:
 
 
 class Hub:
-    def __init__(self, engine: AsyncEngine, bus: Bus) -> None:
+    def __init__(self, engine: AsyncEngine, bus: Bus, *, lag: Histogram | None = None) -> None:
         self.engine = engine
         self.bus = bus
+        self.lag = lag
         self.position = Position(0, 0, 0)
         self._wake = asyncio.Event()
         self._registered = asyncio.Event()
@@ -315,6 +318,10 @@ class Hub:
             receivers = self._subs
         else:
             receivers = self._by_channel.get(channel_id, set())
+        if receivers and self.lag is not None:
+            # Once per event, not per socket. Replays do not pass here: a resuming socket's
+            # old events say nothing about how fast the live tail is.
+            self.lag.observe(max(0.0, time.time() - row["created_at"].timestamp()))
         for sub in list(receivers):
             sub.offer(position, frame)
 

@@ -11,10 +11,11 @@ from typing import Any, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat import cursors
+from nchat.admin.service import get_config
 from nchat.auth.deps import Principal
 from nchat.channels.service import sees_public
 from nchat.db.transaction import atomic
-from nchat.errors import ValidationFailed
+from nchat.errors import Forbidden, ValidationFailed
 from nchat.files.service import record
 from nchat.messages import repository as messages_repo
 from nchat.messages.service import render_fields
@@ -44,9 +45,15 @@ def _empty(parsed: Parsed) -> bool:
     return parsed == Parsed()
 
 
+async def check_enabled(conn: AsyncConnection) -> None:
+    if not (await get_config(conn))["features"]["search"]:
+        raise Forbidden("Search is turned off on this server", code="search_disabled")
+
+
 async def search_messages(
     conn: AsyncConnection, principal: Principal, query: SearchQuery
 ) -> SearchResults:
+    await check_enabled(conn)
     if not query.q.strip():
         raise ValidationFailed("The query is empty", code="empty_query")
     parsed = parse(query.q)
@@ -179,6 +186,7 @@ def _decode(text: str) -> _Cursor:
 async def search_files(
     conn: AsyncConnection, principal: Principal, query: FileSearchQuery
 ) -> FileSearchResults:
+    await check_enabled(conn)
     text = query.q.strip()
     if not text:
         raise ValidationFailed("The query is empty", code="empty_query")

@@ -8,11 +8,12 @@ doctor."""
 
 from __future__ import annotations
 
-from nchat.tables.admin import app_config, audit_log
+from nchat.tables.admin import app_config, audit_log, config_versions
 from nchat.tables.auth import login_failures, sessions
 from nchat.tables.channels import channel_members, channels
 from nchat.tables.files import file_deletions, files
 from nchat.tables.limits import rate_limits
+from nchat.tables.maintenance import maintenance
 from nchat.tables.messages import (
     bookmarks,
     mentions,
@@ -41,10 +42,12 @@ __all__ = [
     "channel_members",
     "channel_notification_settings",
     "channels",
+    "config_versions",
     "events",
     "file_deletions",
     "files",
     "login_failures",
+    "maintenance",
     "mentions",
     "message_edits",
     "messages",

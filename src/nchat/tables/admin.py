@@ -14,6 +14,7 @@ CONFIG_SECTIONS = (
     "integrations",
     "mobile",
     "files",
+    "auth_providers",
 )
 
 
@@ -56,4 +57,20 @@ audit_log = sa.Table(
     created_at(),
     sa.Index("ix_nchat_audit_log_created_at", "created_at"),
     sa.Index("ix_nchat_audit_log_actor_id", "actor_id"),
+)
+
+# Every change of the editable sections, numbered: `config` is the whole of them after it.
+config_versions = sa.Table(
+    "nchat_config_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("config", JSONB, nullable=False),
+    sa.Column("changes", JSONB, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("restored_from", sa.Integer),
+    sa.Column("actor_id", UUID(as_uuid=True)),
+    sa.Column(
+        "changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.CheckConstraint("version >= 1", name="version_positive"),
 )

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from nchat.admin.service import audit
 from nchat.auth import rbac
 from nchat.auth.deps import AppSettings, CurrentUser, client_ip
 from nchat.db.transaction import Conn
@@ -71,6 +72,14 @@ async def create_user(
         display_name=body.display_name,
         role=body.role,
         min_password_length=settings.password_min_length,
+    )
+    await audit(
+        conn,
+        "user.created",
+        actor_id=principal.id,
+        target_type="user",
+        target_id=str(row["id"]),
+        details={"role": body.role},
     )
     return service.to_out(row, viewer=principal)
 

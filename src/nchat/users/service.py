@@ -182,7 +182,7 @@ async def list_users(conn: AsyncConnection, query: ListQuery, viewer: Principal)
     return UserList(users=[to_out(r, viewer=viewer) for r in rows], next_cursor=next_cursor)
 
 
-async def _guard_last_owner(conn: AsyncConnection, target: RowMapping) -> None:
+async def guard_last_owner(conn: AsyncConnection, target: RowMapping) -> None:
     if target["role"] == "owner" and await repository.count_active_owners(conn, lock=True) <= 1:
         raise Conflict(
             "The last owner cannot be removed, demoted or deactivated", code="last_owner"
@@ -203,7 +203,7 @@ async def do_update_user(
             rbac.check_permission(actor.role, "user:update_self")
         else:
             rbac.check_permission(actor.role, "user:update_any")
-            _check_manages(actor, target)
+            check_manages(actor, target)
     # Only fields that really change: repeating the current values writes no event.
     values: dict[str, Any] = {k: v for k, v in profile.items() if v != target[k]}
     if "display_name" in values and not values["display_name"]:
@@ -213,16 +213,16 @@ async def do_update_user(
             raise ValidationFailed(f"{key} cannot be null", code="validation_error")
     if "role" in fields and fields["role"] != target["role"]:
         rbac.check_permission(actor.role, "user:set_role")
-        _check_manages(actor, target)
+        check_manages(actor, target)
         if not rbac.can_assign(actor.role, fields["role"]):
             raise rbac.role_not_assignable(fields["role"])
-        await _guard_last_owner(conn, target)
+        await guard_last_owner(conn, target)
         values["role"] = fields["role"]
     if "is_active" in fields and fields["is_active"] != target["is_active"]:
         rbac.check_permission(actor.role, "user:set_active")
-        _check_manages(actor, target)
+        check_manages(actor, target)
         if not fields["is_active"]:
-            await _guard_last_owner(conn, target)
+            await guard_last_owner(conn, target)
             await repository.revoke_all_sessions(conn, target["id"], "deactivated")
         values["is_active"] = fields["is_active"]
     if not values:
@@ -231,7 +231,7 @@ async def do_update_user(
         # Locked and read again: the avatar it replaces is the one a concurrent upload
         # (do_set_avatar) may have just set, and that one must be released too.
         target = await repository.get_by_id(conn, target["id"], lock=True) or target
-    row = await _write_profile(conn, target, values, actor=actor)
+    row = await write_profile(conn, target, values, actor=actor)
     if {"role", "is_active"} & values.keys():
         await audit(
             conn,
@@ -244,7 +244,7 @@ async def do_update_user(
     return row
 
 
-async def _write_profile(
+async def write_profile(
     conn: AsyncConnection, before: RowMapping, values: dict[str, Any], *, actor: Principal
 ) -> RowMapping:
     """Write the changes and say them to everyone (user.updated); an uploaded avatar they
@@ -269,7 +269,7 @@ async def do_set_avatar(
     url = avatar_path(row["id"], version) if version is not None else None
     if url == row["avatar_url"]:
         return row
-    return await _write_profile(conn, row, {"avatar_url": url}, actor=principal)
+    return await write_profile(conn, row, {"avatar_url": url}, actor=principal)
 
 
 async def get_avatar(conn: AsyncConnection, user_id: uuid.UUID, version: uuid.UUID) -> str:
@@ -285,7 +285,7 @@ def avatar_not_found() -> NotFound:
     return NotFound("No such avatar", code="avatar_not_found")
 
 
-def _check_manages(actor: Principal, target: RowMapping) -> None:
+def check_manages(actor: Principal, target: RowMapping) -> None:
     if target["id"] != actor.id and not rbac.can_manage(actor.role, target["role"]):
         raise Forbidden(code="forbidden", message="You cannot change this user")
 
@@ -295,8 +295,8 @@ async def do_delete_user(conn: AsyncConnection, user_id: uuid.UUID, actor: Princ
     target = await get_visible_user(conn, user_id, actor)
     if target["deleted_at"] is not None:
         raise NotFound(code="user_not_found", message="No such user")
-    _check_manages(actor, target)
-    await _guard_last_owner(conn, target)
+    check_manages(actor, target)
+    await guard_last_owner(conn, target)
     row = await repository.update(
         conn, target["id"], {"deleted_at": sa.func.now(), "is_active": False}
     )

@@ -7,6 +7,7 @@ import { batch, html, render } from "./lib/html.js";
 import { restore } from "./session.js";
 import { appConfig, phase, screen, setupDone, startError, userId } from "./store.js";
 import { ChatView } from "./views/chat.js";
+import { MaintenanceBanner } from "./components/maintenance-banner.js";
 import { SetupView } from "./views/setup.js";
 import { SignInView } from "./views/signin.js";
 
@@ -48,7 +49,10 @@ const SCREENS = {
 function App() {
   if (screen.value === "chat") {
     // One chat per signed-in user: another user starts from nothing.
-    return html`<${ChatView} key=${userId.value} />`;
+    return html`<div class="chat-frame">
+      <${MaintenanceBanner} />
+      <${ChatView} key=${userId.value} />
+    </div>`;
   }
   const Screen = SCREENS[screen.value];
   return html`<${Screen} />`;

@@ -22,7 +22,18 @@ import {
 } from "./timeline.js";
 import { applyToPanels } from "./threads.js";
 import { stoppedTyping } from "./typing.js";
-import { announcement, channels, notice, openChannelId, user, userId } from "./store.js";
+import { request } from "./api.js";
+import { applyConfig } from "./theme.js";
+import {
+  announcement,
+  appConfig,
+  channels,
+  notice,
+  openChannelId,
+  panel,
+  user,
+  userId,
+} from "./store.js";
 
 const CHANNEL_FIELDS = [
   "type",
@@ -91,9 +102,25 @@ export function applyEvent(event) {
       return readElsewhere(data.channel_id, data.last_read_id);
     case "user.updated":
       return userUpdated(data, me);
+    case "config.updated":
+      return configUpdated();
     default:
       return undefined; // a newer server's event: nothing to do with it here
   }
+}
+
+// The workspace's configuration changed: read it anew (the event carries its public part,
+// but one reader of GET /api/config keeps every client on the same shape).
+async function configUpdated() {
+  let config;
+  try {
+    config = await request("/api/config");
+  } catch {
+    return; // the next start reads it
+  }
+  applyConfig(config);
+  appConfig.value = config;
+  if (config.search === false && panel.value?.kind === "search") panel.value = null;
 }
 
 function created(message, me) {

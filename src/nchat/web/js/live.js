@@ -2,6 +2,7 @@
 // channel list and the open channel. Events that arrive before the list are kept and
 // applied after it; they are safe to apply on top of it (events.js).
 import { loadChannels } from "./channels.js";
+import { applyMaintenance } from "./maintenance.js";
 import { applyEvent } from "./events.js";
 import { batch, effect } from "./lib/html.js";
 import { defaultChannelId, openRoute, routeOf, showChannel } from "./navigation.js";
@@ -15,6 +16,7 @@ import {
   channels,
   dialog,
   editingId,
+  maintenance,
   notice,
   openChannelId,
   sidebarOpen,
@@ -59,6 +61,7 @@ export function stopChat() {
     editingId.value = null;
     sidebarOpen.value = false;
     notice.value = null;
+    maintenance.value = null;
   });
 }
 
@@ -79,7 +82,8 @@ async function firstLoad() {
   await openRoute(routeOf(), "replace");
 }
 
-function onHello() {
+function onHello(frame) {
+  applyMaintenance(frame.maintenance);
   watchPartners({ force: true });
   flush();
   if (held !== null && loadTimer) firstLoad(); // the server is back: no need to wait
@@ -120,7 +124,9 @@ function onDown(code) {
 }
 
 function onEvent(event) {
-  if (held !== null) held.push(event);
+  // Maintenance mode concerns the whole app: shown at once, not after the channel list.
+  if (event.type.startsWith("maintenance.")) applyMaintenance(event.data);
+  else if (held !== null) held.push(event);
   else applyEvent(event);
 }
 

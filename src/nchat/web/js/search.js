@@ -5,7 +5,7 @@ import { ApiError, withQuery } from "./api.js";
 import { isDirect } from "./format.js";
 import { showChannel } from "./navigation.js";
 import { call } from "./session.js";
-import { openChannel, panel } from "./store.js";
+import { appConfig, openChannel, panel } from "./store.js";
 
 // The server refuses longer queries (422); said before asking.
 export const MAX_QUERY = 500;
@@ -53,7 +53,13 @@ export function searchError(error) {
 }
 
 // Open the panel (or keep it, with its sort and scope) on a query: "" shows the help.
+// The server's switch (features.search, in GET /api/config): off, search is not offered.
+export function searchEnabled() {
+  return appConfig.value?.search !== false;
+}
+
 export function openSearch({ q = "", focus = false } = {}) {
+  if (!searchEnabled()) return;
   const before = panel.value?.kind === "search" ? panel.value : null;
   const channel = openChannel.value;
   const scope =

@@ -71,6 +71,15 @@ export const typing = signal(new Map());
 export const presence = signal(new Map());
 // User id -> {id, username, name}: everyone the client has seen, for names by id.
 export const people = signal(new Map());
+// Maintenance mode while it is on (the data of the server's maintenance.* events and of
+// the hello: {enabled, message, allow_admins, retry_after_s, started_at}), else null.
+export const maintenance = signal(null);
+// Whether this user's writes are refused now (admins may write when maintenance allows).
+export const writesPaused = computed(() => {
+  const state = maintenance.value;
+  if (!state) return false;
+  return !(state.allow_admins && ["admin", "owner"].includes(user.value?.role));
+});
 
 // -- the page ---------------------------------------------------------------------------
 

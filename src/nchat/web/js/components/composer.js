@@ -7,13 +7,14 @@
 import { loadDraft, saveDraft } from "../drafts.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { send } from "../outbox.js";
-import { editingId } from "../store.js";
+import { editingId, writesPaused } from "../store.js";
 import { lastOwnReply } from "../threads.js";
 import { jumpToLatest, lastOwnMessage } from "../timeline.js";
 import { doneTyping, notifyTyping } from "../typing.js";
 import { takeReady } from "../uploads.js";
 import { attachmentState, Attachments } from "./attachments.js";
 import { CompletionList, useCompletion } from "./autocomplete.js";
+import { PausedNote } from "./maintenance-banner.js";
 
 const MAX_TEXT = 40000;
 
@@ -70,6 +71,8 @@ export function Composer({ channel, label, threadId = null, autofocus = true }) 
     }
   }
 
+  // Maintenance mode refuses this user's writes: said here, the draft kept for later.
+  if (writesPaused.value) return html`<${PausedNote} />`;
   const tooLong = text.length > MAX_TEXT;
   const files = attachmentState(place);
   const id = threadId ? "thread-input" : "composer-input";

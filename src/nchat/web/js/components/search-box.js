@@ -2,7 +2,7 @@
 // It shows the query the panel searched last. On narrow screens it is a button that opens
 // the panel, which has a field of its own.
 import { html, useEffect, useState } from "../lib/html.js";
-import { openSearch, SHORTCUT, SHORTCUT_ARIA } from "../search.js";
+import { openSearch, searchEnabled, SHORTCUT, SHORTCUT_ARIA } from "../search.js";
 import { panel } from "../store.js";
 
 export function SearchIcon() {
@@ -19,6 +19,8 @@ export function SearchBox() {
   useEffect(() => {
     if (searched !== null) setQ(searched);
   }, [searched]);
+
+  if (!searchEnabled()) return null; // turned off on the server (after the hooks: same order)
 
   function submit(event) {
     event.preventDefault();
