@@ -92,10 +92,33 @@ def serve(
         raise typer.Exit(0) from None
 
 
+def _migrate_unless_newer(url: str) -> None:
+    """Migrate, unless a newer nchat migrated the database: then serve on it as it is when
+    its newer migrations only add (a rollback during a rolling upgrade), else refuse."""
+    newer = migrations.ahead(url)
+    if newer is None:
+        migrations.upgrade(url)
+        return
+    unknown = ", ".join(newer.unknown) or newer.revision
+    if not newer.compatible:
+        console.print(
+            f"[red]The database was migrated by a newer nchat ({unknown}) in a way this "
+            f"version cannot run on.[/red] Run that version, or restore the backup taken "
+            "before the upgrade (`nchat db restore --force FILE`).",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"The database was migrated by a newer nchat ({unknown}); its migrations only add, "
+        "so this version serves on it without migrating.",
+        soft_wrap=True,
+    )
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate: bool) -> None:
     with open_database(settings) as (url, embedded):
         if migrate:
-            migrations.upgrade(url)
+            _migrate_unless_newer(url)
         where = f"embedded PostgreSQL in {embedded.pgdata}" if embedded else "external PostgreSQL"
         # soft_wrap: logs are not terminals; a URL must not be broken at column 80.
         processes = "1 worker" if workers == 1 else f"{workers} workers"

@@ -173,8 +173,17 @@ def _diagnose(conn: Connection, report: DoctorReport) -> None:
 def _check_migrations(conn: Connection, report: DoctorReport) -> bool:
     """Record the migration state; True when the database is at head."""
     report.revision = current_revision(conn)
-    known = {r.version for r in migrate.history()}
-    if report.revision is not None and report.revision not in known:
+    newer = migrate.ahead_of(conn, report.revision)
+    if newer is not None and newer.compatible:
+        report.warn(
+            "migrations",
+            f"at {report.revision}, newer than this nchat: a newer version migrated it "
+            f"({', '.join(newer.unknown)}); those migrations only add, so this version "
+            "runs on it (a rollback in a rolling upgrade)",
+            "finish the upgrade: run the newer version everywhere",
+        )
+        return False
+    if newer is not None:
         report.add(
             "migrations",
             f"at unknown revision {report.revision}",
@@ -182,7 +191,8 @@ def _check_migrations(conn: Connection, report: DoctorReport) -> bool:
                 Problem(
                     "migrations",
                     f"the database is at revision {report.revision}, which this nchat "
-                    "version does not know (a newer nchat migrated it)",
+                    "version does not know (a newer nchat migrated it) and cannot run on "
+                    f"(not every newer migration only adds: {', '.join(newer.unknown)})",
                     "run the nchat version that migrated it, or restore a backup taken "
                     "before the upgrade: `nchat db restore --force FILE`",
                 )

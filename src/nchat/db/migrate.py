@@ -88,6 +88,50 @@ def current(url: str) -> str | None:
     return asyncio.run(_current_async(url))
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """A database migrated by a newer nchat: the applied revisions this one does not know,
+    and whether each declared itself expand-only (it only adds), so this version still runs
+    on the schema (decision 0057)."""
+
+    revision: str
+    unknown: tuple[str, ...]
+    compatible: bool
+
+
+# Column-agnostic: the mirror of an older database has no expand_only column.
+_MIRROR_ROWS = sa.text("SELECT to_jsonb(m) AS row FROM schema_migrations m ORDER BY version")
+
+
+def ahead_of(conn: sa.Connection, revision: str | None) -> Ahead | None:
+    """None when this nchat knows `revision` (the database's; or there is none)."""
+    known = {r.version for r in history()}
+    if revision is None or revision in known:
+        return None
+    rows = [row for (row,) in conn.execute(_MIRROR_ROWS)]
+    unknown = [r for r in rows if r["version"] not in known]
+    return Ahead(
+        revision=revision,
+        unknown=tuple(r["version"] for r in unknown),
+        compatible=bool(unknown) and all(r.get("expand_only") is True for r in unknown),
+    )
+
+
+async def _ahead_async(url: str) -> Ahead | None:
+    engine = create_async_engine(async_url(url), poolclass=sa.pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: ahead_of(sync, MigrationContext.configure(sync).get_current_revision())
+            )
+    finally:
+        await engine.dispose()
+
+
+def ahead(url: str) -> Ahead | None:
+    return asyncio.run(_ahead_async(url))
+
+
 def pending(url: str) -> list[Revision]:
     return pending_after(current(url))
 

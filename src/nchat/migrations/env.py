@@ -23,13 +23,27 @@ from nchat.db.engine import async_url
 from nchat.db.migrate import MIGRATION_LOCK_KEY
 from nchat.tables import metadata
 
-MIRROR_DDL = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version text PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
+MIRROR_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version text PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    # What a migration declared (`expand_only` in its module): true when it only adds, so
+    # an older nchat still runs on the schema (migrate.ahead reads it; decision 0057).
+    "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS expand_only boolean",
 )
+MIRROR_UPSERT = """
+INSERT INTO schema_migrations (version, name, expand_only) VALUES (:v, :n, :e)
+ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, expand_only = EXCLUDED.expand_only
 """
+
+
+def _expand_only(script: Script) -> bool | None:
+    declared = getattr(script.module, "expand_only", None)
+    return declared if isinstance(declared, bool) else None
 
 
 def _mirror(
@@ -42,11 +56,12 @@ def _mirror(
         revision = step.up_revision
         assert isinstance(revision, Script)
         conn.execute(
-            sa.text(
-                "INSERT INTO schema_migrations (version, name) VALUES (:v, :n) "
-                "ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, applied_at = now()"
-            ),
-            {"v": revision.revision, "n": (revision.doc or "").strip()},
+            sa.text(MIRROR_UPSERT + ", applied_at = now()"),
+            {
+                "v": revision.revision,
+                "n": (revision.doc or "").strip(),
+                "e": _expand_only(revision),
+            },
         )
     else:
         conn.execute(
@@ -67,11 +82,8 @@ def _reconcile_mirror(connection: Connection) -> None:
     )
     for version, script in applied.items():
         connection.execute(
-            sa.text(
-                "INSERT INTO schema_migrations (version, name) VALUES (:v, :n) "
-                "ON CONFLICT (version) DO NOTHING"
-            ),
-            {"v": version, "n": (script.doc or "").strip()},
+            sa.text(MIRROR_UPSERT),
+            {"v": version, "n": (script.doc or "").strip(), "e": _expand_only(script)},
         )
 
 
@@ -99,7 +111,8 @@ def _lock(connection: Connection) -> None:
 def _run(connection: Connection) -> None:
     _lock(connection)
     try:
-        connection.execute(sa.text(MIRROR_DDL))
+        for statement in MIRROR_DDL:
+            connection.execute(sa.text(statement))
         connection.commit()
         context.configure(
             connection=connection,

@@ -15,6 +15,8 @@ revision = "20261207_0016"
 down_revision = "20261206_0015"
 branch_labels = None
 depends_on = None
+# Only adds: the nchat before it runs on this schema (a rolling upgrade's rollback).
+expand_only = True
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ revision = "20261207_0017"
 down_revision = "20261207_0016"
 branch_labels = None
 depends_on = None
+# Only adds: the nchat before it runs on this schema (a rolling upgrade's rollback).
+expand_only = True
 
 
 def upgrade() -> None:
