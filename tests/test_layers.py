@@ -37,7 +37,7 @@ LAYERS: list[set[str]] = [
     {"search"},
     {"sync"},
     {"notifications"},
-    {"accounts", "admin_users", "admin_channels"},
+    {"accounts", "admin_users", "admin_channels", "exports", "retention"},
     {"maintenance"},
     {"setup", "health", "housekeeping", "background"},
     {"gateway", "graphql", "http_edge", "openapi", "web"},

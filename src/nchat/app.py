@@ -32,6 +32,8 @@ from nchat.config import SETTINGS, Settings
 from nchat.db.engine import ENGINE, create_engine
 from nchat.db.transaction import AFTER_COMMIT, AfterCommit, Effects
 from nchat.errors import NchatError, error_body
+from nchat.exports import tasks as exports_tasks
+from nchat.exports.api import router as exports_router
 from nchat.files.api import AVATAR_BODY_BYTES, AVATAR_PATH, UPLOAD_PATH
 from nchat.files.api import router as files_router
 from nchat.gateway.api import heartbeat_of
@@ -59,6 +61,7 @@ from nchat.realtime.presence import KEEPER
 from nchat.realtime.redis_bus import make_bus
 from nchat.realtime.topics import EVENTS
 from nchat.realtime.wire import ServerSend
+from nchat.retention.api import router as retention_router
 from nchat.search import language as search_language
 from nchat.search.api import router as search_router
 from nchat.setup.api import router as setup_router
@@ -107,9 +110,11 @@ def create_app(settings: Settings) -> FastAPI:
         admin_router,
         admin_channels_router,
         maintenance_router,
+        retention_router,
         admin_users_router,
         password_reset_router,
         notifications_router,
+        exports_router,
         gateway_router,
         realtime_router,
         metrics_router,
@@ -175,8 +180,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await guard.start()
     await keeper.start()
     jobs = background.make(settings, engine, get(app, METRICS), storage)
-    put(app, BACKGROUND, jobs)
-    put(app, VAPID_PUBLIC_KEY, jobs.notifications.vapid_public_key)
+    _put_background(app, jobs)
     await jobs.start()
     # What startup made (modules, the app, SQLAlchemy's tables) lives as long as the
     # process: freeze it out of the cyclic garbage collector, whose full passes over it
@@ -201,6 +205,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await limiter.close()
         await engine.dispose()
         await storage.stop()
+
+
+def _put_background(app: FastAPI, jobs: background.Background) -> None:
+    """What requests use of the background work: the job queue (to defer jobs on) and the
+    Web Push key."""
+    put(app, BACKGROUND, jobs)
+    put(app, VAPID_PUBLIC_KEY, jobs.notifications.vapid_public_key)
+    put(app, exports_tasks.JOBS, jobs.jobs)
 
 
 async def _check_search_language(engine: AsyncEngine, settings: Settings) -> None:

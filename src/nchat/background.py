@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nchat import housekeeping
 from nchat.appstate import Key
 from nchat.config import Settings
+from nchat.exports import tasks as exports
 from nchat.jobs.queue import Worker, make_app
 from nchat.notifications import runtime as notifications_runtime
 from nchat.notifications.runtime import Notifications
 from nchat.observability import Metrics
+from nchat.retention import tasks as retention
 from nchat.storage import Storage
 
 RETRY_MAX_S = 30.0
@@ -74,9 +76,13 @@ def make(settings: Settings, engine: AsyncEngine, metrics: Metrics, storage: Sto
     jobs = make_app(str(settings.database_url))
     notifications = notifications_runtime.make(settings, engine, metrics, jobs)
     housekeeping.register(jobs)
+    retention.register(jobs)
+    exports.register(jobs)
     context = {
         **notifications.job_context(),
         housekeeping.CONTEXT: housekeeping.Chores(engine, settings, storage),
+        retention.CONTEXT: engine,
+        exports.CONTEXT: exports.Work(engine, storage),
     }
     worker = Worker(jobs, concurrency=settings.job_concurrency, context=context)
     return Background(jobs=jobs, worker=worker, notifications=notifications)

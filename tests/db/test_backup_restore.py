@@ -107,6 +107,16 @@ VALUES ('Upgrading: back at 10:00 "UTC"', true, 120, '0193a0c4-0000-7000-8000-00
 INSERT INTO nchat_config_versions (version, config, changes, action, actor_id)
 VALUES (1, '{"branding": {"app_name": "Team"}}', '{"branding.app_name": {"before": "nchat"}}',
         'config.updated', '0193a0c4-0000-7000-8000-000000000001');
+INSERT INTO nchat_retention_policy (message_days, updated_by)
+VALUES (365, '0193a0c4-0000-7000-8000-000000000001');
+INSERT INTO nchat_channel_retention (channel_id, message_days, include_pinned)
+VALUES ('0193a0c4-0000-7000-8000-0000000000c1', NULL, true);
+INSERT INTO nchat_exports (id, user_id, requested_by, status, key, size, finished_at,
+                          expires_at)
+VALUES ('0193a0c4-0000-7000-8000-0000000000e9', '0193a0c4-0000-7000-8000-000000000002',
+        '0193a0c4-0000-7000-8000-000000000001', 'ready',
+        'exports/0193a0c4-0000-7000-8000-0000000000e9.zip', 1234, '2030-01-01T00:00:00Z',
+        '2030-01-08T00:00:00Z');
 -- The job queue's rows go with the backup too: a job waiting for its time is not lost.
 INSERT INTO procrastinate_workers DEFAULT VALUES;
 INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)

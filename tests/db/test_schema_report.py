@@ -15,9 +15,9 @@ from nchat.db.schema_report import COMPONENTS, SchemaReport, compare
 from nchat.tables import metadata
 from tests.db import cli, fresh_database, run_nchat, sql
 
-# schema_migrations (version, name, applied_at) and alembic_version (version_num): each with
-# a primary key.
-BOOKKEEPING_TABLES, BOOKKEEPING_COLUMNS = 2, 4
+# schema_migrations (version, name, applied_at, expand_only) and alembic_version
+# (version_num): each with a primary key.
+BOOKKEEPING_TABLES, BOOKKEEPING_COLUMNS = 2, 5
 
 CONSTRAINT_TYPES = (
     sa.PrimaryKeyConstraint,

@@ -207,7 +207,14 @@ def test_a_file_the_server_refuses_says_why_and_sends_nothing(
     room = chat.channel("refused")
     ada = chat.tab(browser, "ada")
     open_channel(ada, chat, room["id"])
-    # Lowered after the page read the limit: the server is the one that refuses.
+
+    # A page that still believes in a higher limit (the config.updated event makes it read
+    # /api/config again; here that still says 100 MB): the server is the one that refuses.
+    def stale(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "max_upload_bytes": 100 << 20})
+
+    ada.page.route("**/api/config", stale)
     set_upload_limit(chat, 1024)
     try:
         with ada.page.expect_file_chooser() as chooser:

@@ -67,6 +67,10 @@ _GRANTS: Final[dict[str, frozenset[str]]] = {
             "stats:read",
             # Maintenance mode on and off; with allow_admins, writing while it is on.
             "maintenance:manage",
+            # Exporting another person's data (an access request, decision 0056).
+            "user:export",
+            # Message retention policies, and what a run of them would delete.
+            "retention:manage",
         }
     ),
     "owner": frozenset(

@@ -12,7 +12,7 @@ import uvicorn
 
 from nchat import __version__
 from nchat.app import create_app
-from nchat.cli import config, database, maintenance, migrate, search, storage, users
+from nchat.cli import config, database, maintenance, migrate, retention, search, storage, users
 from nchat.cli.common import console, open_database
 from nchat.cli.worker import worker
 from nchat.config import Settings, default_workers
@@ -31,6 +31,7 @@ app.add_typer(storage.app, name="storage")
 app.add_typer(search.app, name="search")
 app.add_typer(config.app, name="config")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(retention.app, name="retention")
 app.command()(worker)
 
 

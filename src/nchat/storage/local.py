@@ -17,9 +17,11 @@ import anyio
 
 from nchat.storage.base import CHUNK_BYTES, Download, Stored
 
-# Keys are ids with an optional variant (`<uuid>`, `<uuid>.thumbnail`): nothing else is a
-# path this store will build.
-_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[a-z]+)?")
+# Keys are ids with an optional variant (`<uuid>`, `<uuid>.thumbnail`), or a data export's
+# zip (`exports/<uuid>.zip`): nothing else is a path this store will build.
+_KEY = re.compile(
+    r"(exports/)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[a-z]+)?"
+)
 # Chunks gathered before one write in the worker thread: fewer thread hops per upload.
 _WRITE_BYTES = 1024 * 1024
 

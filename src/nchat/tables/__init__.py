@@ -11,6 +11,7 @@ from __future__ import annotations
 from nchat.tables.admin import app_config, audit_log, config_versions
 from nchat.tables.auth import login_failures, sessions
 from nchat.tables.channels import channel_members, channels
+from nchat.tables.exports import exports
 from nchat.tables.files import file_deletions, files
 from nchat.tables.limits import rate_limits
 from nchat.tables.maintenance import maintenance
@@ -32,6 +33,7 @@ from nchat.tables.notifications import (
     push_devices,
 )
 from nchat.tables.realtime import events, presence
+from nchat.tables.retention import channel_retention, retention_policy
 from nchat.tables.sync import sync_ops
 from nchat.tables.users import users
 
@@ -41,9 +43,11 @@ __all__ = [
     "bookmarks",
     "channel_members",
     "channel_notification_settings",
+    "channel_retention",
     "channels",
     "config_versions",
     "events",
+    "exports",
     "file_deletions",
     "files",
     "login_failures",
@@ -60,6 +64,7 @@ __all__ = [
     "push_devices",
     "rate_limits",
     "reactions",
+    "retention_policy",
     "sessions",
     "sync_ops",
     "thread_followers",

@@ -1,11 +1,12 @@
 // The client's entry: asks the server whether setup is done, resumes a stored session,
-// and shows the screen that fits (setup, sign-in, or the chat).
+// and shows the screen that fits (setup, sign-in, the chat, or a password-reset link's page).
 // The theme first: its module sets light or dark before anything is drawn.
 import { applyConfig } from "./theme.js";
 import { request } from "./api.js";
-import { batch, html, render } from "./lib/html.js";
+import { batch, html, render, useEffect, useState } from "./lib/html.js";
+import { resetTokenOf } from "./navigation.js";
 import { restore } from "./session.js";
-import { appConfig, phase, screen, setupDone, startError, userId } from "./store.js";
+import { appConfig, phase, resetToken, screen, setupDone, startError, userId } from "./store.js";
 import { ChatView } from "./views/chat.js";
 import { MaintenanceBanner } from "./components/maintenance-banner.js";
 import { SetupView } from "./views/setup.js";
@@ -39,11 +40,30 @@ function Failed() {
   `;
 }
 
+function Loading() {
+  return html`<p class="notice" role="status">Loading…</p>`;
+}
+
+// Few ever open a reset link: its page loads then, not with the app.
+function ResetScreen() {
+  const [loaded, setLoaded] = useState(null);
+  useEffect(() => {
+    import("./views/reset-password.js").then(
+      (module) => setLoaded({ View: module.ResetPasswordView }),
+      (error) => setLoaded({ error }),
+    );
+  }, []);
+  if (loaded?.View) return html`<${loaded.View} />`;
+  if (!loaded) return html`<${Loading} />`;
+  return html`<main class="card"><p class="form-error" role="alert">${loaded.error.message}</p></main>`;
+}
+
 const SCREENS = {
-  loading: () => html`<p class="notice" role="status">Loading…</p>`,
+  loading: Loading,
   failed: Failed,
   setup: SetupView,
   signin: SignInView,
+  reset: ResetScreen,
 };
 
 function App() {
@@ -58,5 +78,6 @@ function App() {
   return html`<${Screen} />`;
 }
 
+resetToken.value = resetTokenOf();
 render(html`<${App} />`, document.getElementById("app"));
 start();

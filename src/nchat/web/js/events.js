@@ -89,6 +89,8 @@ export function applyEvent(event) {
     case "channel.updated":
     case "channel.archived":
       return patchChannel(data.id, channelFields(data));
+    case "channel.deleted":
+      return deleted(data);
     case "member.joined":
       if (data.user_id === me) fetchChannel(data.channel_id).catch(() => {});
       else if (data.channel) patchChannel(data.channel_id, { member_count: data.channel.member_count });
@@ -110,8 +112,9 @@ export function applyEvent(event) {
 }
 
 // The workspace's configuration changed: read it anew (the event carries its public part,
-// but one reader of GET /api/config keeps every client on the same shape).
-async function configUpdated() {
+// but one reader of GET /api/config keeps every client on the same shape). The admin
+// settings call it after a change too, so their own tab shows it without the event.
+export async function configUpdated() {
   let config;
   try {
     config = await request("/api/config");
@@ -153,6 +156,16 @@ function left(data, me) {
     notice.value = { message: `You are no longer in ${channel?.name ? `#${channel.name}` : "that conversation"}.` };
     showChannel(defaultChannelId(), { history: "replace" });
   }
+}
+
+// An admin deleted the channel for good (the member.left that follows finds it gone).
+function deleted(data) {
+  const wasOpen = openChannelId.value === data.id;
+  dropChannel(data.id);
+  if (!wasOpen) return;
+  panel.value = null;
+  notice.value = { message: `${data.name ? `#${data.name}` : "This conversation"} was deleted.` };
+  showChannel(defaultChannelId(), { history: "replace" });
 }
 
 function userUpdated(person, me) {

@@ -70,11 +70,12 @@ async function firstLoad() {
   try {
     await loadChannels();
   } catch (error) {
-    notice.value = { message: `The channel list could not be loaded: ${error.message}` };
+    notice.value = { message: `The channel list could not be loaded: ${error.message}`, load: true };
     loadTimer = setTimeout(firstLoad, LOAD_RETRY_MS);
     return;
   }
-  notice.value = null;
+  // Only its own: what else was said meanwhile (a refused address) stays.
+  if (notice.value?.load) notice.value = null;
   const early = held ?? [];
   held = null;
   for (const event of early) applyEvent(event);

@@ -4,17 +4,36 @@
 // opened on load or when the fragment changes, it shows the channel around the message (a
 // reply: the thread too) and the address becomes the channel's. A fragment, not a path:
 // it works whatever path the link is opened at, and never reaches a server's logs.
+// The administration pages are /#/admin/<section> over the channel's path (Back leaves them
+// for the chat), and a password-reset email links to /#/reset-password/<token>.
 import { fetchChannel, sections } from "./channels.js";
 import { channelLabel } from "./format.js";
 import { batch } from "./lib/html.js";
 import { openAround, openTimeline } from "./timeline.js";
-import { channels, editingId, notice, openChannelId, panel, sidebarOpen, userId } from "./store.js";
+import {
+  adminSection,
+  channels,
+  editingId,
+  notice,
+  openChannelId,
+  panel,
+  resetToken,
+  sidebarOpen,
+  user,
+  userId,
+} from "./store.js";
 
 const PATH = /^\/channels\/([0-9a-f-]{36})\/?$/i;
 const ID = "([0-9a-f-]{36})";
 const LINK = new RegExp(`^#/c/${ID}(?:/m/${ID}(?:/r/${ID})?)?/?$`, "i");
 const COPIED_MS = 4000;
 const LAST_KEY = "nchat.last_channel.";
+const ADMIN = /^#\/admin(?:\/([a-z-]+))?\/?$/;
+const ADMIN_ROLES = new Set(["owner", "admin"]);
+const RESET = /^#\/reset-password\/([A-Za-z0-9._~-]+)$/;
+// Whether the admin pages were opened from the chat in this page, so that leaving them is
+// the browser's Back (a page opened at their address has no chat entry before it).
+let adminFromChat = false;
 
 function channelIdFromPath(path = location.pathname) {
   return PATH.exec(path)?.[1]?.toLowerCase() ?? null;
@@ -94,7 +113,8 @@ export async function showChannel(
       how = how === "none" ? "replace" : how;
     }
   }
-  const path = pathOf(id);
+  const admin = adminSection.value;
+  const path = pathOf(id) + (admin ? `#/admin/${admin}` : "");
   if (how !== "none" && location.pathname + location.hash !== path) {
     window.history[how === "replace" ? "replaceState" : "pushState"]({ channelId: id }, "", path);
   }
@@ -111,12 +131,73 @@ export function titleFor(channel, me, appName) {
   return [name && name + unread, appName || "nchat"].filter(Boolean).join(" · ");
 }
 
+export function canAdminister(role) {
+  return ADMIN_ROLES.has(role);
+}
+
+// The admin section an address names ("overview" for /#/admin), or null.
+export function adminRouteOf(url = location) {
+  const found = ADMIN.exec(url.hash);
+  return found ? (found[1] ?? "overview") : null;
+}
+
+// The admin pages as the address says: open (at its section) for owners and admins, closed
+// otherwise; anyone else stays in the chat, told why (the server refuses them anyway).
+// `entered`: the address changed while the chat was shown.
+export function followAdminRoute({ entered = false } = {}) {
+  const section = adminRouteOf();
+  if (section !== null && !canAdminister(user.value?.role)) {
+    window.history.replaceState(window.history.state, "", location.pathname);
+    notice.value = { message: "The administration pages are for owners and admins only." };
+  }
+  if (section === null || !canAdminister(user.value?.role)) {
+    adminSection.value = null;
+    return;
+  }
+  if (adminSection.value === null) adminFromChat = entered;
+  batch(() => {
+    sidebarOpen.value = false;
+    adminSection.value = section;
+  });
+}
+
+// Another section, in place of the current one: Back still leads to the chat.
+export function showAdminSection(section) {
+  window.history.replaceState(window.history.state, "", `${location.pathname}#/admin/${section}`);
+  adminSection.value = section;
+}
+
+export function closeAdmin() {
+  if (adminFromChat) {
+    adminFromChat = false;
+    window.history.back(); // its hashchange closes them
+    return;
+  }
+  window.history.replaceState(window.history.state, "", location.pathname);
+  adminSection.value = null;
+}
+
+export function resetTokenOf(url = location) {
+  return RESET.exec(url.hash)?.[1] ?? null;
+}
+
+// Done with a reset link: its address goes, and the app shows what fits (sign-in or chat).
+export function leaveReset() {
+  window.history.replaceState(null, "", "/");
+  resetToken.value = null;
+}
+
 // A link's fragment is opened by its hashchange (which follows the popstate) and then
 // replaced by the channel's path.
 window.addEventListener("popstate", () => {
-  if (!userId.value || LINK.test(location.hash)) return;
+  if (!userId.value || LINK.test(location.hash) || adminRouteOf() !== null) return;
   showChannel(channelIdFromPath(), { history: "none" });
 });
 window.addEventListener("hashchange", () => {
-  if (userId.value && LINK.test(location.hash)) openRoute(routeOf(), "replace");
+  const token = resetTokenOf();
+  if (token) resetToken.value = token;
+  else if (userId.value && LINK.test(location.hash)) {
+    adminSection.value = null;
+    openRoute(routeOf(), "replace");
+  } else if (userId.value) followAdminRoute({ entered: true });
 });

@@ -19,9 +19,13 @@ export const themeMode = signal("system");
 
 export const userId = computed(() => user.value?.id ?? null);
 
+// The token of a password-reset link (/#/reset-password/<token>) while its page is open.
+export const resetToken = signal(null);
+
 export const screen = computed(() => {
   if (phase.value !== "ready") return phase.value;
   if (!setupDone.value) return "setup";
+  if (resetToken.value) return "reset";
   return user.value ? "chat" : "signin";
 });
 
@@ -89,6 +93,9 @@ export const dialog = signal(null);
 // The panel beside the conversation: null, or {kind, ...its own fields}; side-panel.js
 // lists the kinds.
 export const panel = signal(null);
+// The administration section shown instead of the chat (/#/admin/<section>), or null;
+// set for owners and admins only (navigation.js).
+export const adminSection = signal(null);
 // The channel list as an overlay (narrow screens).
 export const sidebarOpen = signal(false);
 // Something that went wrong outside a form, said in role="alert": {message} or null.

@@ -15,8 +15,8 @@ import { useSave } from "./use-save.js";
 // Lowest first, as in auth/rbac.py. Owners grant every role, admins those up to their own;
 // the server decides, this only leaves out what it would refuse.
 const ROLES = ["guest", "member", "moderator", "admin", "owner"];
-const ROLE_LABELS = { guest: "Guest", member: "Member", moderator: "Moderator", admin: "Admin", owner: "Owner" };
-const ROLE_HINTS = {
+export const ROLE_LABELS = { guest: "Guest", member: "Member", moderator: "Moderator", admin: "Admin", owner: "Owner" };
+export const ROLE_HINTS = {
   guest: "Sees only the channels and conversations they are added to.",
   member: "Joins and creates channels, starts conversations.",
   moderator: "A member who can also remove any message and manage channel members.",
@@ -75,7 +75,7 @@ async function add(values) {
 }
 
 // Copies `text` (navigator.clipboard exists only on https and localhost) and says so.
-function CopyButton({ text, label, name }) {
+export function CopyButton({ text, label, name }) {
   const [said, setSaid] = useState("");
   // "Copied." would be wrong once the text changed.
   useEffect(() => setSaid(""), [text]);
@@ -92,8 +92,8 @@ function CopyButton({ text, label, name }) {
     <span class="copy-status" role="status">${said}</span>`;
 }
 
-function RoleField({ roles, error }) {
-  const [role, setRole] = useState("member");
+export function RoleField({ roles, error, initial = "member" }) {
+  const [role, setRole] = useState(initial);
   const id = useId();
   const errorId = error ? `${id}-error` : null;
   return html`<div class="field">
@@ -109,7 +109,7 @@ function RoleField({ roles, error }) {
 
 // A text field, not a password one: the admin reads it to pass it on, and the browser must
 // not offer to save it as the admin's own.
-function PasswordField({ error }) {
+export function PasswordField({ error }) {
   const [password, setPassword] = useState("");
   const id = useId();
   const errorId = error ? `${id}-error` : null;

@@ -12,6 +12,8 @@ const PATHS = {
   pin: "M9 3.5h6 M10 3.5v5.5l-3 4h10l-3-4V3.5 M12 13v7.5",
   // A bookmark ribbon: saved messages.
   bookmark: "M7 3.5h10v17l-5-4-5 4z",
+  // A shield with a tick: the administration pages.
+  admin: "M12 3.5 19 6.5v5c0 4.5-3 7.5-7 9-4-1.5-7-4.5-7-9v-5z M9 12l2 2 4-4",
   // A bell struck through: a muted conversation.
   muted: "M6 16v-5a6 6 0 0 1 12 0v5l1.5 2h-15z M10 20.5a2 2 0 0 0 4 0 M4 3.5l16 17",
 };

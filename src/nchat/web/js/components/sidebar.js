@@ -4,7 +4,7 @@
 import { sections } from "../channels.js";
 import { channelTitle, isDirect, partners, plural } from "../format.js";
 import { html, useEffect } from "../lib/html.js";
-import { showChannel } from "../navigation.js";
+import { canAdminister, showChannel } from "../navigation.js";
 import { signOut } from "../session.js";
 import {
   appConfig,
@@ -139,6 +139,9 @@ export function Sidebar() {
       <div class="sidebar-foot">
         <${Avatar} person=${me} size="small" />
         <span class="who"><span class="who-name">${me.name}</span> <span class="muted">@${me.username}</span></span>
+        ${canAdminister(me.role) &&
+        html`<a class="icon-button" href="#/admin/overview" aria-label="Administration" title="Administration"
+          ><${Icon} name="admin" /></a>`}
         <button type="button" class="icon-button" aria-label="Profile and settings" title="Profile and settings"
           onClick=${show("settings")}><span aria-hidden="true">⚙</span></button>
         <button type="button" class="secondary small" onClick=${() => signOut()}>Sign out</button>

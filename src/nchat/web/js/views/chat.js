@@ -1,6 +1,8 @@
 // Signed in: the channel list, the open channel (header, messages, typing, composer), the
 // panel beside it, the dialogs, and the keyboard shortcuts (Ctrl+K: jump to a
-// conversation; Ctrl+Shift+F: search; Escape: close the channel list or the panel).
+// conversation; Ctrl+Shift+F: search; Escape: close the channel list or the panel). The
+// administration pages, for owners and admins, take the chat's place while open; the
+// connection stays, so the chat is as it was when they close.
 import { canAddPeople } from "../components/add-person.js";
 import { ChannelHeader } from "../components/channel-header.js";
 import { Composer } from "../components/composer.js";
@@ -15,9 +17,10 @@ import { joinChannel } from "../channels.js";
 import { channelLabel } from "../format.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { startChat, stopChat } from "../live.js";
-import { titleFor } from "../navigation.js";
+import { followAdminRoute, titleFor } from "../navigation.js";
 import { isShortcut as isSearchShortcut, startSearch } from "../search.js";
 import {
+  adminSection,
   announcement,
   appConfig,
   browserOnline,
@@ -38,6 +41,7 @@ import {
 const POSTING_ROLES = new Set(["admin", "owner"]);
 
 function onKeyDown(event) {
+  if (adminSection.value) return; // the admin pages have keys of their own
   if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
     event.preventDefault();
     dialog.value = dialog.value?.kind === "switcher" ? null : { kind: "switcher" };
@@ -49,6 +53,31 @@ function onKeyDown(event) {
     if (sidebarOpen.value) closeSidebar();
     else if (panel.value) closePanel();
   }
+}
+
+// The admin pages' module loads when they first open.
+let Admin = null;
+
+function AdminPages() {
+  const [failed, setFailed] = useState(null);
+  const [, setReady] = useState(false);
+  useEffect(() => {
+    if (Admin) return;
+    import("./admin/index.js").then(
+      (module) => {
+        Admin = module.AdminView;
+        setReady(true);
+      },
+      (error) => setFailed(error),
+    );
+  }, []);
+  if (Admin) return html`<${Admin} />`;
+  return html`<main class="admin-loading">
+    <h1>Administration</h1>
+    ${failed
+      ? html`<p class="form-error" role="alert">The administration pages could not be loaded: ${failed.message}</p>`
+      : html`<p class="muted" role="status">Loading…</p>`}
+  </main>`;
 }
 
 function Welcome({ me }) {
@@ -109,6 +138,7 @@ export function ChatView() {
   const timeline = id ? timelines.value.get(id) : null;
 
   useEffect(() => {
+    followAdminRoute();
     startChat();
     document.addEventListener("keydown", onKeyDown);
     // Widened past the narrow layout: the list is a column again, not an overlay.
@@ -119,16 +149,27 @@ export function ChatView() {
       document.removeEventListener("keydown", onKeyDown);
       wide.removeEventListener("change", onWide);
       stopChat();
+      adminSection.value = null;
     };
   }, []);
 
-  const title = titleFor(channel, me.id, appConfig.value?.app_name);
+  const admin = adminSection.value;
+  const title = admin
+    ? `Administration · ${appConfig.value?.app_name || "nchat"}`
+    : titleFor(channel, me.id, appConfig.value?.app_name);
   useEffect(() => {
     document.title = title;
   }, [title]);
 
   // Replies wait in their thread's panel, not here.
   const pending = outbox.value.filter((item) => item.channel_id === id && !item.thread_id);
+  if (admin) {
+    return html`<div class="admin-frame">
+      <${AdminPages} />
+      <${Dialogs} />
+      <${Notice} />
+    </div>`;
+  }
   return html`
     <div class=${`chat${sidebarOpen.value ? " sidebar-is-open" : ""}${panel.value ? " panel-is-open" : ""}`}>
       <${Sidebar} />
