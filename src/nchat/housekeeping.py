@@ -4,8 +4,10 @@ is idempotent and bounded, so a run that overlaps a slow one only repeats harmle
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import procrastinate
@@ -32,6 +34,9 @@ CRON = "*/5 * * * *"
 # for three months, so a device offline that long does not apply its queue twice.
 KEEP_ENDED_SESSIONS = timedelta(days=30)
 KEEP_SYNC_OPS = timedelta(days=90)
+BATCH = 1000
+MAX_BATCHES = 10
+Prune = Callable[..., Awaitable[int]]
 logger = structlog.get_logger("nchat.housekeeping")
 
 
@@ -59,8 +64,8 @@ async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) ->
         await log.prune(conn, retention_s=settings.event_retention_s)
         await recent_roots.prune(conn)
         await files.sweep(conn, now=now)
-        await sessions.prune_ended(conn, before=now - KEEP_ENDED_SESSIONS)
-        await sync.prune_ops(conn, before=now - KEEP_SYNC_OPS)
+    await _in_batches(engine, partial(sessions.prune_ended, before=now - KEEP_ENDED_SESSIONS))
+    await _in_batches(engine, partial(sync.prune_ops, before=now - KEEP_SYNC_OPS))
     # A transaction of its own: a budget's row stays locked only as long as its delete.
     async with engine.begin() as conn:
         await rate_limits.prune(conn)
@@ -68,3 +73,12 @@ async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) ->
     # Rows written before html was stored (an upgrade, or an older nchat during a rolling
     # one): a batch per transaction, for at most a minute a round (decision 0035).
     await message_content.fill_missing_html(engine.begin)
+
+
+async def _in_batches(engine: AsyncEngine, prune: Prune) -> None:
+    """A batch per transaction, at most MAX_BATCHES a round: the first run after an upgrade
+    may find months of rows, and the next round goes on."""
+    for _ in range(MAX_BATCHES):
+        async with engine.begin() as conn:
+            if await prune(conn, limit=BATCH) < BATCH:
+                return

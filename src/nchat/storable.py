@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
 
 # Deep enough for any configuration or payload nchat has; far below the depth at which the
 # JSON encoder (255) or a recursive walk of the value would fail.
@@ -75,3 +77,24 @@ class CleanModel(BaseModel):
 
 class StrictModel(CleanModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _iso_only(value: object) -> object:
+    # Lax parsing would read "0.5" as seconds since the epoch: a time here is ISO 8601.
+    if not isinstance(value, datetime) and not re.match(r"^\d{4}-\d{2}-\d{2}T", str(value)):
+        raise ValueError("must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    # A time without a zone is UTC. One at the calendar's edge whose offset moves it past
+    # year 1 or 9999 has no UTC value: refused here, not an OverflowError in the driver.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]

@@ -216,6 +216,9 @@ async def test_below_admin_is_refused(
         {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         {"since": "yesterday"},
         {"until": "0.5"},  # not read as seconds since 1970
+        # A valid time whose offset moves it past the calendar's edge: no UTC value.
+        {"since": "0001-01-01T00:00:00+01:00"},
+        {"until": "9999-12-31T23:00:00-05:00"},
         {"actor_id": "someone"},
         {"action": ""},
         {"action": "x" * 101},

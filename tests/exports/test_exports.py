@@ -258,3 +258,57 @@ async def until_expired(client: httpx.AsyncClient, user: Any, export_id: str) ->
 
     await eventually(gone, timeout=30, what="the sweep to expire the export")
     return seen
+
+
+async def test_the_admin_who_asked_loses_the_export_with_the_right(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    ada = await make_user()
+    admin, owner = await make_user("admin"), await make_user("owner")
+    r = await client.post(f"/api/admin/users/{ada.id}/export", headers=admin.headers)
+    assert r.status_code == 202, r.text
+    export_id = r.json()["id"]
+    assert (await until_done(client, admin, export_id))["status"] == "ready"
+    r = await client.put(f"/api/users/{admin.id}", headers=owner.headers, json={"role": "member"})
+    assert r.status_code == 200, r.text
+    assert (await status(client, admin, export_id)).status_code == 404
+    r = await client.get(f"/api/exports/{export_id}/download", headers=admin.headers)
+    assert r.status_code == 404
+    # The person still may.
+    assert (await status(client, ada, export_id)).json()["status"] == "ready"
+
+
+async def test_a_new_export_replaces_the_last_one_in_the_store(
+    client: httpx.AsyncClient, make_user: UserFactory, engine: AsyncEngine, app: FastAPI
+) -> None:
+    ada = await make_user()
+    first = (await client.post("/api/users/me/export", headers=ada.headers)).json()["id"]
+    assert (await until_done(client, ada, first))["status"] == "ready"
+    async with engine.begin() as conn:  # asked more than an hour ago
+        await conn.execute(
+            sa.text("UPDATE nchat_exports SET created_at = now() - interval '2 hours'")
+        )
+    r = await client.post("/api/users/me/export", headers=ada.headers)
+    assert r.status_code == 202, r.text
+    second = r.json()["id"]
+    assert (await until_done(client, ada, second))["status"] == "ready"
+    await defer(get(app, background.BACKGROUND).jobs, tasks.SWEEP, task_kwargs={"timestamp": 0})
+    assert (await until_expired(client, ada, first))["download_url"] is None
+    assert (await status(client, ada, second)).json()["status"] == "ready"
+    assert await get(app, STORAGE).stat(f"exports/{first}.zip") is None
+
+
+async def test_erasing_a_person_expires_their_exports(
+    client: httpx.AsyncClient, make_user: UserFactory, app: FastAPI
+) -> None:
+    ada, admin = await make_user(), await make_user("admin")
+    r = await client.post(f"/api/admin/users/{ada.id}/export", headers=admin.headers)
+    export_id = r.json()["id"]
+    assert (await until_done(client, admin, export_id))["status"] == "ready"
+    r = await client.delete(
+        f"/api/admin/users/{ada.id}", params={"anonymise": "true"}, headers=admin.headers
+    )
+    assert r.status_code == 204, r.text
+    await defer(get(app, background.BACKGROUND).jobs, tasks.SWEEP, task_kwargs={"timestamp": 0})
+    assert (await until_expired(client, admin, export_id))["status"] == "expired"
+    assert await get(app, STORAGE).stat(f"exports/{export_id}.zip") is None

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from datetime import datetime
+from typing import Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from nchat.admin.sections import (
     BrandingSection,
@@ -14,7 +13,7 @@ from nchat.admin.sections import (
     JsonObject,
     MobileSection,
 )
-from nchat.storable import CleanModel, StrictModel
+from nchat.storable import CleanModel, IsoTime, StrictModel
 
 
 class ConfigOut(BaseModel):
@@ -58,16 +57,6 @@ class AuditList(BaseModel):
     next_cursor: str | None
 
 
-def _iso_only(value: object) -> object:
-    # Lax parsing would read "0.5" as seconds since the epoch: a time here is ISO 8601.
-    if not isinstance(value, datetime) and not re.match(r"^\d{4}-\d{2}-\d{2}T", str(value)):
-        raise ValueError("must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
-    return value
-
-
-IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
-
-
 class AuditFilters(CleanModel):
     """Which entries: all of these that are given. `action` ending in "." is a prefix
     ("channel." is every channel action); `since` is inclusive, `until` exclusive, and a
@@ -82,10 +71,6 @@ class AuditFilters(CleanModel):
 
     @model_validator(mode="after")
     def _in_order(self) -> Self:
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                setattr(self, name, value.replace(tzinfo=UTC))
         if self.since is not None and self.until is not None and self.since >= self.until:
             raise ValueError("since must be earlier than until")
         return self

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
-from nchat.storable import CleanModel, StrictModel
+from nchat.storable import CleanModel, IsoTime, StrictModel
 from nchat.users.schemas import Password, Role
 
 MAX_PAGE = 200
-
-
-def _iso_only(value: object) -> object:
-    # Lax parsing would read "0.5" as seconds since the epoch: a time here is ISO 8601.
-    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}T", value):
-        raise ValueError("must be an ISO 8601 time with a zone, e.g. 2026-01-31T12:00:00Z")
-    return value
-
-
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class AdminUserQuery(CleanModel):

@@ -38,6 +38,7 @@ from nchat.auth.deps import Principal
 from nchat.auth.passwords import hash_password
 from nchat.config import Settings
 from nchat.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from nchat.exports import repository as exports_repo
 from nchat.notifications import links, mailer
 from nchat.realtime import log
 from nchat.users import repository as users_repo
@@ -297,13 +298,11 @@ async def do_complete_password_reset(
         raise invalid_reset_token() from exc
     if not (expires_text.isascii() and expires_text.isdigit()) or int(expires_text) < time.time():
         raise invalid_reset_token()
-    # Locked: of two uses of one link at once, the second sees the first's password.
-    user = await users_repo.get_by_id(conn, user_id, lock=True)
-    if user is None or user["deleted_at"] is not None or not user["is_active"]:
-        raise invalid_reset_token()
-    expected = _reset_mac(f"{user_text}.{expires_text}", user["password_hash"], settings.jwt_secret)
-    if not hmac.compare_digest(mac.encode(), expected.encode()):
-        raise invalid_reset_token()
+    # Checked unlocked first, so a forged token cannot hold anyone's row; then again
+    # locked: of two uses of one link at once, the second sees the first's password.
+    signed = f"{user_text}.{expires_text}"
+    await _reset_user(conn, user_id, signed, mac, settings, lock=False)
+    user = await _reset_user(conn, user_id, signed, mac, settings, lock=True)
     ended = await _set_password(conn, user, new_password, reason="password_reset")
     await audit(
         conn,
@@ -314,6 +313,24 @@ async def do_complete_password_reset(
         ip=ip,
         details={"sessions_ended": ended},
     )
+
+
+async def _reset_user(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    signed: str,
+    mac: str,
+    settings: Settings,
+    *,
+    lock: bool,
+) -> RowMapping:
+    user = await users_repo.get_by_id(conn, user_id, lock=lock)
+    if user is None or user["deleted_at"] is not None or not user["is_active"]:
+        raise invalid_reset_token()
+    expected = _reset_mac(signed, user["password_hash"], settings.jwt_secret)
+    if not hmac.compare_digest(mac.encode(), expected.encode()):
+        raise invalid_reset_token()
+    return user
 
 
 def anonymous_values(user_id: uuid.UUID) -> dict[str, Any]:
@@ -339,13 +356,13 @@ async def do_delete_user(
     """Without `anonymise`, the users feature's soft deletion. With it, the account also
     loses everything that names the person; their messages stay, shown as from
     "Deleted user". An account deleted earlier can be anonymised later."""
+    rbac.check_permission(actor.role, "user:admin")
+    if user_id == actor.id:
+        raise Conflict(code="own_account", message="An admin does not delete themselves here")
     if not anonymise:
         await users_service.do_delete_user(conn, user_id, actor)
         return
-    rbac.check_permission(actor.role, "user:admin")
     rbac.check_permission(actor.role, "user:delete")
-    if user_id == actor.id:
-        raise Conflict(code="own_account", message="An admin cannot anonymise themselves")
     target = await users_repo.get_by_id(conn, user_id, lock=True)
     if target is None or target["email"] == anonymous_values(user_id)["email"]:
         raise NotFound(code="user_not_found", message="No such user")
@@ -356,6 +373,8 @@ async def do_delete_user(
     if target["deleted_at"] is None:
         values["deleted_at"] = datetime.now(UTC)
     await repository.erase_personal_data(conn, user_id)
+    # Zips of their data made earlier would outlive the erasure: the sweep removes them.
+    await exports_repo.supersede_older(conn, user_id)
     row = await users_repo.update(conn, user_id, values)
     await log.emit(
         conn, USER_UPDATED, users_service.to_public(row), channel_id=None, actor_id=actor.id

@@ -127,12 +127,15 @@ async def list_live_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> list[
     return list(result.mappings().all())
 
 
-async def prune_ended(conn: AsyncConnection, *, before: datetime) -> int:
-    """Delete sessions that expired or were revoked before `before` (their refresh tokens
-    are refused either way; the rows only served the sessions list and audits)."""
-    result = await conn.execute(
-        sa.delete(sessions).where(
-            sa.or_(sessions.c.expires_at < before, sessions.c.revoked_at < before)
-        )
+async def prune_ended(conn: AsyncConnection, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` sessions that expired or were revoked before `before` (their
+    refresh tokens are refused either way; the rows only served the sessions list and
+    audits)."""
+    ended = (
+        sa.select(sessions.c.id)
+        .where(sa.or_(sessions.c.expires_at < before, sessions.c.revoked_at < before))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
+    result = await conn.execute(sa.delete(sessions).where(sessions.c.id.in_(ended)))
     return result.rowcount

@@ -126,6 +126,17 @@ async def expired(conn: AsyncConnection, now: datetime, limit: int) -> list[RowM
     return list((await conn.execute(query)).mappings())
 
 
+async def supersede_older(
+    conn: AsyncConnection, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> None:
+    """The person's ready exports (but `keep`) expire now and the sweep removes their zips:
+    a newer one replaces them, or the person was erased."""
+    query = sa.update(exports).where(x.user_id == user_id, x.status == "ready")
+    if keep is not None:
+        query = query.where(x.id != keep)
+    await conn.execute(query.values(expires_at=sa.func.now()))
+
+
 async def mark_expired(conn: AsyncConnection, export_id: uuid.UUID) -> None:
     await conn.execute(
         sa.update(exports).where(x.id == export_id).values(status="expired", key=None)

@@ -87,6 +87,8 @@ async def do_request(
     row = await repo.insert_export(conn, export_id=uuid7(), user_id=user_id, requested_by=actor.id)
     if row is None:
         raise _in_progress()
+    # One zip per person in the store: asking again (at most hourly) replaces the last.
+    await repo.supersede_older(conn, user_id, keep=row["id"])
     await audit(
         conn,
         "export.requested",
@@ -107,6 +109,13 @@ async def _visible(conn: AsyncConnection, export_id: uuid.UUID, actor: Principal
     row = await repo.get(conn, export_id)
     if row is None or actor.id not in (row["user_id"], row["requested_by"]):
         raise export_not_found()
+    if actor.id != row["user_id"]:
+        # The admin who asked, only while they may still: demoted, or the person now above
+        # them, and the export is not theirs to see any more.
+        try:
+            await check_subject(conn, row["user_id"], actor)
+        except NchatError:
+            raise export_not_found() from None
     return row
 
 

@@ -135,8 +135,16 @@ async def latest_per_channel(
     return list((await conn.execute(query)).mappings().all())
 
 
-async def prune_ops(conn: AsyncConnection, *, before: datetime) -> int:
-    """Forget recorded operations older than `before`: a queue replayed after that is
-    applied again (decision 0053 says why the wait is long enough)."""
-    result = await conn.execute(sa.delete(sync_ops).where(op.created_at < before))
+async def prune_ops(conn: AsyncConnection, *, before: datetime, limit: int) -> int:
+    """Forget up to `limit` recorded operations older than `before`: a queue replayed
+    after that is applied again (decision 0053 says why the wait is long enough)."""
+    old = (
+        sa.select(op.user_id, op.client_op_id)
+        .where(op.created_at < before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(
+        sa.delete(sync_ops).where(sa.tuple_(op.user_id, op.client_op_id).in_(old))
+    )
     return result.rowcount
