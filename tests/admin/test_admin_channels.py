@@ -430,3 +430,31 @@ async def test_unknown_channels_are_404(client: httpx.AsyncClient, make_user: Us
     ):
         assert r.status_code == 404, r.text
         assert r.json()["error"]["code"] == "channel_not_found"
+
+
+async def test_a_demotion_to_guest_ends_a_public_channel_stream_of_a_non_member(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    admin = await make_user("admin")
+    ada = await make_user()
+    eve = await make_user()
+    town = await api.create_channel(ada, "town")
+    gql = await gql_socket(live, eve)
+    try:
+        await message(gql, "connection_ack")
+        await subscribe(gql, "m", MESSAGE_CREATED, c=town["id"])
+        await asyncio.sleep(0.3)  # the subscription registers with the hub
+        await api.send(ada, town["id"], "while a member")
+        seen = await message(gql, "next")
+        assert seen["payload"]["data"]["messageCreated"]["text"] == "while a member"
+
+        # Guests see only the channels they were added to: the stream ends at once, not
+        # when eve's access token runs out.
+        r = await client.post(
+            f"/api/admin/users/{eve.id}/role", headers=admin.headers, json={"role": "guest"}
+        )
+        assert r.status_code == 200, r.text
+        ended = await message(gql, "next")
+        assert ended["payload"]["errors"][0]["extensions"]["code"] == "channel_not_found"
+    finally:
+        await gql.close()

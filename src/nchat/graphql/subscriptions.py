@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -35,6 +36,7 @@ from nchat.graphql.types import Message
 from nchat.messages.schemas import MessageOut
 from nchat.realtime.hub import HUB, Subscriber
 from nchat.tables.channels import channel_members
+from nchat.users import repository as users_repo
 
 Info = strawberry.Info[GqlContext, None]
 
@@ -151,18 +153,26 @@ class Subscription:
             raise as_graphql_error(exc) from exc
         member = access.is_member
 
-        async def still_readable() -> None:
+        async def still_readable(reread: bool = False) -> None:
+            nonlocal principal
             try:
                 async with info.context.engine.connect() as conn:
+                    if reread:
+                        row = await users_repo.get_by_id(conn, principal.id)
+                        if row is not None:
+                            principal = dataclasses.replace(principal, user=row)
                     await channels.get_access(conn, target, principal)
             except NchatError as exc:
                 raise as_graphql_error(exc) from exc
 
         # The channel's events reach the stream of a non-member reading a public channel too.
         async for event in _events(info, also=frozenset({target}), registered=still_readable):
+            kind, data = event["type"], event["data"]
+            if kind == "user.updated" and data.get("id") == str(principal.id) and not member:
+                # A new role (a guest sees no public channel it has not joined): asked again.
+                await still_readable(reread=True)
             if event["channel_id"] != str(target):
                 continue
-            kind, data = event["type"], event["data"]
             mine = data.get("user_id") == str(principal.id)
             if kind == "message.created":
                 yield Message.of(MessageOut.model_validate(data))
