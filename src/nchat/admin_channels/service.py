@@ -27,7 +27,13 @@ from nchat.auth import rbac
 from nchat.auth.deps import Principal
 from nchat.channels import repository as repo
 from nchat.channels.events import MemberChanged
-from nchat.channels.service import DM_TYPES, audit_archive, channel_info, channel_not_found
+from nchat.channels.service import (
+    DM_TYPES,
+    audit_archive,
+    channel_info,
+    channel_not_found,
+    emit_channel,
+)
 from nchat.errors import Conflict, NotFound
 from nchat.realtime import log
 
@@ -131,14 +137,6 @@ async def _audit(
     )
 
 
-async def _emit_channel(
-    conn: AsyncConnection, type_: str, channel_id: uuid.UUID, principal: Principal
-) -> None:
-    row = await repo.get(conn, channel_id)
-    assert row is not None
-    await log.emit(conn, type_, channel_info(row), channel_id=channel_id, actor_id=principal.id)
-
-
 async def do_set_archived(
     conn: AsyncConnection,
     channel_id: uuid.UUID,
@@ -155,9 +153,8 @@ async def do_set_archived(
         return  # already so: nothing changes, nothing to tell or record
     await repo.update_channel(conn, row["id"], {"archived_at": sa.func.now() if archived else None})
     # The same events as the channel pages' archive and unarchive.
-    await _emit_channel(
-        conn, "channel.archived" if archived else "channel.updated", row["id"], principal
-    )
+    kind = "channel.archived" if archived else "channel.updated"
+    await emit_channel(conn, kind, row["id"], actor=principal)
     await audit_archive(conn, row, archived=archived, actor=principal, ip=ip)
 
 
@@ -244,7 +241,7 @@ async def do_set_owner(
             await _set_role(conn, row["id"], previous, "member", principal)
     if previous != user_id:
         await repo.update_channel(conn, row["id"], {"created_by": user_id})
-        await _emit_channel(conn, "channel.updated", row["id"], principal)
+        await emit_channel(conn, "channel.updated", row["id"], actor=principal)
     await _audit(
         conn,
         "channel.owner_changed",
@@ -297,7 +294,7 @@ async def do_set_visibility(
     if row["type"] == wanted:
         return
     await repo.update_channel(conn, row["id"], {"type": wanted})
-    await _emit_channel(conn, "channel.updated", row["id"], principal)
+    await emit_channel(conn, "channel.updated", row["id"], actor=principal)
     await _audit(
         conn,
         "channel.visibility_changed",

@@ -218,7 +218,7 @@ async def do_create_channel(
         raise Conflict("A channel with that name exists", code="channel_name_taken") from exc
     await repo.add_members(conn, channel["id"], [principal.id], role="admin")
     await repo.add_members(conn, channel["id"], others)
-    await _emit_channel(conn, "channel.created", channel["id"], actor=principal)
+    await emit_channel(conn, "channel.created", channel["id"], actor=principal)
     return uuid.UUID(str(channel["id"]))
 
 
@@ -257,7 +257,7 @@ async def do_open_dm(
         assert existing is not None  # the conflicting row committed before ours was refused
         return existing["id"], False
     await repo.add_members(conn, created["id"], people)
-    await _emit_channel(conn, "channel.created", created["id"], actor=principal)
+    await emit_channel(conn, "channel.created", created["id"], actor=principal)
     return created["id"], True
 
 
@@ -294,7 +294,7 @@ async def do_update_channel(
         except IntegrityError as exc:
             raise Conflict("A channel with that name exists", code="channel_name_taken") from exc
         archiving = values.get("archived_at") is not None
-        await _emit_channel(
+        await emit_channel(
             conn, "channel.archived" if archiving else "channel.updated", access.id, actor=principal
         )
         was_archived = access.channel["archived_at"] is not None
@@ -309,7 +309,7 @@ async def do_archive(conn: AsyncConnection, channel_id: uuid.UUID, principal: Pr
     check_can_manage(access, principal)
     if access.channel["archived_at"] is None:
         await repo.update_channel(conn, access.id, {"archived_at": _now()})
-        await _emit_channel(conn, "channel.archived", access.id, actor=principal)
+        await emit_channel(conn, "channel.archived", access.id, actor=principal)
         await audit_archive(conn, access.channel, archived=True, actor=principal)
 
 
@@ -476,7 +476,7 @@ def channel_info(row: RowMapping) -> ChannelInfo:
     )
 
 
-async def _emit_channel(
+async def emit_channel(
     conn: AsyncConnection, type_: str, channel_id: uuid.UUID, *, actor: Principal
 ) -> None:
     row = await repo.get(conn, channel_id)

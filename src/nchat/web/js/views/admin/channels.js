@@ -9,9 +9,9 @@ import { call } from "../../session.js";
 import { Dialog } from "../../components/dialog.js";
 import { useSearch } from "../../components/use-search.js";
 import { ConfirmAction } from "./confirm-action.js";
+import { useTypedQuery } from "./filters.js";
 
 const PAGE = 50;
-const PAUSE_MS = 250;
 const KINDS = {
   public: "Public",
   private: "Private",
@@ -54,16 +54,7 @@ export function labelOf(channel) {
 }
 
 function Filters({ filters, onChange }) {
-  const [q, setQ] = useState(filters.q);
-  const first = useRef(true);
-  useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return undefined;
-    }
-    const timer = setTimeout(() => onChange({ ...filters, q: q.trim() }), PAUSE_MS);
-    return () => clearTimeout(timer);
-  }, [q]);
+  const [q, setQ] = useTypedQuery(filters, onChange);
   const set = (name) => (event) => onChange({ ...filters, [name]: event.currentTarget.value });
   return html`<form class="admin-filters" role="search" aria-label="Channels" onSubmit=${(e) => e.preventDefault()}>
     <div class="field">

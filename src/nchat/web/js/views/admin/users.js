@@ -19,9 +19,9 @@ import { Field } from "../../components/field.js";
 import { MenuButton } from "../../components/menu.js";
 import { useSave } from "../../components/use-save.js";
 import { ConfirmAction } from "./confirm-action.js";
+import { useTypedQuery } from "./filters.js";
 
 const PAGE = 50;
-const PAUSE_MS = 250;
 const DAY_MS = 86_400_000;
 const RANK = ["guest", "member", "moderator", "admin", "owner"];
 // Last seen: [label, the query it makes].
@@ -89,16 +89,7 @@ function manages(me, person) {
 }
 
 function Filters({ filters, onChange }) {
-  const [q, setQ] = useState(filters.q);
-  const first = useRef(true);
-  useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return undefined;
-    }
-    const timer = setTimeout(() => onChange({ ...filters, q: q.trim() }), PAUSE_MS);
-    return () => clearTimeout(timer);
-  }, [q]);
+  const [q, setQ] = useTypedQuery(filters, onChange);
   const set = (name) => (event) => onChange({ ...filters, [name]: event.currentTarget.value });
   return html`<form class="admin-filters" role="search" aria-label="People" onSubmit=${(e) => e.preventDefault()}>
     <div class="field">
