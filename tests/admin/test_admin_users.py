@@ -37,6 +37,13 @@ async def live(database_url: str, tmp_path: Path, clean_db: None) -> AsyncIterat
     await stop_live(server)
 
 
+async def sync_cursor(client: httpx.AsyncClient, user: MadeUser) -> str:
+    r = await client.get("/api/sync/changes", params={"limit": 1}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    cursor: str = r.json()["cursor"]
+    return cursor
+
+
 async def audit_entries(client: httpx.AsyncClient, admin: MadeUser) -> list[dict[str, Any]]:
     r = await client.get("/api/admin/audit", params={"limit": 200}, headers=admin.headers)
     assert r.status_code == 200, r.text
@@ -297,11 +304,12 @@ async def test_anonymised_deletion_keeps_messages_and_frees_the_email(
     admin = await make_user("admin")
     bob = await make_user(username="bob")
     channel = await api.create_channel(admin, "general", members=(bob,))
+    start = await sync_cursor(client, admin)
     await api.send(bob, channel["id"], "my words stay")
     r = await client.put(
         f"/api/users/{bob.id}",
         headers=bob.headers,
-        json={"status_text": "on holiday", "timezone": "Europe/Paris"},
+        json={"status_text": "on holiday", "timezone": "Europe/Paris", "display_name": "Bobby"},
     )
     assert r.status_code == 200, r.text
     r = await client.put(
@@ -313,6 +321,14 @@ async def test_anonymised_deletion_keeps_messages_and_frees_the_email(
         f"/api/admin/users/{bob.id}", params={"anonymise": "true"}, headers=admin.headers
     )
     assert r.status_code == 204, r.text
+    # Replayed from before the erasure, the event log names him no more.
+    replayed = await client.get(
+        "/api/sync/changes", params={"since": start, "limit": 200}, headers=admin.headers
+    )
+    kinds = [e["type"] for e in replayed.json()["events"]]
+    assert "message.created" in kinds and "user.updated" in kinds
+    assert "Bobby" not in replayed.text and '"bob"' not in replayed.text
+    assert "on holiday" not in replayed.text
     (message,) = (await api.history(admin, channel["id"]))["messages"]
     assert message["text"] == "my words stay"
     assert message["user"]["name"] == "Deleted user"

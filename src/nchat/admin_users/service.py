@@ -376,9 +376,10 @@ async def do_delete_user(
     # Zips of their data made earlier would outlive the erasure: the sweep removes them.
     await exports_repo.supersede_older(conn, user_id)
     row = await users_repo.update(conn, user_id, values)
-    await log.emit(
-        conn, USER_UPDATED, users_service.to_public(row), channel_id=None, actor_id=actor.id
-    )
+    profile = users_service.to_public(row)
+    await log.emit(conn, USER_UPDATED, profile, channel_id=None, actor_id=actor.id)
+    author = {"id": str(user_id), "username": row["username"], "name": row["display_name"]}
+    await log.redact_user(conn, user_id, profile=profile, author=author)
     replaced = users_service.uploaded_avatar(target)
     if replaced is not None:
         await users_repo.queue_object_removal(conn, users_service.avatar_key(replaced))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
@@ -237,6 +238,31 @@ def to_out(row: RowMapping, position: Position) -> EventOut:
 def page_out(rows: list[RowMapping], end: Position, has_more: bool) -> ChangesOut:
     events_out = [to_out(row, _position(row)) for row in rows]
     return ChangesOut(events=events_out, cursor=end.encode(), has_more=has_more)
+
+
+_REDACT_PROFILE = sa.text(
+    "UPDATE nchat_events SET data = CAST(:data AS jsonb) "
+    "WHERE type = 'user.updated' AND data->>'id' = :id"
+)
+_REDACT_AUTHOR = sa.text(
+    "UPDATE nchat_events SET data = jsonb_set(data, '{user}', CAST(:author AS jsonb)) "
+    "WHERE type IN ('message.created', 'message.updated') AND data->'user'->>'id' = :id"
+)
+
+
+async def redact_user(
+    conn: AsyncConnection, user_id: uuid.UUID, *, profile: BaseModel, author: dict[str, str]
+) -> int:
+    """An erased person's names out of the log: their profile events carry `profile` and
+    the messages they wrote `author`, as if sent after the erasure, so a client resuming
+    from an old cursor replays no one's old name. A scan of the log: erasures are rare."""
+    params = {"id": str(user_id)}
+    data = orjson.dumps(event_data("user.updated", profile)).decode()
+    profiles = await conn.execute(_REDACT_PROFILE, {**params, "data": data})
+    authored = await conn.execute(
+        _REDACT_AUTHOR, {**params, "author": orjson.dumps(author).decode()}
+    )
+    return (profiles.rowcount or 0) + (authored.rowcount or 0)
 
 
 async def prune(conn: AsyncConnection, *, retention_s: int) -> int:
