@@ -239,3 +239,33 @@ async def test_a_small_batch_size_still_deletes_everything(
     done = await service.run(engine.begin, batch=5)
     assert done.messages == 23
     assert await scalar(engine, "SELECT count(*) FROM nchat_messages") == 0
+
+
+async def test_the_daily_job_waits_out_maintenance_mode(
+    client: httpx.AsyncClient, make_user: UserFactory, api: Api, engine: AsyncEngine, app: FastAPI
+) -> None:
+    admin = await make_user("admin")
+    ada = await make_user(username="ada")
+    channel = await api.create_channel(ada, "general")
+    old = await api.send(ada, channel["id"], "old")
+    await age(engine, [old["id"]], 100)
+    await set_global(client, admin, 90)
+    r = await client.put(
+        "/api/admin/maintenance", headers=admin.headers, json={"message": "Upgrading"}
+    )
+    assert r.status_code == 200, r.text
+    try:
+        jobs = get(app, background.BACKGROUND).jobs
+        await defer(jobs, tasks.TASK, task_kwargs={"timestamp": 0})
+
+        async def ran() -> bool:  # a job that succeeds leaves the table
+            left = await scalar(
+                engine, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t", t=tasks.TASK
+            )
+            return bool(left == 0)
+
+        await eventually(ran, what="the retention job to run")
+        assert await remaining(engine, [old["id"]]) == {old["id"]}
+    finally:
+        r = await client.delete("/api/admin/maintenance", headers=admin.headers)
+        assert r.status_code in (200, 204), r.text

@@ -22,6 +22,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from nchat.tables.channels import channels
 from nchat.tables.files import files
+from nchat.tables.maintenance import maintenance
 from nchat.tables.messages import messages, pinned_messages
 from nchat.tables.retention import channel_retention, retention_policy
 
@@ -30,6 +31,11 @@ POLICY_COLUMNS = ("message_days", "include_pinned", "updated_by", "updated_at")
 
 
 # -- policies ----------------------------------------------------------------
+
+
+async def under_maintenance(conn: AsyncConnection) -> bool:
+    """Maintenance mode's row (the table, not its package, which sits above this one)."""
+    return bool(await conn.scalar(sa.select(sa.exists().select_from(maintenance))))
 
 
 async def get_global(conn: AsyncConnection) -> RowMapping | None:
