@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -312,3 +313,29 @@ async def test_erasing_a_person_expires_their_exports(
     await defer(get(app, background.BACKGROUND).jobs, tasks.SWEEP, task_kwargs={"timestamp": 0})
     assert (await until_expired(client, admin, export_id))["status"] == "expired"
     assert await get(app, STORAGE).stat(f"exports/{export_id}.zip") is None
+
+
+async def test_a_download_under_way_holds_the_export(
+    client: httpx.AsyncClient, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    ada = await make_user()
+    export_id = (await client.post("/api/users/me/export", headers=ada.headers)).json()["id"]
+    assert (await until_done(client, ada, export_id))["status"] == "ready"
+
+    async def started(ago: timedelta) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text("UPDATE nchat_exports SET download_started_at = :at WHERE id = :id"),
+                {"at": datetime.now(UTC) - ago, "id": export_id},
+            )
+
+    # Another download of it is going on (in another tab, on another node): not twice.
+    await started(timedelta(seconds=1))
+    r = await client.get(f"/api/exports/{export_id}/download", headers=ada.headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "export_downloading"
+    # One that started hours ago died with its server: the export is free again.
+    await started(timedelta(hours=2))
+    r = await client.get(f"/api/exports/{export_id}/download", headers=ada.headers)
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    r = await client.get(f"/api/exports/{export_id}/download", headers=ada.headers)
+    assert r.status_code == 410

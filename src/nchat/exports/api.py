@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -66,17 +67,22 @@ async def get_export(export_id: uuid.UUID, request: Request, principal: Streamin
 )
 async def download(export_id: uuid.UUID, request: Request, principal: StreamingUser) -> Response:
     """The zip, streamed from the store. Once: after one whole download it is removed."""
-    async with app_transaction(request.app, autocommit=True) as conn:
+    async with app_transaction(request.app) as conn:
         ready = await service.ready(conn, export_id, principal)
     storage = appstate.of(request, STORAGE)
     if await storage.stat(ready.key) is None:
+        await _release(request, export_id)
         raise service.ExportGone()
     ip = client_ip(request)
 
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in storage.read(ready.key):
-            yield chunk
-        # Reached only once the last chunk went out: a download cut short keeps the zip.
+        try:
+            async for chunk in storage.read(ready.key):
+                yield chunk
+        except BaseException:
+            # Cut short (the client left, the store failed): the zip stays for a next try.
+            await asyncio.shield(_release(request, export_id))
+            raise
         async with app_transaction(request.app) as conn:
             key = await service.do_mark_downloaded(conn, export_id, principal, ip=ip)
         if key is not None:
@@ -88,3 +94,8 @@ async def download(export_id: uuid.UUID, request: Request, principal: StreamingU
         "cache-control": "no-store",
     }
     return StreamingResponse(body(), media_type="application/zip", headers=headers)
+
+
+async def _release(request: Request, export_id: uuid.UUID) -> None:
+    async with app_transaction(request.app) as conn:
+        await service.do_release(conn, export_id)

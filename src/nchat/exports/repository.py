@@ -98,6 +98,31 @@ async def fail(conn: AsyncConnection, export_id: uuid.UUID, error: str) -> None:
     )
 
 
+async def claim_download(conn: AsyncConnection, export_id: uuid.UUID, *, stale: datetime) -> bool:
+    """Take the ready export for one download; False while another holds it (one that
+    started before `stale` is taken as dead: its server went away mid-way)."""
+    claimed = await conn.execute(
+        sa.update(exports)
+        .where(
+            x.id == export_id,
+            x.status == "ready",
+            sa.or_(x.download_started_at.is_(None), x.download_started_at < stale),
+        )
+        .values(download_started_at=sa.func.now())
+        .returning(x.id)
+    )
+    return claimed.first() is not None
+
+
+async def release_download(conn: AsyncConnection, export_id: uuid.UUID) -> None:
+    """A download cut short: the export is there for the next try."""
+    await conn.execute(
+        sa.update(exports)
+        .where(x.id == export_id, x.status == "ready")
+        .values(download_started_at=None)
+    )
+
+
 async def mark_downloaded(conn: AsyncConnection, export_id: uuid.UUID) -> str | None:
     """ready -> downloaded, the key no longer named; the key, or None when it was not ready
     (a download at the same time finished first: the row lock orders the two)."""

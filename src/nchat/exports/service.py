@@ -28,6 +28,8 @@ from nchat.users import service as users_service
 INTERVAL = timedelta(hours=1)
 # A zip not downloaded is removed after a week.
 KEEP = timedelta(days=7)
+# A download holds its export this long at most: one whose server died mid-way frees it then.
+DOWNLOAD_LEASE = timedelta(hours=1)
 
 
 class ExportGone(NchatError):
@@ -131,13 +133,20 @@ class Ready:
 
 
 async def ready(conn: AsyncConnection, export_id: uuid.UUID, actor: Principal) -> Ready:
-    """The zip to send, if the caller may have it and it is still there."""
+    """The zip to send, if the caller may have it and it is still there, held for this
+    download: a second one at the same time is refused, so it goes out once."""
     row = await _visible(conn, export_id, actor)
     if row["status"] in ("pending", "running"):
         raise Conflict("The export is not ready yet", code="export_not_ready")
     if row["status"] != "ready" or row["key"] is None:
         raise ExportGone()
+    if not await repo.claim_download(conn, export_id, stale=datetime.now(UTC) - DOWNLOAD_LEASE):
+        raise Conflict("The export is being downloaded", code="export_downloading")
     return Ready(key=row["key"], size=row["size"] or 0, name=f"nchat-export-{row['id']}.zip")
+
+
+async def do_release(conn: AsyncConnection, export_id: uuid.UUID) -> None:
+    await repo.release_download(conn, export_id)
 
 
 async def do_mark_downloaded(

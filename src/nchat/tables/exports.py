@@ -31,6 +31,8 @@ exports = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("downloaded_at", sa.DateTime(timezone=True)),
+    # A download under way holds the export (one at a time) until it ends or goes stale.
+    sa.Column("download_started_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(
         "status IN ('pending', 'running', 'ready', 'failed', 'downloaded', 'expired')",

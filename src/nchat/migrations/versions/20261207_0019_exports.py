@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("downloaded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("download_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'running', 'ready', 'failed', 'downloaded', 'expired')",
