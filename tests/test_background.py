@@ -103,3 +103,22 @@ def test_every_task_is_on_the_queue_the_workers_take_jobs_from(app: FastAPI) -> 
     ours = {name: task.queue for name, task in jobs.tasks.items() if "procrastinate" not in name}
     assert ours == dict.fromkeys(ours, QUEUE)
     assert len(ours) >= 4
+
+
+async def test_housekeeping_drops_jobs_stranded_on_a_queue_no_worker_reads(
+    engine: AsyncEngine, tmp_path: Path, database_url: str, clean_db: None
+) -> None:
+    async with engine.begin() as conn:
+        # What nchat 0.1.0 deferred every minute, and a job of ours due next year.
+        await conn.execute(
+            sa.text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at) "
+                "VALUES ('default', 'notifications.rescue', '{}', NULL), "
+                "('nchat', 'housekeeping.run', '{}', now() + interval '1 year')"
+            )
+        )
+    settings = make_settings(database_url, tmp_path)
+    await housekeeping.run_once(engine, settings, make_storage(settings))
+    async with engine.connect() as conn:
+        left = (await conn.execute(sa.text("SELECT queue_name FROM procrastinate_jobs"))).all()
+    assert [row[0] for row in left] == ["nchat"]

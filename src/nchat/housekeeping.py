@@ -20,7 +20,7 @@ from nchat.auth import repository as sessions
 from nchat.channels import recent_roots
 from nchat.config import Settings
 from nchat.files import service as files
-from nchat.jobs.queue import QUEUE
+from nchat.jobs.queue import QUEUE, drop_stranded
 from nchat.limits import postgres as rate_limits
 from nchat.messages import content as message_content
 from nchat.realtime import log
@@ -66,6 +66,7 @@ async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) ->
         await files.sweep(conn, now=now)
     await _in_batches(engine, partial(sessions.prune_ended, before=now - KEEP_ENDED_SESSIONS))
     await _in_batches(engine, partial(sync.prune_ops, before=now - KEEP_SYNC_OPS))
+    await _in_batches(engine, drop_stranded)
     # A transaction of its own: a budget's row stays locked only as long as its delete.
     async with engine.begin() as conn:
         await rate_limits.prune(conn)

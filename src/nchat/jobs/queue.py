@@ -117,6 +117,25 @@ _DEPTH = sa.text(
 )
 
 
+_STRANDED = sa.text(
+    """
+    DELETE FROM procrastinate_jobs WHERE id IN (
+        SELECT id FROM procrastinate_jobs
+        WHERE status = 'todo' AND queue_name <> :queue
+        LIMIT :limit FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+
+
+async def drop_stranded(conn: AsyncConnection, *, limit: int) -> int:
+    """Delete up to `limit` jobs waiting on a queue no worker reads: they would wait for
+    ever (nchat 0.1.0 deferred its periodic rescue job to procrastinate's default queue, one
+    a minute)."""
+    result = await conn.execute(_STRANDED, {"queue": QUEUE, "limit": limit})
+    return result.rowcount or 0
+
+
 async def depth(conn: AsyncConnection) -> tuple[int, float]:
     """Jobs due and waiting for a worker, and how long the oldest has waited (seconds)."""
     row = (await conn.execute(_DEPTH)).one()
