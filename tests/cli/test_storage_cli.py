@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
 from nchat.app import create_app
 from nchat.cli.main import app
 from nchat.db import migrate
+from nchat.db.engine import async_url
 from tests.conftest import make_settings
 from tests.files.helpers import png
 from tests.fixtures.processes import throwaway_database
@@ -128,3 +131,30 @@ def test_doctor_reports_a_store_it_cannot_use(db_url: str, tmp_path: Path) -> No
     storage = next(c for c in report["checks"] if c["name"] == "storage")
     assert storage["status"] == "fail"
     assert any("unreachable" in p["message"] for p in report["problems"])
+
+
+def test_check_counts_ready_exports_as_objects_the_rows_name(db_url: str, tmp_path: Path) -> None:
+    _uploads(db_url, tmp_path)
+    export_id = "01a24400-0000-7000-8000-00000000e0e0"
+    key = f"exports/{export_id}.zip"
+
+    async def ready_export() -> None:
+        engine = create_async_engine(async_url(db_url))
+        try:
+            async with engine.begin() as conn:
+                owner = await conn.scalar(sa.text("SELECT id FROM nchat_users LIMIT 1"))
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO nchat_exports (id, user_id, requested_by, status, key, size)"
+                        " VALUES (:id, :u, :u, 'ready', :key, 9)"
+                    ),
+                    {"id": export_id, "u": owner, "key": key},
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(ready_export())
+    # Its zip is expected like a file's: reported when it is not there.
+    bad = nchat(db_url, tmp_path, "check")
+    assert bad.exit_code == 1, bad.output
+    assert f"missing: {key}" in bad.output

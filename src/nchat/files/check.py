@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.storage import Storage
+from nchat.tables.exports import exports
 from nchat.tables.files import files
 from nchat.tables.users import users
 from nchat.users.service import avatar_key, uploaded_avatar
@@ -58,6 +59,14 @@ async def expected_objects(
         after = rows[-1][0]
     async for key in _avatars(engine):
         yield key, None, None
+    async with engine.connect() as conn:  # a handful at most: one ready zip per person
+        ready = await conn.execute(
+            sa.select(exports.c.key, exports.c.size).where(
+                exports.c.status == "ready", exports.c.key.is_not(None)
+            )
+        )
+        for key, size in ready.all():
+            yield key, size, None
 
 
 async def _avatars(engine: AsyncEngine) -> AsyncIterator[str]:
