@@ -1,6 +1,7 @@
 """The background work of a process (`nchat serve` and `nchat worker`): one job queue
-(decision 0042) with the notification jobs and housekeeping, run by this process's worker,
-and the notifier that feeds it. Started in the background and stopped together."""
+(decision 0042) with every feature's tasks (notifications, housekeeping, retention, data
+exports), run by this process's worker, and the notifier that feeds it. Started in the
+background and stopped together."""
 
 from __future__ import annotations
 
