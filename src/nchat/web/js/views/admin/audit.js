@@ -4,9 +4,10 @@
 // export's URL alone would be refused, and a token never goes into a URL).
 import { withQuery } from "../../api.js";
 import { fullTime } from "../../format.js";
-import { html, useEffect, useRef, useState } from "../../lib/html.js";
+import { html, useState } from "../../lib/html.js";
 import { nameOf, searchPeople } from "../../people.js";
 import { call } from "../../session.js";
+import { usePages } from "./filters.js";
 
 const PAGE = 50;
 const SAVED_URL_MS = 60_000;
@@ -213,39 +214,7 @@ function Exports({ filters }) {
 
 export function AdminAudit() {
   const [filters, setFilters] = useState(NO_FILTERS);
-  const [list, setList] = useState(null); // {entries, next_cursor}
-  const [error, setError] = useState(null);
-  const [loadingMore, setLoadingMore] = useState(false);
-  // The filters the list shows: a page asked for under others is dropped when it arrives.
-  const shown = useRef(filters);
-  shown.current = filters;
-
-  useEffect(() => {
-    let current = true;
-    setList(null);
-    setError(null);
-    listAudit(filters).then(
-      (page) => current && setList(page),
-      (caught) => current && setError(caught.message),
-    );
-    return () => {
-      current = false;
-    };
-  }, [filters]);
-
-  async function more() {
-    const asked = filters;
-    setLoadingMore(true);
-    try {
-      const page = await listAudit(asked, list.next_cursor);
-      if (shown.current !== asked) return;
-      setList((now) => ({ entries: [...now.entries, ...page.entries], next_cursor: page.next_cursor }));
-    } catch (caught) {
-      if (shown.current === asked) setError(caught.message);
-    } finally {
-      setLoadingMore(false);
-    }
-  }
+  const { list, error, loadingMore, more } = usePages(listAudit, filters, "entries");
 
   const entries = list?.entries ?? [];
   return html`<section class="admin-section admin-audit" aria-labelledby="admin-audit-title">

@@ -3,13 +3,13 @@
 // changes: archive, visibility, owner, and delete for good (typed confirmation).
 import { withQuery } from "../../api.js";
 import { fullTime, plural } from "../../format.js";
-import { html, useEffect, useId, useRef, useState } from "../../lib/html.js";
+import { html, useId, useState } from "../../lib/html.js";
 import { searchPeople } from "../../people.js";
 import { call } from "../../session.js";
 import { Dialog } from "../../components/dialog.js";
 import { useSearch } from "../../components/use-search.js";
 import { ConfirmAction } from "./confirm-action.js";
-import { useTypedQuery } from "./filters.js";
+import { usePages, useTypedQuery } from "./filters.js";
 
 const PAGE = 50;
 const KINDS = {
@@ -220,44 +220,13 @@ function Row({ channel, onAction }) {
 
 const NO_FILTERS = { q: "", kind: "", archived: "" };
 
+const pageOf = (filters, cursor) => listChannels({ ...filters, cursor });
+
 export function AdminChannels() {
   const [filters, setFilters] = useState(NO_FILTERS);
-  const [list, setList] = useState(null); // {channels, next_cursor}
-  const [error, setError] = useState(null);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const { list, setList, error, loadingMore, more } = usePages(pageOf, filters, "channels");
   const [open, setOpen] = useState(null); // {action, channel}
   const [said, setSaid] = useState("");
-
-  // The filters the list shows: a page asked for under others is dropped when it arrives.
-  const shown = useRef(filters);
-  shown.current = filters;
-
-  useEffect(() => {
-    let current = true;
-    setList(null);
-    setError(null);
-    listChannels({ ...filters, cursor: null }).then(
-      (page) => current && setList(page),
-      (caught) => current && setError(caught.message),
-    );
-    return () => {
-      current = false;
-    };
-  }, [filters]);
-
-  async function more() {
-    const asked = filters;
-    setLoadingMore(true);
-    try {
-      const page = await listChannels({ ...asked, cursor: list.next_cursor });
-      if (shown.current !== asked) return;
-      setList((now) => ({ channels: [...now.channels, ...page.channels], next_cursor: page.next_cursor }));
-    } catch (caught) {
-      if (shown.current === asked) setError(caught.message);
-    } finally {
-      setLoadingMore(false);
-    }
-  }
 
   // The server's answer replaces the row (null: the channel is gone).
   function changed(id, fresh, message) {

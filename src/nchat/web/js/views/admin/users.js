@@ -19,7 +19,7 @@ import { Field } from "../../components/field.js";
 import { MenuButton } from "../../components/menu.js";
 import { useSave } from "../../components/use-save.js";
 import { ConfirmAction } from "./confirm-action.js";
-import { useTypedQuery } from "./filters.js";
+import { usePages, useTypedQuery } from "./filters.js";
 
 const PAGE = 50;
 const DAY_MS = 86_400_000;
@@ -346,36 +346,9 @@ const NO_FILTERS = { q: "", role: "", active: "", seen: "" };
 export function AdminUsers() {
   const me = user.value;
   const [filters, setFilters] = useState(NO_FILTERS);
-  const [list, setList] = useState(null); // {users, next_cursor}
-  const [error, setError] = useState(null);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const { list, setList, error, loadingMore, more } = usePages(listUsers, filters, "users", inWords);
   const [open, setOpen] = useState(null); // {action, person}
   const [said, setSaid] = useState("");
-
-  useEffect(() => {
-    let current = true;
-    setList(null);
-    setError(null);
-    listUsers(filters, null).then(
-      (page) => current && setList(page),
-      (caught) => current && setError(inWords(caught)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [filters]);
-
-  async function more() {
-    setLoadingMore(true);
-    try {
-      const page = await listUsers(filters, list.next_cursor);
-      setList((now) => ({ users: [...now.users, ...page.users], next_cursor: page.next_cursor }));
-    } catch (caught) {
-      setError(inWords(caught));
-    } finally {
-      setLoadingMore(false);
-    }
-  }
 
   // The server's answer replaces the row (null: the account is gone).
   function changed(id, fresh, message) {
