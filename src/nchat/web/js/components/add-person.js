@@ -59,7 +59,8 @@ export function generatePassword() {
   return groups.join("-");
 }
 
-async function add(values) {
+// A new account from the form's values; the person is known to the client from then on.
+export async function addPerson(values) {
   const person = await call("/api/users", {
     method: "POST",
     body: {
@@ -170,7 +171,7 @@ function Added({ person, password, onAnother }) {
 
 function AddPerson({ again, onAnother }) {
   const form = useRef(null);
-  const { busy, saved, fields, general, onSubmit } = useSave(add, FIELD_OF_CODE);
+  const { busy, saved, fields, general, onSubmit } = useSave(addPerson, FIELD_OF_CODE);
   // A dialog focuses its autofocus field only when it opens; the next person's form asks.
   useEffect(() => {
     if (again) form.current.querySelector("input").focus();

@@ -8,6 +8,7 @@ import { html, useEffect, useId, useRef, useState } from "../../lib/html.js";
 import { call } from "../../session.js";
 import { user } from "../../store.js";
 import {
+  addPerson,
   CopyButton,
   grantableRoles,
   PasswordField,
@@ -124,18 +125,9 @@ function Filters({ filters, onChange }) {
 // A new account; then what to hand over, once.
 function CreateDialog({ onCreated, onClose }) {
   const { busy, saved, fields, general, onSubmit } = useSave(async (values) => {
-    const person = await call("/api/users", {
-      method: "POST",
-      body: {
-        email: values.email.trim(),
-        username: values.username.trim(),
-        display_name: values.display_name.trim() || null,
-        role: values.role,
-        password: values.password,
-      },
-    });
-    onCreated(person);
-    return { person, password: values.password };
+    const made = await addPerson(values);
+    onCreated(made.person);
+    return made;
   }, FIELD_OF_CODE);
   const lead = useRef(null);
   useEffect(() => saved && lead.current?.focus(), [saved]);
