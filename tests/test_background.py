@@ -1,5 +1,6 @@
-"""The background work of a process: housekeeping runs as a job on the queue, and stopping
-leaves nothing running even when the database was never reached."""
+"""The background work of a process: housekeeping runs as a job on the queue, the worker
+outlives its connections, and stopping leaves nothing running even when the database was never
+reached."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nchat import background, housekeeping
 from nchat.appstate import get
 from nchat.db.engine import create_engine
-from nchat.jobs.queue import QUEUE, defer
+from nchat.jobs.queue import APPLICATION_NAME, QUEUE, defer
 from nchat.observability import Metrics
 from nchat.storage import make_storage
 from tests.conftest import make_settings
@@ -48,6 +49,47 @@ async def counts(engine: AsyncEngine, user_id: object) -> tuple[int, list[str], 
 async def test_housekeeping_is_a_periodic_job_that_prunes_what_has_ended(
     app: FastAPI, engine: AsyncEngine, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    jobs = get(app, background.BACKGROUND).jobs
+    periodic = jobs.periodic_registry.periodic_tasks
+    assert periodic[(housekeeping.TASK, housekeeping.TASK)].cron == housekeeping.CRON
+    await the_worker_prunes(app, engine, make_user, monkeypatch)
+
+
+HEARTBEAT_WAITING = sa.text(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name = :name AND wait_event_type = 'Lock' AND query LIKE '%heartbeat%'"
+)
+KILL_JOBS = sa.text(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name = :name"
+)
+
+
+async def test_the_worker_outlives_its_connections(
+    app: FastAPI, engine: AsyncEngine, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a PostgreSQL restart does to the queue's connections while the worker's heartbeat
+    # (one of procrastinate's side tasks, every 10 s) is under way: procrastinate's worker
+    # then stops, without raising, and nchat's must start it again.
+    async with engine.connect() as locker:
+        await locker.execute(sa.text("LOCK TABLE procrastinate_workers"))
+
+        async def heartbeat_waiting() -> bool:
+            async with engine.connect() as conn:
+                rows = await conn.execute(HEARTBEAT_WAITING, {"name": APPLICATION_NAME})
+                return bool(rows.all())
+
+        await eventually(heartbeat_waiting, timeout=30, what="the worker's heartbeat")
+        async with engine.connect() as conn:
+            killed = await conn.scalar(KILL_JOBS, {"name": APPLICATION_NAME})
+        assert killed and killed >= 1
+        await locker.rollback()
+    await the_worker_prunes(app, engine, make_user, monkeypatch)
+
+
+async def the_worker_prunes(
+    app: FastAPI, engine: AsyncEngine, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A row per batch: the two ended sessions take two transactions of the same round.
     monkeypatch.setattr(housekeeping, "BATCH", 1)
     ada = await make_user()
@@ -56,12 +98,11 @@ async def test_housekeeping_is_a_periodic_job_that_prunes_what_has_ended(
             await conn.execute(sa.text(statement), {"user_id": ada.id})
     # Ada's own session, one that expired a day ago (kept) and two long ended.
     assert await counts(engine, ada.id) == (4, ["old", "recent"], 1)
-    jobs = get(app, background.BACKGROUND).jobs
-    periodic = jobs.periodic_registry.periodic_tasks
-    assert periodic[(housekeeping.TASK, housekeeping.TASK)].cron == housekeeping.CRON
     # What the schedule does every five minutes, now: the app's own worker runs it.
     # (Unless the schedule's own job is waiting already: then that one does it.)
-    await defer(jobs, housekeeping.TASK, task_kwargs={"timestamp": 0})
+    await defer(
+        get(app, background.BACKGROUND).jobs, housekeeping.TASK, task_kwargs={"timestamp": 0}
+    )
 
     async def pruned() -> bool:
         return await counts(engine, ada.id) == (2, ["recent"], 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import procrastinate
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nchat.db.engine import libpq_url
 
 QUEUE = "nchat"
+# How the queue's connections show in pg_stat_activity.
+APPLICATION_NAME = "nchat-jobs"
 # Scheduled jobs are found by polling (new ones that are due at once arrive by NOTIFY).
 POLL_S = 1.0
 STOP_TIMEOUT_S = 10.0
@@ -30,7 +33,10 @@ logger = structlog.get_logger("nchat.jobs")
 
 def make_app(database_url: str, *, pool_max: int = 4) -> procrastinate.App:
     connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_url(database_url), min_size=1, max_size=pool_max
+        conninfo=libpq_url(database_url),
+        min_size=1,
+        max_size=pool_max,
+        kwargs={"application_name": APPLICATION_NAME},
     )
     return procrastinate.App(connector=connector)
 
@@ -69,15 +75,22 @@ class Worker:
         self._task = asyncio.create_task(self._run(), name="nchat-jobs")
 
     async def _run(self) -> None:
-        # A database not migrated yet (`serve --no-migrate`) or away for a while: wait and
-        # try again, as the hub and the notifier do.
+        # Until stopped (cancelled). procrastinate's worker returns, not raises, when one of
+        # its side tasks fails (its heartbeat's connection killed by a PostgreSQL restart),
+        # and raises when the database is away or not migrated yet (`serve --no-migrate`).
+        # Either way: wait and start again, as the hub and the notifier do.
         pause = RETRY_MIN_S
         while True:
+            started = time.monotonic()
+            error = None
             try:
                 await self._work()
-                return
             except (procrastinate.exceptions.ProcrastinateException, psycopg.Error, OSError) as exc:
-                logger.warning("job worker stopped; starting again", error=str(exc), after_s=pause)
+                error = str(exc)
+            # One that ran a good while before it stopped starts again soon.
+            if time.monotonic() - started > RETRY_MAX_S:
+                pause = RETRY_MIN_S
+            logger.warning("job worker stopped; starting again", error=error, after_s=pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_MAX_S)
 
