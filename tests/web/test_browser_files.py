@@ -147,6 +147,8 @@ def test_files_are_attached_sent_shown_and_downloaded(
     expect(upload_row(ada, "image.png")).to_contain_text("ready")
     ada.page.get_by_role("button", name="Send").click()
     expect(messages(ada)).to_have_count(2)
+    # Shown at once (optimistic); stored once the server has answered.
+    expect(messages(ada).last).not_to_have_class(re.compile("pending"))
     assert_loaded(messages(ada).last.locator("img.thumbnail"))
     stored = chat.get(f"/api/channels/{room['id']}/messages", chat.ada)["messages"]
     files_of = {m["text"]: [f["name"] for f in m["files"]] for m in stored}
