@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nchat import __version__, background, openapi
 from nchat.accounts.api import router as auth_router
 from nchat.admin.api import router as admin_router
+from nchat.admin_channels import tasks as channel_purge
 from nchat.admin_channels.api import router as admin_channels_router
 from nchat.admin_users.api import auth_router as password_reset_router
 from nchat.admin_users.api import router as admin_users_router
@@ -151,7 +152,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     storage = make_storage(settings)
     await storage.start()  # a store that cannot be reached stops the start, saying why
     put(app, STORAGE, storage)
-    limiter = make_limiter(settings)
+    limiter = make_limiter(settings, get(app, METRICS))
     put(app, LIMITS, Limits(limiter, rules))
     engine = create_engine(str(settings.database_url), pool_size=settings.db_pool_size)
     put(app, ENGINE, engine)
@@ -213,6 +214,7 @@ def _put_background(app: FastAPI, jobs: background.Background) -> None:
     put(app, BACKGROUND, jobs)
     put(app, VAPID_PUBLIC_KEY, jobs.notifications.vapid_public_key)
     put(app, exports_tasks.JOBS, jobs.jobs)
+    put(app, channel_purge.JOBS, jobs.jobs)
 
 
 async def _check_search_language(engine: AsyncEngine, settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """The background work of a process (`nchat serve` and `nchat worker`): one job queue
 (decision 0042) with every feature's tasks (notifications, housekeeping, retention, data
-exports), run by this process's worker, and the notifier that feeds it. Started in the
-background and stopped together."""
+exports, the removal of deleted channels), run by this process's worker, and the notifier
+that feeds it. Started in the background and stopped together."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat import housekeeping
+from nchat.admin_channels import tasks as channel_purge
 from nchat.appstate import Key
 from nchat.config import Settings
 from nchat.exports import tasks as exports
@@ -79,11 +80,13 @@ def make(settings: Settings, engine: AsyncEngine, metrics: Metrics, storage: Sto
     housekeeping.register(jobs)
     retention.register(jobs)
     exports.register(jobs)
+    channel_purge.register(jobs)
     context = {
         **notifications.job_context(),
         housekeeping.CONTEXT: housekeeping.Chores(engine, settings, storage),
         retention.CONTEXT: engine,
         exports.CONTEXT: exports.Work(engine, storage),
+        channel_purge.CONTEXT: engine,
     }
     worker = Worker(jobs, concurrency=settings.job_concurrency, context=context)
     return Background(jobs=jobs, worker=worker, notifications=notifications)

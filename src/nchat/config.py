@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Beyond NCHAT_LOGIN_IP_MAX_FAILURES an address may try once per this many seconds
     # (slowed, not locked out: one office shares an address).
     login_ip_slow_s: int = Field(default=10, ge=1)
+    # An address an account signed in from stays known this long after its last sign-in:
+    # failures from elsewhere do not lock the account out there (decision 0060).
+    login_known_address_days: int = Field(default=90, ge=1)
     # Request bodies larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Origins allowed to call the API from a browser (CORS) and to open WebSockets; empty:

@@ -60,7 +60,11 @@ async def _run(context: JobContext, /, timestamp: int, **_: Any) -> None:
 async def run_once(engine: AsyncEngine, settings: Settings, storage: Storage) -> None:
     now = datetime.now(UTC)
     async with engine.begin() as conn:
-        await ratelimit.prune(conn, older_than_s=settings.login_window_s)
+        await ratelimit.prune(
+            conn,
+            older_than_s=settings.login_window_s,
+            known_address_days=settings.login_known_address_days,
+        )
         await log.prune(conn, retention_s=settings.event_retention_s)
         await recent_roots.prune(conn)
         await files.sweep(conn, now=now)

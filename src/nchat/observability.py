@@ -227,6 +227,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.rate_limit_fallback = Gauge(
+            "nchat_rate_limit_fallback",
+            "1 while Redis cannot be reached and this process decides the volume limits "
+            "with budgets of its own (decision 0061), else 0",
+            registry=self.registry,
+        )
+        self.rate_limit_local_checks = Counter(
+            "nchat_rate_limit_local_checks_total",
+            "Volume-limit checks decided in this process's memory because Redis could not "
+            "be reached",
+            registry=self.registry,
+        )
+
     def read_pool(self, pool: Pool) -> None:
         if not isinstance(pool, QueuePool):
             return

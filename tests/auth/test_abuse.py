@@ -210,6 +210,95 @@ async def test_a_success_clears_the_account_whatever_the_spelling(
     assert (await signin(client, "bob", bob.password)).status_code == 200
 
 
+# -- lockout by others (decision 0060) -----------------------------------------------------
+
+
+def client_from(app: FastAPI, peer: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def _failures_recorded(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        count = await conn.scalar(sa.text("SELECT count(*) FROM nchat_login_failures"))
+    return int(count or 0)
+
+
+async def test_an_attacker_cannot_lock_the_owner_out_of_a_known_address(
+    app: FastAPI, client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    """The owner's session was started from 127.0.0.1 (the client's address here), and a
+    phone signs in from another; someone who knows only the username spends the account's
+    budget from a third address."""
+    owner = await make_user()
+    async with client_from(app, "192.0.2.44") as phone:
+        assert (await signin(phone, owner.username, owner.password)).status_code == 200
+    async with client_from(app, "198.51.100.7") as attacker:
+        for _ in range(5):  # Settings.login_max_failures default
+            assert (await signin(attacker, owner.username, WRONG)).status_code == 401
+        # The attacker stays limited, even with the right password.
+        assert (await signin(attacker, owner.username, WRONG)).status_code == 429
+        assert (await signin(attacker, owner.username, owner.password)).status_code == 429
+
+        assert (await signin(client, owner.username, owner.password)).status_code == 200
+        async with client_from(app, "192.0.2.44") as phone:
+            assert (await signin(phone, owner.username, owner.password)).status_code == 200
+        # The owner's sign-ins forgave nothing of the attacker's.
+        assert (await signin(attacker, owner.username, WRONG)).status_code == 429
+    # A known address has a budget of its own: its failures lock it out too.
+    for _ in range(5):
+        assert (await signin(client, owner.username, WRONG)).status_code == 401
+    assert (await signin(client, owner.username, owner.password)).status_code == 429
+
+
+async def test_guesses_spread_over_many_addresses_share_the_account_budget(
+    app: FastAPI, client: httpx.AsyncClient, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    owner = await make_user()
+    codes = []
+    for i in range(20):
+        async with client_from(app, f"198.51.100.{i + 1}") as attacker:
+            codes.append((await signin(attacker, owner.username, WRONG)).status_code)
+    for i in range(10):  # each from a /64 of its own
+        async with client_from(app, f"2001:db8:{i}::1") as attacker:
+            codes.append((await signin(attacker, owner.username, WRONG)).status_code)
+    assert codes == [401] * 5 + [429] * 25
+    assert await _failures_recorded(engine) == 5
+    # Addresses the account never signed in from are locked out, the right password too:
+    # the price of keeping the owner's own addresses open.
+    async with client_from(app, "203.0.113.200") as newcomer:
+        assert (await signin(newcomer, owner.username, owner.password)).status_code == 429
+    assert (await signin(client, owner.username, owner.password)).status_code == 200
+
+
+async def test_a_burst_from_many_addresses_gets_no_more_guesses_than_the_limit(
+    app: FastAPI, clean_db: None, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    owner = await make_user()
+
+    async def guess(i: int) -> int:
+        async with client_from(app, f"198.51.100.{i + 1}") as attacker:
+            return (await signin(attacker, owner.username, WRONG)).status_code
+
+    codes = await asyncio.gather(*(guess(i) for i in range(20)))
+    assert set(codes) <= {401, 429}
+    assert await _failures_recorded(engine) == codes.count(401) <= 5
+
+
+async def test_a_known_address_is_forgotten_after_the_configured_days(
+    app: FastAPI, client: httpx.AsyncClient, make_user: UserFactory, engine: AsyncEngine
+) -> None:
+    owner = await make_user()
+    async with client_from(app, "198.51.100.7") as attacker:
+        for _ in range(5):
+            assert (await signin(attacker, owner.username, WRONG)).status_code == 401
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE nchat_login_addresses SET last_success_at = now() - interval '91 days'")
+        )  # Settings.login_known_address_days default: 90
+    assert (await signin(client, owner.username, owner.password)).status_code == 429
+
+
 # -- per-address throttle ------------------------------------------------------------------
 
 

@@ -326,6 +326,22 @@ def test_workers_share_the_embedded_server(data_dir: Path) -> None:
         assert alive == []
 
 
+def test_kill_ends_every_worker_but_spares_the_embedded_server(data_dir: Path) -> None:
+    """What a failing test relies on: the helper's SIGKILL leaves no worker behind, and the
+    embedded PostgreSQL (which another nchat may share) is left for the data dir's cleanup."""
+    pgdata = data_dir / "pg"
+    with serving(
+        nchat_env(data_dir), data_dir.parent / "serve.log", args=("--workers", "2")
+    ) as server:
+        assert_healthy(server)
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert len(worker_processes(server)) == 2
+        server.kill()
+        for child in children:
+            assert process_gone(child), f"{child} survived the kill"
+        assert postgres_processes(pgdata), "the embedded PostgreSQL was killed too"
+
+
 def worker_processes(server: Server) -> list[psutil.Process]:
     return [
         p

@@ -38,6 +38,8 @@ VALUES ('0193a0c4-0000-7000-8000-000000000001', 'user.create', 'user',
 DELETE FROM nchat_audit_log WHERE action = 'to.be.deleted';
 INSERT INTO nchat_login_failures (account, ip)
 VALUES ('mallory', '203.0.113.9'), ('mallory', '203.0.113.9');
+INSERT INTO nchat_login_addresses (user_id, address)
+VALUES ('0193a0c4-0000-7000-8000-000000000001', '2001:db8:1:2::/64');
 INSERT INTO nchat_channels (id, type, name, topic, created_by)
 VALUES ('0193a0c4-0000-7000-8000-0000000000c1', 'public', 'general', 'all ''things''',
         '0193a0c4-0000-7000-8000-000000000001');

@@ -137,6 +137,7 @@ async def test_an_admin_exports_a_person_and_downloads_the_zip_once(
     sessions = load(entries, "sessions.json")
     assert [s["user_agent"] for s in sessions["sessions"]] == ["pytest"]
     assert sessions["push_devices"] == []
+    assert [a["address"] for a in sessions["sign_in_addresses"]] == ["127.0.0.1"]
     assert load(entries, "notification_settings.json") == {"settings": None, "channels": []}
     assert ada.username in entries["README.txt"].decode()
     # No credential anywhere: not the password's hash, not a token's.

@@ -143,10 +143,14 @@ async def test_check_raises_429_with_retry_after_unless_exempt(limiter: Backend)
     assert too_big.value.details == {"cost": 4, "max_cost": FAST.burst}
 
 
-async def test_redis_unreachable_allows(database_url: str) -> None:
+async def test_redis_unreachable_limits_in_memory(database_url: str) -> None:
+    """Neither open nor shut: the budget of this process (decision 0061)."""
     limiter = RedisLimiter("redis://127.0.0.1:1/0", database_url=database_url, prefix="gone")
+    slow = Rule("slow", per_min=1, burst=3)
     try:
-        assert await limiter.take(FAST, "anyone") == 0.0
+        assert [await limiter.take(slow, "anyone") for _ in range(3)] == [0.0] * 3
+        assert await limiter.take(slow, "anyone") > 0
+        assert await limiter.take(slow, "someone else") == 0.0
     finally:
         await limiter.close()
 

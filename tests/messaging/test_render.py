@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nchat.messages import mentions
-from nchat.messages.render import Refs, markdown_html, to_html
+from nchat.messages.render import Refs, markdown_html, parse, to_html
 from tests.messaging.xss import assert_inert
 
 ADA = uuid.UUID("01a21496-2bae-71f5-95d2-b19f8c740301")
@@ -156,6 +156,31 @@ def test_the_names_parsed_for_the_lookup() -> None:
         "dev-ops",
     )
     assert mentions.parse("@Ada @ada. @here").usernames == ("ada",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "`@ada` and `@channel` and `#general`",
+        "```\n@ada @here #general\n```",
+        "~~~\n@all\n~~~",
+        "    @ada @everyone indented",
+        "[@ada and #general](https://example.com)",
+        "\\@ada \\@here",
+        "mail ada@example.com",
+    ],
+)
+def test_names_in_code_links_or_escapes_mention_nobody(text: str) -> None:
+    read = parse(text)
+    assert read.mentions == mentions.NONE
+    assert read.channel_names == ()
+
+
+def test_the_names_a_parse_finds_outside_code() -> None:
+    read = parse("@Ada, `@bob` and **@cat.** in #General, not `#dev`\n\n> @here")
+    assert read.mentions == mentions.ParsedMentions(("ada", "cat"), channel=False, here=True)
+    assert read.channel_names == ("general",)
+    assert parse("```\n@bob\n```\n@channel").mentions.channel
 
 
 # Texts the shortcut may take: words, spaces, emoji and the punctuation it allows, plus

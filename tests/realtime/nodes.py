@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from websockets.asyncio.client import ClientConnection
 from nchat.db.engine import libpq_url
 from nchat.realtime.bus import APPLICATION_NAME
 from tests.fixtures.databases import acreate_database, adrop_database, with_database
-from tests.fixtures.processes import EXIT_TIMEOUT_S, Server, process_gone
+from tests.fixtures.processes import Server
 
 SECRET = "shared-secret-of-the-cluster-long-enough-for-hs256"
 PASSWORD = "correct horse battery"
@@ -38,25 +37,6 @@ TIMEOUT = 15.0
 # -- processes -----------------------------------------------------------------------------
 
 
-def kill_tree(server: Server) -> None:
-    """SIGKILL `nchat serve` and every process under it (uvicorn's workers outlive a killed
-    parent), and reap them. The parent is stopped first so it cannot start another child
-    between the listing and the kill."""
-    children: list[psutil.Process] = []
-    if server.process.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            parent = psutil.Process(server.pid)
-            parent.send_signal(signal.SIGSTOP)
-            children = parent.children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.send_signal(signal.SIGKILL)
-    server.kill()  # SIGKILL ends a stopped process too
-    # Reaped by whoever inherits them: a zombie counts as gone.
-    for child in children:
-        assert process_gone(child, timeout=EXIT_TIMEOUT_S), f"{child} survived SIGKILL"
-
-
 @contextlib.contextmanager
 def running(env: dict[str, str], log_path: Path, *, args: tuple[str, ...] = ()) -> Iterator[Server]:
     """`nchat serve` as a child; it and its children are killed however the test ends."""
@@ -64,7 +44,7 @@ def running(env: dict[str, str], log_path: Path, *, args: tuple[str, ...] = ()) 
     try:
         yield server
     finally:
-        kill_tree(server)
+        server.kill()  # with its whole process tree
 
 
 async def healthy(*servers: Server) -> None:

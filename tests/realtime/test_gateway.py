@@ -8,6 +8,7 @@ import contextlib
 import json
 import secrets
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,7 @@ async def test_typing_reaches_other_members_rate_limited(
         assert signal == {
             "type": "typing",
             "channel_id": channel["id"],
+            "thread_id": None,
             "user_id": str(ada.id),
             "expires_in": 6,
         }
@@ -240,6 +242,53 @@ async def test_typing_reaches_other_members_rate_limited(
         await e.send(json.dumps({"type": "typing", "channel_id": channel["id"]}))
         with pytest.raises(TimeoutError):
             await frame(b, "typing", timeout=0.3)
+
+
+async def test_typing_in_a_thread_names_it_and_a_bad_thread_is_refused(
+    live: LiveServer, client: httpx.AsyncClient, make_user: UserFactory, api: Api
+) -> None:
+    ada = await make_user()
+    bob = await make_user()
+    channel = await api.create_channel(ada, "thread-typing", type_="private", members=(bob,))
+    elsewhere = await api.create_channel(ada, "elsewhere", type_="private", members=(bob,))
+    root = await api.send(ada, channel["id"], "the plan")
+    reply = await api.send(bob, channel["id"], "agreed", thread_id=root["id"])
+    foreign = await api.send(ada, elsewhere["id"], "another channel's")
+    gone = await api.send(ada, channel["id"], "soon deleted")
+    r = await client.delete(f"/api/messages/{gone['id']}", headers=ada.headers)
+    assert r.status_code == 204, r.text
+    refused = [
+        (foreign["id"], "thread_not_found"),
+        (reply["id"], "thread_not_root"),
+        (str(uuid.uuid4()), "thread_not_found"),
+        (gone["id"], "thread_deleted"),
+        ("not-a-uuid", "invalid_id"),
+        (7, "invalid_id"),
+    ]
+    async with connect(live, ada) as a, connect(live, bob) as b:
+        for ws in (a, b):
+            await frame(ws, "hello")
+        for thread_id, code in refused:
+            await a.send(
+                json.dumps({"type": "typing", "channel_id": channel["id"], "thread_id": thread_id})
+            )
+            answer = await frame(a, "error")
+            assert answer["for"] == "typing" and answer["error"]["code"] == code, thread_id
+        # Signals reach Bob in the order sent: had a refused one gone out, it would come
+        # first. The thread's, then the channel's at once (another place, not a repeat).
+        await a.send(
+            json.dumps({"type": "typing", "channel_id": channel["id"], "thread_id": root["id"]})
+        )
+        await a.send(json.dumps({"type": "typing", "channel_id": channel["id"], "thread_id": None}))
+        in_thread = await frame(b, "typing")
+        assert in_thread == {
+            "type": "typing",
+            "channel_id": channel["id"],
+            "thread_id": root["id"],
+            "user_id": str(ada.id),
+            "expires_in": 6,
+        }
+        assert (await frame(b, "typing"))["thread_id"] is None
 
 
 async def test_slow_consumer_is_closed_with_4008_and_others_keep_going(

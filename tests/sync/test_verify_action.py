@@ -4,7 +4,8 @@ before, plus the events the action sent them, equals the state fetched fresh aft
 The state is what a client keeps: the channels it is a member of (the fields of ChannelInfo,
 its membership and its read marker), the messages and thread replies of those channels (the
 message JSON as REST returns it, reactions as {emoji: count}: events carry every `me` as
-false), the pinned flags, and the users. Each observer reads /api/sync/changes from a cursor
+false), the pinned flags, the users, and the observer's notification settings (their own and
+each channel's that differs from the default). Each observer reads /api/sync/changes from a cursor
 taken just before the action until the log's horizon has passed the action's transactions:
 "no event" is then a proven absence, not an impatient read. Every event is validated against
 EVENT_DATA[type] on the way in."""
@@ -80,6 +81,9 @@ class State:
     channels: dict[str, Json] = field(default_factory=dict)
     messages: dict[str, Json] = field(default_factory=dict)
     users: dict[str, Json] = field(default_factory=dict)
+    # The observer's notification preferences, and their channels' settings by channel id.
+    preferences: Json = field(default_factory=dict)
+    channel_prefs: dict[str, Json] = field(default_factory=dict)
     # Channels this user joined through events: a client loads their history through REST.
     needs_history: set[str] = field(default_factory=set)
 
@@ -155,6 +159,14 @@ def apply(state: State, event: Json, me: str) -> None:
             state.channels[data["channel_id"]]["channel_role"] = data["role"]
     elif kind == "read.updated":
         state.channels[data["channel_id"]]["last_read_id"] = data["last_read_id"]
+    elif kind == "notification_preferences.updated":
+        state.preferences = data
+    elif kind == "channel_notification_preferences.updated":
+        # The list leaves out what says the default.
+        if data["level"] == "default" and not data["muted"]:
+            state.channel_prefs.pop(data["channel_id"], None)
+        else:
+            state.channel_prefs[data["channel_id"]] = data
     elif kind == "user.updated":
         user = user_state(data)
         known = state.users.get(user["id"])
@@ -258,6 +270,9 @@ class Harness:
             state.messages.update(await self.messages_of(user, channel_id))
         users = await self.get(user, "/api/users", limit=200)
         state.users = {u["id"]: user_state(u) for u in users["users"]}
+        state.preferences = await self.get(user, "/api/users/me/notification-preferences")
+        listed = await self.get(user, "/api/users/me/channel-notification-preferences")
+        state.channel_prefs = {c["channel_id"]: c for c in listed["channels"]}
         return state
 
     async def verify(self, action: Action, expect: Sequence[tuple[MadeUser, list[str]]]) -> Outcome:
@@ -281,6 +296,8 @@ class Harness:
             assert state.channels == fresh.channels, user.username
             assert state.messages == fresh.messages, user.username
             assert state.users == fresh.users, user.username
+            assert state.preferences == fresh.preferences, user.username
+            assert state.channel_prefs == fresh.channel_prefs, user.username
             seen[user.username] = events
         return Outcome(response, seen)
 
@@ -606,7 +623,13 @@ async def test_mark_read_reaches_only_the_reader(
         act(h, "POST", ada, url, {"message_id": second["id"]}),
         see("read.updated", ada) + see([], bob),
     )
-    marker = {"channel_id": secret["id"], "last_read_id": second["id"]}
+    # With the counts after the read: nothing left unread.
+    marker = {
+        "channel_id": secret["id"],
+        "last_read_id": second["id"],
+        "unread_count": 0,
+        "mention_count": 0,
+    }
     assert done.events[ada.username][0]["data"] == marker
     # The marker only moves forward: reading an older message changes nothing, says nothing.
     await h.verify(act(h, "POST", ada, url, {"message_id": first["id"]}), see([], ada, bob))
@@ -669,3 +692,37 @@ async def test_outsider_sees_nothing_of_a_private_channel(
         assert r.status_code < 300, r.text
     events = await h.settle(dave, start, 1, await h.xid())
     assert [(e["type"], e["channel_id"]) for e in events] == [("user.updated", None)]
+
+
+# -- notification settings -----------------------------------------------------------------
+
+
+async def test_notification_settings_reach_only_their_owner(
+    h: Harness, make_user: UserFactory, api: Api
+) -> None:
+    ada, bob = await people(make_user, 2)
+    lobby = await api.create_channel(ada, "lobby", members=(bob,))
+    url = f"/api/channels/{lobby['id']}/notification-preferences"
+    channel = "channel_notification_preferences.updated"
+
+    done = await h.verify(
+        act(h, "PUT", ada, url, {"muted": True}), see(channel, ada) + see([], bob)
+    )
+    assert done.events[ada.username][0]["channel_id"] == lobby["id"]
+    await h.verify(act(h, "PUT", ada, url, {"level": "all"}), see(channel, ada) + see([], bob))
+    # Back to the default: the list drops it, and the event says so.
+    await h.verify(
+        act(h, "PUT", ada, url, {"level": "default", "muted": False}),
+        see(channel, ada) + see([], bob),
+    )
+    # The same again: nothing changed, nothing said.
+    await h.verify(act(h, "PUT", ada, url, {"muted": False}), see([], ada, bob))
+
+    mine = "/api/users/me/notification-preferences"
+    body = {"level": "nothing", "dnd": {"enabled": True, "start": "22:00", "end": "07:00"}}
+    done = await h.verify(
+        act(h, "PUT", bob, mine, body),
+        see("notification_preferences.updated", bob) + see([], ada),
+    )
+    assert done.events[bob.username][0]["channel_id"] is None
+    await h.verify(act(h, "PUT", bob, mine, {"level": "nothing"}), see([], ada, bob))

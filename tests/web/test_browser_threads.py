@@ -1,7 +1,8 @@
 """Threads, reactions, pins, saved messages and edit history in real browsers: Ada and Bob,
 each in a browser context of their own, against a real `nchat serve`. A reply travels live
 into the other's open thread panel and the root's reply count follows; edits, deletes and
-reactions on replies too. A reaction added through the picker shows for the other, and
+reactions on replies too. Typing in a thread shows in that thread's panel, not under the
+channel. A reaction added through the picker shows for the other, and
 pressing a chip takes it back. A pin shows in both people's pins panels, a saved message
 in the saved panel, and "(edited)" lists the earlier text. Any console error, page error
 or CSP violation fails a test."""
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from tests.web.browser import Tab, needs_chromium
-from tests.web.chat import Chat, message, messages, no_problems, open_channel
+from tests.web.chat import Chat, composer, message, messages, no_problems, open_channel
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [needs_chromium, pytest.mark.usefixtures("console_report")]
@@ -129,6 +130,37 @@ def test_thread_replies_travel_live_into_the_open_panel(
     ada.page.keyboard.press("Escape")
     expect(panel(ada, "Thread")).to_be_hidden()
     expect(summary).to_be_focused()
+    no_problems(ada, bob)
+
+
+def test_typing_in_a_thread_shows_in_its_panel_not_under_the_channel(
+    chat: Chat, browser: Any
+) -> None:
+    room = chat.channel("thread-typing", members=(chat.bob,))
+    chat.send(chat.ada, room["id"], "Who reviews the draft?")
+    ada, bob = chat.tab(browser, "ada"), chat.tab(browser, "bob")
+    open_channel(ada, chat, room["id"])
+    open_channel(bob, chat, room["id"])
+    choose(ada, message(ada, "Who reviews"), "Reply in thread")
+    choose(bob, message(bob, "Who reviews"), "Reply in thread")
+    in_thread = panel(bob, "Thread").locator(".typing")
+    in_channel = bob.page.locator("main .typing")
+
+    # Ada writes a reply: Bob sees it in the thread; the channel, already told by then
+    # (one signal), says nothing.
+    box = panel(ada, "Thread").get_by_role("textbox", name="Reply in thread")
+    box.press_sequentially("Me, after lunch")
+    expect(in_thread).to_have_text("Ada Owner is typing…")
+    expect(in_channel).to_have_text("")
+    # The reply ends it.
+    box.press("Enter")
+    expect(in_panel(bob, "Me, after lunch")).to_be_visible()
+    expect(in_thread).to_have_text("")
+
+    # Writing in the channel shows under the channel, not in the thread.
+    composer(ada).press_sequentially("Thanks")
+    expect(in_channel).to_have_text("Ada Owner is typing…")
+    expect(in_thread).to_have_text("")
     no_problems(ada, bob)
 
 

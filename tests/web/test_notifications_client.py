@@ -7,7 +7,11 @@ Chromium reaches no push service, so the page's PushManager hands out a subscrip
 the test's local push service (tests/fixtures/push_service.py); the rest is real: the
 permission, the worker's registration, the server's VAPID key, the device registered, a DM
 encrypted by the server and decrypted by the push service, the worker showing it, and
-"Disable" unregistering the device."""
+"Disable" unregistering the device. A person's second page follows a mute and a settings
+change made elsewhere; the page's app badge and the shown notifications follow reads on
+another device (the badge calls are recorded: headless Chromium has nothing to badge); a
+renewed subscription is registered again, from the worker's `pushsubscriptionchange` (a
+synthetic event: no browser here renews one) and at a page's next start."""
 
 from __future__ import annotations
 
@@ -360,4 +364,227 @@ def test_browser_notifications_on_and_off(
     expect(section(dialog, "Devices that get notifications")).to_contain_text("None")
     assert chat.get("/api/push/devices", fay["token"])["devices"] == []
     assert page.evaluate(f"localStorage.getItem('{SUBSCRIBED}')") is None
+    no_problems(tab)
+
+
+# -- other devices, the app badge, renewed subscriptions -------------------------------------
+
+# The page's badge calls, recorded: headless Chromium has no app icon to badge, so what is
+# checked is what the page asks for, not what a shelf would show.
+RECORD_BADGE = """
+(() => {
+  const calls = [];
+  Object.defineProperty(window, "badgeCalls", { value: calls });
+  Object.defineProperty(navigator, "setAppBadge", { value: async (n) => { calls.push(n); } });
+  Object.defineProperty(navigator, "clearAppBadge", { value: async () => { calls.push(0); } });
+})();
+"""
+# A PushManager whose subscription the test can renew, as a browser does: `test.current` is
+# the browser's subscription (absent: none), `test.available` what subscribing hands out.
+RENEWABLE_PUSH_MANAGER = """
+(() => {
+  const made = (sub) => ({
+    endpoint: sub.endpoint,
+    expirationTime: null,
+    options: { userVisibleOnly: true, applicationServerKey: null },
+    toJSON: () => ({ endpoint: sub.endpoint, expirationTime: null, keys: sub.keys }),
+    unsubscribe: async () => {
+      localStorage.removeItem("test.current");
+      return true;
+    },
+  });
+  const current = () => JSON.parse(localStorage.getItem("test.current") ?? "null");
+  PushManager.prototype.subscribe = async function () {
+    localStorage.setItem("test.current", localStorage.getItem("test.available") ?? '%s');
+    return made(current());
+  };
+  PushManager.prototype.getSubscription = async function () {
+    const sub = current();
+    return sub && made(sub);
+  };
+})();
+"""
+# In the worker: a browser that renewed the subscription and left none, a PushManager that
+# records the key it is asked to subscribe with, and the event a browser would fire (a
+# synthetic one: its waitUntil is the test's, as only a browser's own event may extend).
+RENEW_IN_WORKER = """async (key) => {
+  const asked = [];
+  PushManager.prototype.getSubscription = async () => null;
+  PushManager.prototype.subscribe = async (options) => {
+    asked.push(Array.from(new Uint8Array(options.applicationServerKey)));
+    return { endpoint: "renewed" };
+  };
+  const event = new ExtendableEvent("pushsubscriptionchange");
+  let pending = null;
+  Object.defineProperty(event, "waitUntil", { value: (p) => { pending = p; } });
+  Object.defineProperty(event, "oldSubscription", {
+    value: { options: { applicationServerKey: new Uint8Array(key).buffer } },
+  });
+  Object.defineProperty(event, "newSubscription", { value: null });
+  self.dispatchEvent(event);
+  await pending;
+  return asked;
+}"""
+REGISTER_WORKER = """async () => {
+  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  await navigator.serviceWorker.ready;
+}"""
+
+
+def key_bytes(key: str) -> list[int]:
+    return list(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)))
+
+
+def service_worker(tab: Tab, url: str) -> Any:
+    """Playwright's handle on the running worker (Chromium reports it to the context)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [w for w in tab.page.context.service_workers if w.url == url]
+        if found:
+            return found[0]
+        tab.page.wait_for_timeout(50)  # lets Playwright take in the worker's report
+    raise AssertionError("the service worker was not reported")
+
+
+def test_mute_and_settings_follow_on_the_persons_other_page(chat: Chat, browser: Any) -> None:
+    ivo = person(chat, "ivo")
+    room = chat.channel("followed", members=(ivo["token"],))
+    laptop = chat.tab(browser, ivo["username"])
+    phone = chat.tab(browser, ivo["username"])
+    open_channel(laptop, chat, room["id"])
+    open_channel(phone, chat, room["id"])
+    on_phone = sidebar_link(phone, room["name"])
+    expect(on_phone.locator(".muted-mark")).to_have_count(0)
+
+    # Muted on the laptop: the phone's list and menu say so without a reload.
+    laptop.page.get_by_role("button", name="Channel options", exact=True).click()
+    menu = laptop.page.get_by_role("menu", name="Channel options")
+    menu.get_by_role("menuitem", name="Mute channel").click()
+    expect(on_phone.locator(".muted-mark")).to_be_visible()
+    expect(phone.page.get_by_role("button", name="Channel options (muted)")).to_be_visible()
+
+    # The phone's Settings show a level saved elsewhere (here through the API).
+    dialog = open_settings(phone)
+    notifications = section(dialog, "Notifications")
+    expect(
+        notifications.get_by_role("radio", name=re.compile("^Direct messages, mentions"))
+    ).to_be_checked()
+    r = httpx.put(
+        f"{chat.url}{PREFS}",
+        headers={"Authorization": f"Bearer {ivo['token']}"},
+        json={"level": "all", "email": False},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    expect(notifications.get_by_role("radio", name="All new messages")).to_be_checked()
+    expect(notifications.get_by_label(re.compile("^Email me"))).not_to_be_checked()
+
+    # Unmuted on the phone: the laptop follows.
+    phone.page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    phone.page.get_by_role("button", name="Channel options (muted)").click()
+    menu = phone.page.get_by_role("menu", name="Channel options (muted)")
+    menu.get_by_role("menuitem", name="Unmute channel").click()
+    expect(sidebar_link(laptop, room["name"]).locator(".muted-mark")).to_have_count(0)
+    no_problems(laptop, phone)
+
+
+def test_the_badge_and_shown_notifications_follow_reads_elsewhere(chat: Chat, browser: Any) -> None:
+    gil = person(chat, "gil")
+    lobby = chat.channel("lobby", members=(gil["token"],))
+    room = chat.channel("badged", members=(gil["token"],))
+    tab = chat.tab(browser, gil["username"])
+    tab.page.context.grant_permissions(["notifications"], origin=chat.url)
+    tab.page.context.add_init_script(RECORD_BADGE)
+    open_channel(tab, chat, lobby["id"])
+    tab.page.evaluate(REGISTER_WORKER)
+
+    def calls() -> list[int]:
+        return list(tab.page.evaluate("[...window.badgeCalls]"))
+
+    eventually(lambda: calls()[-1:] == [0])  # nothing unread: cleared
+
+    mention = chat.send(chat.ada, room["id"], f"@{gil['username']} look at this")
+    dm = chat.post("/api/channels/direct", chat.ada, {"user_ids": [gil["id"]]})
+    direct = chat.send(chat.ada, dm["id"], "and this")
+    eventually(lambda: calls()[-1:] == [2])
+
+    # What the worker showed for the two (as the server's pushes would be).
+    cdp, registration = worker_registration_id(tab, f"{chat.url}/")
+    for channel, message in ((room, mention), (dm, direct)):
+        payload = {
+            "title": "Ada Owner",
+            "body": message["text"],
+            "badge": 2,
+            "tag": message["id"],
+            "data": {"type": "message", "channel_id": channel["id"], "message_id": message["id"]},
+        }
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": chat.url, "registrationId": registration, "data": json.dumps(payload)},
+        )
+
+    def shown_tags() -> list[str]:
+        return sorted(n["tag"] for n in tab.page.evaluate(SHOWN))
+
+    eventually(lambda: shown_tags() == sorted([mention["id"], direct["id"]]))
+
+    # Read on another device: the badge counts one, the channel's notification closes.
+    chat.post(f"/api/channels/{room['id']}/read", gil["token"], {"message_id": mention["id"]})
+    eventually(lambda: calls()[-1:] == [1])
+    eventually(lambda: shown_tags() == [direct["id"]])
+    chat.post(f"/api/channels/{dm['id']}/read", gil["token"], {"message_id": direct["id"]})
+    eventually(lambda: calls()[-1:] == [0])
+    eventually(lambda: shown_tags() == [])
+    no_problems(tab)
+
+
+def test_a_renewed_subscription_is_registered_again(
+    chat: Chat, browser: Any, push_service: PushService
+) -> None:
+    hal = person(chat, "hal")
+    first, renewed, later = (push_service.subscribe() for _ in range(3))
+    tab = chat.tab(browser, hal["username"])
+    context = tab.page.context
+    context.grant_permissions(["notifications"], origin=chat.url)
+    context.add_init_script(RENEWABLE_PUSH_MANAGER % json.dumps(first.json()))
+    page = tab.page
+    page.goto(chat.url)
+    dialog = open_settings(tab)
+    here = section(dialog, "Notifications in this browser")
+    here.get_by_role("button", name="Enable browser notifications").click()
+    expect(here.get_by_role("status")).to_contain_text("On:")
+
+    def endpoints() -> list[str]:
+        return [d["endpoint"] for d in chat.get("/api/push/devices", hal["token"])["devices"]]
+
+    assert endpoints() == [first.endpoint]
+
+    # The browser renews the subscription while the page is open: the worker subscribes
+    # again with the same server key and tells the page, which registers the new one in
+    # place of the old.
+    page.evaluate("(sub) => localStorage.setItem('test.current', sub)", json.dumps(renewed.json()))
+    worker = service_worker(tab, f"{chat.url}/sw.js")
+    key = chat.get("/api/push/vapid-public-key", hal["token"])["public_key"]
+    assert worker.evaluate(RENEW_IN_WORKER, key_bytes(key)) == [key_bytes(key)]
+    eventually(lambda: endpoints() == [renewed.endpoint])
+
+    # Renewed while no page was open: the next start finds it.
+    page.evaluate("(sub) => localStorage.setItem('test.current', sub)", json.dumps(later.json()))
+    page.goto("about:blank")
+    page.goto(chat.url)
+    eventually(lambda: endpoints() == [later.endpoint])
+
+    # Removed from another device: the next start forgets it here rather than bring it back.
+    device = page.evaluate("localStorage.getItem('nchat.push_device')")
+    r = httpx.delete(
+        f"{chat.url}/api/push/unregister",
+        params={"device_id": device},
+        headers={"Authorization": f"Bearer {hal['token']}"},
+        timeout=10,
+    )
+    assert r.status_code == 204, r.text
+    page.reload()
+    eventually(lambda: page.evaluate("localStorage.getItem('nchat.push_registered')") is None)
+    assert endpoints() == []
     no_problems(tab)

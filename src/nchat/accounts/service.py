@@ -41,6 +41,8 @@ async def do_start_session(
         user_agent=(user_agent or "")[:512] or None,
         ip=ip,
     )
+    if ip is not None:
+        await ratelimit.remember_address(conn, user_id=user["id"], ip=ip)
     return _token_out(user, session_id, refresh, settings)
 
 
@@ -103,15 +105,18 @@ async def do_signin(
     user = await users_repo.get_by_login(conn, login)
     # Failures count against the account a login names, however it is spelled (username or
     # email, any case), so each spelling does not get a budget of its own.
-    account = ratelimit.account_key(user["id"] if user is not None else None, login)
-    await ratelimit.check_login_allowed(conn, account=account, ip=ip, settings=settings)
+    user_id = user["id"] if user is not None else None
+    account = ratelimit.account_key(user_id, login)
+    await ratelimit.check_login_allowed(
+        conn, account=account, user_id=user_id, ip=ip, settings=settings
+    )
     stored = user["password_hash"] if user is not None else None
     # Always one argon2 verification, so unknown users and wrong passwords look alike.
     ok = await verify_password(stored, body.password)
     if not ok or user is None or not user["is_active"]:
         await ratelimit.record_failure(conn, account=account, ip=ip)
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials", keep_writes=True)
-    await ratelimit.clear_account_failures(conn, account=account)
+    await ratelimit.clear_failures(conn, account=account, ip=ip)
     if needs_rehash(user["password_hash"]):
         await users_repo.update(
             conn, user["id"], {"password_hash": await hash_password(body.password)}

@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
-from nchat.admin_channels import service
+from nchat import appstate
+from nchat.admin_channels import service, tasks
 from nchat.admin_channels.schemas import (
     AdminChannelList,
     AdminChannelOut,
     AdminChannelQuery,
+    ChannelDeletion,
     OwnerSet,
     VisibilitySet,
 )
-from nchat.auth.deps import CurrentUser, client_ip
-from nchat.db.transaction import Conn
+from nchat.auth.deps import CurrentUser, StreamingUser, client_ip
+from nchat.db.transaction import Conn, app_transaction
 
 router = APIRouter(prefix="/api/admin/channels", tags=["admin"])
 
@@ -44,12 +46,17 @@ async def unarchive(
     return await service.channel_out(conn, channel_id)
 
 
-@router.delete("/{channel_id}", status_code=204)
+@router.delete("/{channel_id}", status_code=202)
 async def delete(
-    channel_id: uuid.UUID, request: Request, principal: CurrentUser, conn: Conn
-) -> Response:
-    await service.do_delete(conn, channel_id, principal, ip=client_ip(request))
-    return Response(status_code=204)
+    channel_id: uuid.UUID, request: Request, principal: StreamingUser
+) -> ChannelDeletion:
+    """Delete for good: at once the channel is gone for everyone (its members are told, live
+    or when they resume), then a job removes its messages, files and the rest in batches."""
+    async with app_transaction(request.app) as conn:
+        deletion = await service.do_delete(conn, channel_id, principal, ip=client_ip(request))
+    # After commit, so the job finds the mark (the periodic run catches a lost defer).
+    await tasks.defer_purge(appstate.of(request, tasks.JOBS))
+    return deletion
 
 
 @router.post("/{channel_id}/owner")

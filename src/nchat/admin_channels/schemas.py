@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
@@ -53,3 +54,11 @@ class OwnerSet(StrictModel):
 
 class VisibilitySet(StrictModel):
     private: StrictBool
+
+
+class ChannelDeletion(BaseModel):
+    """The answer to a delete (202): the channel is gone for everyone already; `deleting`
+    while its messages, files and the rest are removed in the background."""
+
+    id: uuid.UUID
+    status: Literal["deleting"]

@@ -9,9 +9,12 @@ caller is not a member of)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +24,7 @@ from nchat.admin_channels.schemas import (
     AdminChannelList,
     AdminChannelOut,
     AdminChannelQuery,
+    ChannelDeletion,
     PersonBrief,
 )
 from nchat.auth import rbac
@@ -39,6 +43,14 @@ from nchat.realtime import log
 
 # Named channels whose readers a visibility change moves between members and everyone.
 CONVERTIBLE = frozenset({"public", "private"})
+# Messages per transaction while a deleted channel is emptied: each batch holds its rows'
+# locks for a few milliseconds (retention's size).
+BATCH = 500
+# Deleted channels a purge lists at a time.
+PURGE_CHANNELS = 100
+# Opens a transaction of its own (committed when the block ends).
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+logger = structlog.get_logger("nchat.admin_channels")
 
 
 # -- reads -------------------------------------------------------------------
@@ -160,14 +172,18 @@ async def do_set_archived(
 
 async def do_delete(
     conn: AsyncConnection, channel_id: uuid.UUID, principal: Principal, *, ip: str | None
-) -> None:
-    """Remove the channel and everything in it for good. Its members learn it first: the
-    channel's `channel.deleted` event (its last state), then a `member.left` for each of them,
+) -> ChannelDeletion:
+    """Delete the channel for good. Its members learn it first: the channel's
+    `channel.deleted` event (its last state), then a `member.left` for each of them,
     addressed to them, which ends the channel's live streams on every node (as a removal does)
-    and reaches a member who was offline when they resume."""
+    and reaches a member who was offline when they resume. At commit nobody can read or
+    write it any more (`arepo.mark_deleted`); its contents are removed after, in batches
+    (`purge`, a job the caller defers once this commits), so a large channel is never one
+    long transaction."""
     rbac.check_permission(principal.role, "channel:delete_any")
+    # Counted before the lock, which sends wait for: a count of a large channel takes a while.
+    removed = await arepo.contents(conn, channel_id)
     row = await _locked(conn, channel_id)
-    removed = await arepo.contents(conn, row["id"])
     members = await arepo.member_ids(conn, row["id"])
     await log.emit(
         conn, "channel.deleted", channel_info(row), channel_id=row["id"], actor_id=principal.id
@@ -183,7 +199,7 @@ async def do_delete(
             # Also the membership change replays read: the member saw channel.deleted.
             subject_user_id=user_id,
         )
-    await arepo.delete(conn, row["id"])
+    await arepo.mark_deleted(conn, row["id"])
     await _audit(
         conn,
         "channel.deleted",
@@ -198,6 +214,37 @@ async def do_delete(
         },
         after=None,
     )
+    return ChannelDeletion(id=row["id"], status="deleting")
+
+
+async def purge(
+    transaction: Transaction, *, batch: int | None = None, max_batches: int | None = None
+) -> int:
+    """Empty every channel marked deleted, `batch` messages a transaction (with everything
+    that hangs on them), then remove its row; the number of messages removed. Each batch
+    commits on its own, so a run cut short (a crash, `max_batches`) leaves less for the
+    next run, which finishes it."""
+    size = batch or BATCH
+    batches = 0
+    removed = 0
+    while True:
+        async with transaction() as conn:
+            pending = await arepo.deleted(conn, PURGE_CHANNELS)
+        for channel_id in pending:
+            while True:
+                if max_batches is not None and batches >= max_batches:
+                    return removed
+                async with transaction() as conn:
+                    done = await arepo.delete_messages(conn, channel_id, limit=size)
+                batches += 1
+                removed += done
+                if done < size:
+                    break
+            async with transaction() as conn:
+                await arepo.remove(conn, channel_id)
+            logger.info("deleted channel removed", channel_id=str(channel_id))
+        if len(pending) < PURGE_CHANNELS:
+            return removed
 
 
 async def do_set_owner(

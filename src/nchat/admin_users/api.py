@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated
 
@@ -18,8 +19,8 @@ from nchat.admin_users.schemas import (
     SessionsRevoked,
     StatsOut,
 )
-from nchat.auth.deps import AppSettings, CurrentUser, client_ip
-from nchat.db.transaction import Conn
+from nchat.auth.deps import AppSettings, CurrentUser, StreamingUser, client_ip
+from nchat.db.transaction import Conn, app_transaction
 from nchat.realtime.hub import HUB
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -76,16 +77,16 @@ async def revoke_sessions(
 async def reset_password(
     user_id: uuid.UUID,
     request: Request,
-    principal: CurrentUser,
-    conn: Conn,
+    principal: StreamingUser,
     settings: AppSettings,
     *,
     body: ResetPasswordIn | None = None,
 ) -> ResetPasswordOut:
     """By email when the server can send mail (a link that works once, for an hour), else
-    a temporary password returned here once; `method` chooses."""
+    a temporary password returned here once; `method` chooses. The email is sent after
+    commit: 503 `mail_failed` when it did not leave (ask again for a new link)."""
     return await service.do_reset_password(
-        conn,
+        functools.partial(app_transaction, request.app),
         user_id,
         principal,
         method=body.method if body is not None else None,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nchat.auth import session_cache
 from nchat.db import like
 from nchat.realtime.presence import GRACE_S, PRESENCE_TTL_S
-from nchat.tables.auth import login_failures, sessions
+from nchat.tables.auth import login_addresses, login_failures, sessions
 from nchat.tables.files import files
 from nchat.tables.messages import bookmarks, messages, thread_followers
 from nchat.tables.notifications import (
@@ -109,11 +109,13 @@ async def count_live_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> int:
 async def erase_personal_data(conn: AsyncConnection, user_id: uuid.UUID) -> None:
     """Remove what a deleted person leaves besides their messages: sessions (with the
     devices they registered), settings, bookmarks, pending notifications, presence, the
-    offline queue and sign-in failures counted against them."""
+    offline queue, sign-in failures counted against them and the addresses they signed in
+    from."""
     session_cache.changed(conn, user_id)
     for table in (
         push_devices,
         sessions,
+        login_addresses,
         notification_settings,
         channel_notification_settings,
         notifications,

@@ -12,6 +12,8 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -44,6 +46,9 @@ from nchat.realtime import log
 from nchat.users import repository as users_repo
 from nchat.users import service as users_service
 from nchat.users.events import USER_UPDATED
+
+# Opens a transaction of its own (committed when the block ends).
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 RESET_TTL_S = 3600
 STATS_DAYS = 30
@@ -198,7 +203,7 @@ async def do_revoke_sessions(
 
 
 async def do_reset_password(
-    conn: AsyncConnection,
+    transaction: Transaction,
     user_id: uuid.UUID,
     actor: Principal,
     *,
@@ -208,26 +213,50 @@ async def do_reset_password(
 ) -> ResetPasswordOut:
     """By email: a signed link that works once, for RESET_TTL_S; the user's sessions end
     when they use it. Otherwise: a temporary password for the admin to pass on, and every
-    session ends now."""
-    target = await _target(conn, user_id, actor)
-    chosen = method or ("email" if mailer.configured(settings) else "temporary_password")
-    if chosen == "email":
+    session ends now.
+
+    The email goes out after commit, on no connection: a slow mail server (each SMTP step
+    may take MAIL_STEP_TIMEOUT_S) must not hold the user's row, nor a pooled connection.
+    The admin still waits for it, so the answer says whether the email left: a failure is
+    503 `mail_failed`, audited, and asking again sends a new link (the links are not
+    stored; each works until it expires or the password changes)."""
+    async with transaction() as conn:
+        target = await _target(conn, user_id, actor)
+        chosen = method or ("email" if mailer.configured(settings) else "temporary_password")
+        if chosen == "temporary_password":
+            return await _reset_to_temporary(conn, target, actor, settings=settings, ip=ip)
         if not mailer.configured(settings):
             raise Conflict("Email is not configured on this server", code="email_not_configured")
         expires = int(time.time()) + RESET_TTL_S
-        token = reset_token(target, expires, secret=settings.jwt_secret)
-        await _audit(conn, "user.password_reset_sent", actor, user_id, ip, method="email")
-        await _send_reset_mail(settings, target, token)
-        return ResetPasswordOut(
-            method="email", expires_at=datetime.fromtimestamp(expires, UTC), sessions_ended=0
+        mail = _reset_mail(
+            settings, target, reset_token(target, expires, secret=settings.jwt_secret)
         )
+        await _audit(conn, "user.password_reset_sent", actor, user_id, ip, method="email")
+    try:
+        await mailer.send(settings, mail, step_timeout_s=MAIL_STEP_TIMEOUT_S)
+    except mailer.MailError as exc:
+        async with transaction() as conn:
+            await _audit(
+                conn, "user.password_reset_mail_failed", actor, user_id, ip, error=str(exc)
+            )
+        raise ServiceUnavailable(
+            "The reset email could not be sent", code="mail_failed", details={"error": str(exc)}
+        ) from exc
+    return ResetPasswordOut(
+        method="email", expires_at=datetime.fromtimestamp(expires, UTC), sessions_ended=0
+    )
+
+
+async def _reset_to_temporary(
+    conn: AsyncConnection, target: RowMapping, actor: Principal, *, settings: Settings, ip: str
+) -> ResetPasswordOut:
     password = secrets.token_urlsafe(max(12, settings.password_min_length))
     ended = await _set_password(conn, target, password, reason="password_reset")
     await _audit(
         conn,
         "user.password_reset",
         actor,
-        user_id,
+        target["id"],
         ip,
         method="temporary_password",
         sessions_ended=ended,
@@ -262,7 +291,7 @@ def _reset_mac(body: str, password_hash: str, secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-async def _send_reset_mail(settings: Settings, user: RowMapping, token: str) -> None:
+def _reset_mail(settings: Settings, user: RowMapping, token: str) -> EmailMessage:
     link = f"{links.base_url(settings)}/#/reset-password/{token}"
     message = EmailMessage()
     message["To"] = user["email"]
@@ -274,12 +303,7 @@ async def _send_reset_mail(settings: Settings, user: RowMapping, token: str) -> 
         f"The link works once, within {RESET_TTL_S // 60} minutes. Once you set a new "
         "password, you are signed out everywhere.\n"
     )
-    try:
-        await mailer.send(settings, message, step_timeout_s=MAIL_STEP_TIMEOUT_S)
-    except mailer.MailError as exc:
-        raise ServiceUnavailable(
-            "The reset email could not be sent", code="mail_failed", details={"error": str(exc)}
-        ) from exc
+    return message
 
 
 def invalid_reset_token() -> BadRequest:

@@ -24,6 +24,7 @@ from nchat.channels.repository import Counted, ListFilters, OwnRow
 from nchat.channels.shared_fields import SharedFields
 from nchat.db import driver
 from nchat.db.driver import is_autocommit
+from nchat.tables.channels import DM_TYPES
 
 
 @dataclass(slots=True)
@@ -157,7 +158,10 @@ def _listed(
         item["is_member"] = row.is_member
         item["channel_role"] = row.channel_role
         item["unread_count"] = unread
-        item["mention_count"] = row.mention_count
+        # A DM's every unread message is addressed to the reader: each counts as a mention,
+        # as the SQL view counts it (repository._view_query) and the push badge does.
+        dm = row.is_member and item.get("type") in DM_TYPES
+        item["mention_count"] = unread if dm else row.mention_count
         item["last_read_id"] = row.last_read_id
         item["last_message_at"] = newest
         listed.append(item)

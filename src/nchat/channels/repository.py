@@ -21,7 +21,7 @@ from nchat.channels import recent_roots
 from nchat.channels.recent_roots import Base, Changes
 from nchat.db import like
 from nchat.db.driver import DriverStatement
-from nchat.tables.channels import channel_members, channels
+from nchat.tables.channels import DM_TYPES, channel_members, channels
 from nchat.tables.messages import mentions, messages
 from nchat.tables.users import users
 
@@ -309,8 +309,15 @@ def _view_query(*, joined: bool, counted: bool = True) -> sa.Select[Any]:
         else channels.outerjoin(channel_members, mine)
     )
     counts = []
+    mentioned = sa.case((is_member, mention_count))
     if counted:
         source = source.join(since_read, sa.true())  # an aggregate: always exactly one row
+        # A DM's every unread message is addressed to the reader: each counts as a mention
+        # (as Slack counts them, and the push badge). Uncounted, listing.py does the same.
+        mentioned = sa.case(
+            (sa.and_(is_member, sa.or_(*(c.type == t for t in DM_TYPES))), since_read.c.unread),
+            (is_member, mention_count),
+        )
         counts = [
             sa.case((is_member, since_read.c.unread)).label("unread_count"),
             sa.func.coalesce(since_read.c.newest, newest).label("last_message_at"),
@@ -320,7 +327,7 @@ def _view_query(*, joined: bool, counted: bool = True) -> sa.Select[Any]:
         is_member.label("is_member"),
         m.role.label("channel_role"),
         m.last_read_id.label("last_read_id"),
-        sa.case((is_member, mention_count)).label("mention_count"),
+        mentioned.label("mention_count"),
         *counts,
     ).select_from(source)
 

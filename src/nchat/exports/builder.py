@@ -48,8 +48,10 @@ messages.json                every message you wrote, in every channel, thread a
 reactions.json               the reactions you added to messages
 files.json                   the files you uploaded; their contents are under files/<id>/
 channels.json                the channels and conversations you are a member of
-sessions.json                your sign-in sessions (device, address, when used) and the devices
-                             registered for push notifications (without tokens or keys)
+sessions.json                your sign-in sessions (device, address, when used), the addresses
+                             you signed in from (kept open to you when others fail to sign in
+                             as you), and the devices registered for push notifications
+                             (without tokens or keys)
 notification_settings.json   your notification settings, overall and per channel
 
 Messages other people wrote are not included: they are their data. Times are UTC (ISO 8601).
@@ -248,10 +250,17 @@ async def write_zip(out: Zip, connect: Connect, storage: Storage, user: RowMappi
     async with connect() as conn:
         devices = [dict(d) for d in await repo.push_devices_of(conn, user_id)]
         settings = await repo.notification_settings_of(conn, user_id)
+        addresses = [dict(a) for a in await repo.sign_in_addresses_of(conn, user_id)]
     sessions = [rows async for rows in _plain(connect, repo.sessions_page, user_id, "id")]
     await out.whole(
         "sessions.json",
-        _json({"sessions": [s for rows in sessions for s in rows], "push_devices": devices}),
+        _json(
+            {
+                "sessions": [s for rows in sessions for s in rows],
+                "push_devices": devices,
+                "sign_in_addresses": addresses,
+            }
+        ),
     )
     channel_settings = [
         rows async for rows in _plain(connect, repo.channel_settings_page, user_id, "channel_id")

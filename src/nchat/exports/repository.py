@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nchat.tables.auth import sessions
+from nchat.tables.auth import login_addresses, sessions
 from nchat.tables.channels import channel_members, channels
 from nchat.tables.exports import ACTIVE, exports
 from nchat.tables.files import files
@@ -342,6 +342,18 @@ async def push_devices_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[Row
         sa.select(d.id, d.device_id, d.platform, d.app_id, d.session_id, d.created_at, d.updated_at)
         .where(d.user_id == user_id)
         .order_by(d.id)
+    )
+    return list((await conn.execute(query)).mappings())
+
+
+async def sign_in_addresses_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[RowMapping]:
+    """The addresses a person's failed sign-ins elsewhere do not lock out (few: forgotten
+    NCHAT_LOGIN_KNOWN_ADDRESS_DAYS after their last use)."""
+    a = login_addresses.c
+    query = (
+        sa.select(a.address, a.last_success_at)
+        .where(a.user_id == user_id)
+        .order_by(a.last_success_at.desc())
     )
     return list((await conn.execute(query)).mappings())
 

@@ -1,12 +1,13 @@
 """The WebSocket gateway, `GET /api/ws`.
 
 Frames are JSON. The server sends `hello` (with the cursor the stream continues from and
-the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` signals,
-`presence` changes of the users the socket subscribed to (and of its own user),
-`presence_state` answering a subscription, `error` for a client frame it refuses, and
-`resync_required` for a cursor older than the log keeps. Clients send `ping`, `pong`,
-`typing`, `presence` (their status), `presence_subscribe` (the users whose presence they
-show; replaces the previous list) and `auth`: as the first frame it authenticates the socket
+the heartbeat interval), then `event` frames, `ping` every heartbeat, `typing` signals (of
+a channel, or of a thread in it: `thread_id`), `presence` changes of the users the socket
+subscribed to (and of its own user), `presence_state` answering a subscription, `error` for
+a client frame it refuses, and `resync_required` for a cursor older than the log keeps.
+Clients send `ping`, `pong`, `typing` (`channel_id`, and `thread_id` when writing a reply),
+`presence` (their status), `presence_subscribe` (the users whose presence they show;
+replaces the previous list) and `auth`: as the first frame it authenticates the socket
 (preferred to a token in the query string, which proxies log); later, a fresh access token
 of the same user extends the socket's life past the first token's expiry (`auth_ok`).
 
@@ -44,6 +45,7 @@ from nchat.db.ids import uuid7
 from nchat.errors import NchatError, Unauthorized, ValidationFailed
 from nchat.limits import Limits, limits_of
 from nchat.maintenance import service as maintenance
+from nchat.messages import service as messages
 from nchat.realtime import log, presence, wire
 from nchat.realtime.bus import BUS, Bus
 from nchat.realtime.cursor import Position
@@ -152,7 +154,8 @@ class Session:
         self.sub: Subscriber | None = None
         self.principal: Principal | None = None
         self.last_heard = time.monotonic()
-        self.typing_sent: dict[uuid.UUID, float] = {}
+        # Channel -> the thread (None: the channel itself) and time of the last typing sent.
+        self.typing_sent: dict[uuid.UUID, tuple[uuid.UUID | None, float]] = {}
         self.status: str | None = None  # the last status this socket recorded
         self.connection_id = uuid7()
         self.reauthed = asyncio.Event()
@@ -373,7 +376,7 @@ class Session:
         if kind == "ping":
             await self._send({"type": "pong"})
         elif kind == "typing":
-            await self._typing(frame.get("channel_id"))
+            await self._typing(frame.get("channel_id"), frame.get("thread_id"))
         elif kind == "presence" and frame.get("status") in presence.STATUSES:
             status = str(frame["status"])
             # Re-saying the socket's status changes nothing: the keeper keeps its row fresh.
@@ -435,23 +438,41 @@ class Session:
             {"type": "presence_state", "presence": [s.model_dump(mode="json") for s in states]}
         )
 
-    async def _typing(self, raw_channel: object) -> None:
+    async def _typing(self, raw_channel: object, raw_thread: object) -> None:
+        """Typing in a channel, or in one of its threads (`thread_id`: the root's id)."""
         assert self.sub is not None and self.principal is not None
         try:
             channel_id = uuid.UUID(str(raw_channel))
         except ValueError:
             return
+        try:
+            thread_id = None if raw_thread is None else uuid.UUID(str(raw_thread))
+        except ValueError:
+            refusal = ValidationFailed("thread_id must be a message id", code="invalid_id")
+            await self._send({"type": "error", "for": "typing", **refusal.envelope()})
+            return
         now = time.monotonic()
         if channel_id not in self.sub.channels:
             return
-        if now - self.typing_sent.get(channel_id, 0.0) < TYPING_MIN_INTERVAL_S:
+        last_thread, last_at = self.typing_sent.get(channel_id, (None, 0.0))
+        if last_thread == thread_id and now - last_at < TYPING_MIN_INTERVAL_S:
             return  # rate limited: a typing signal lasts TYPING_TTL_S anyway
         if not await self._signal_allowed("typing"):
             return
-        self.typing_sent[channel_id] = now
+        # Only a thread other than the one last signalled in this channel is looked up (after
+        # the budget, which bounds the reads): a reply being written costs one read.
+        if thread_id is not None and thread_id != last_thread:
+            try:
+                async with self.engine.connect() as conn:
+                    await messages.check_thread(conn, thread_id, channel_id)
+            except NchatError as exc:
+                await self._send({"type": "error", "for": "typing", **exc.envelope()})
+                return
+        self.typing_sent[channel_id] = (thread_id, now)
         frame = {
             "type": "typing",
             "channel_id": str(channel_id),
+            "thread_id": str(thread_id) if thread_id else None,
             "user_id": str(self.principal.id),
             "expires_in": TYPING_TTL_S,
         }

@@ -3,7 +3,8 @@
 A `Limiter` keeps one budget per (rule, key) with GCRA (the generic cell rate algorithm):
 `per_min` sustained, `burst` at once. `check` turns a refusal into 429 with Retry-After.
 Backends: PostgreSQL (`postgres.py`), or Redis when NCHAT_REDIS_URL is set
-(`redis_store.py`); both shared by every process and node (decision 0027)."""
+(`redis_store.py`); both shared by every process and node (decision 0027), Redis with
+budgets in memory while it is away (decision 0061)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from nchat.errors import NchatError, TooManyRequests
 from nchat.limits.postgres import PgLimiter
 from nchat.limits.redis_store import RedisLimiter
 from nchat.limits.rules import Rule, Rules
+from nchat.observability import Metrics
 
 
 class Limiter(Protocol):
@@ -66,7 +68,7 @@ async def check(
 Backend = PgLimiter | RedisLimiter
 
 
-def make_limiter(settings: Settings) -> Backend:
+def make_limiter(settings: Settings, metrics: Metrics | None = None) -> Backend:
     """Redis when the deployment has one (the bus's prefix), else PostgreSQL."""
     assert settings.database_url, "the database URL is resolved before the app starts"
     if settings.redis_url:
@@ -74,6 +76,7 @@ def make_limiter(settings: Settings) -> Backend:
             settings.redis_url,
             database_url=settings.database_url,
             prefix=settings.redis_prefix or None,
+            metrics=metrics,
         )
     return PgLimiter(settings.database_url)
 

@@ -4,9 +4,11 @@ check, with Redis's clock so every node agrees on the time.
 Keys live under the deployment's prefix (NCHAT_REDIS_PREFIX, or else the one named after the
 database, as the bus's channels do) and expire when their budget is whole again.
 
-When Redis cannot be reached a check allows: an outage of the fan-out should not also stop
-every send, and the budgets resume when Redis is back. It is logged, at most every
-WARN_EVERY_S."""
+When Redis cannot be reached, each process decides with budgets in its own memory
+(`local.py`) until Redis answers again, tried once per RETRY_EVERY_S: neither letting every
+send through nor refusing them all (decision 0061). The switch is logged both ways, a
+failed retry at most every WARN_EVERY_S, and shown by the `nchat_rate_limit_fallback`
+gauge and the `nchat_rate_limit_local_checks_total` counter."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from nchat.limits.local import LocalBudgets
 from nchat.limits.rules import Rule
+from nchat.observability import Metrics
 from nchat.realtime.bus import PG_CONNECTION_ERRORS
 from nchat.realtime.redis_bus import CLOSE_TIMEOUT_S, database_prefix
 
@@ -29,6 +33,9 @@ logger = structlog.get_logger("nchat.limits")
 # A send waits at most this long (twice: one retry on a fresh connection) for Redis.
 SOCKET_TIMEOUT_S = 1.0
 WARN_EVERY_S = 10.0
+# While Redis is away, one check per this long tries it again (and may wait the timeouts
+# above); the others meanwhile are decided in memory at once.
+RETRY_EVERY_S = 5.0
 
 # KEYS[1]: the budget. ARGV: the emission interval and the window (microseconds), the cost.
 # Returns 0 (allowed and counted) or the microseconds to wait (nothing counted). The time is
@@ -49,7 +56,14 @@ return 0
 
 
 class RedisLimiter:
-    def __init__(self, url: str, *, database_url: str, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        database_url: str,
+        prefix: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._client = redis.Redis.from_url(
             url,
             socket_timeout=SOCKET_TIMEOUT_S,
@@ -60,12 +74,23 @@ class RedisLimiter:
         self._script = self._client.register_script(GCRA)
         self._database_url = database_url
         self._prefix = prefix
+        self._metrics = metrics
+        self._local = LocalBudgets()
+        # Monotonic times: when Redis was found away (None: it answers), when to try again.
+        self._down_since: float | None = None
+        self._retry_at = 0.0
         self._warned_at = -WARN_EVERY_S
 
     async def take(self, rule: Rule, key: str, cost: int = 1) -> float:
         answer = rule.unmetered(cost)
         if answer is not None:
             return answer
+        if self._down_since is not None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return self._take_locally(rule, key, cost)
+            # This check tries Redis; those made while it waits stay in memory.
+            self._retry_at = now + RETRY_EVERY_S
         try:
             prefix = await self._key_prefix()
             wait_us = await self._script(
@@ -73,9 +98,16 @@ class RedisLimiter:
                 args=[rule.interval_s * 1e6, rule.window_s * 1e6, cost],
             )
         except (RedisError, *PG_CONNECTION_ERRORS) as exc:
-            self._warn(exc)
-            return 0.0
+            self._went_away(exc)
+            return self._take_locally(rule, key, cost)
+        if self._down_since is not None:
+            self._came_back()
         return int(wait_us) / 1e6
+
+    def _take_locally(self, rule: Rule, key: str, cost: int) -> float:
+        if self._metrics is not None:
+            self._metrics.rate_limit_local_checks.inc()
+        return self._local.take(rule, key, cost)
 
     async def _key_prefix(self) -> str:
         """Named on first use (the database may be away at startup), then kept."""
@@ -83,11 +115,33 @@ class RedisLimiter:
             self._prefix = await database_prefix(self._database_url)
         return self._prefix
 
-    def _warn(self, exc: BaseException) -> None:
+    def _went_away(self, exc: BaseException) -> None:
         now = time.monotonic()
-        if now - self._warned_at >= WARN_EVERY_S:
-            self._warned_at = now
-            logger.warning("rate limits unavailable; allowing", error=str(exc))
+        self._retry_at = now + RETRY_EVERY_S
+        if self._down_since is None:
+            self._down_since = now
+            if self._metrics is not None:
+                self._metrics.rate_limit_fallback.set(1)
+        elif now - self._warned_at < WARN_EVERY_S:
+            return
+        self._warned_at = now
+        logger.warning(
+            "rate limits: Redis unreachable; limiting in this process",
+            error=str(exc),
+            down_s=round(now - self._down_since, 1),
+        )
+
+    def _came_back(self) -> None:
+        assert self._down_since is not None
+        logger.warning(
+            "rate limits: Redis is back; limiting there again",
+            down_s=round(time.monotonic() - self._down_since, 1),
+        )
+        self._down_since = None
+        # The budgets in Redis are the ones that count again; these would only hold memory.
+        self._local.clear()
+        if self._metrics is not None:
+            self._metrics.rate_limit_fallback.set(0)
 
     async def close(self) -> None:
         # Bounded, as the bus's: redis-py's close can wait forever on a half-closed socket.

@@ -25,6 +25,8 @@ from nchat.messages.schemas import (
     ReactionIn,
     ReadIn,
     ReadOut,
+    SavedList,
+    SavedQuery,
     ThreadOut,
     ThreadQuery,
 )
@@ -166,6 +168,6 @@ async def my_mentions(
 
 @router.get("/bookmarks")
 async def my_bookmarks(
-    principal: CurrentUser, conn: Conn, query: Annotated[PageQuery, Query()]
-) -> MessageList:
-    return await service.bookmarks_page(conn, principal, before=query.before, limit=query.limit)
+    principal: CurrentUser, conn: Conn, query: Annotated[SavedQuery, Query()]
+) -> SavedList:
+    return await service.bookmarks_page(conn, principal, cursor=query.cursor, limit=query.limit)

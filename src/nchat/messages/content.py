@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nchat.auth import rbac
 from nchat.auth.deps import Principal
-from nchat.messages import mentions as mention_parser
+from nchat.messages import render
 from nchat.messages import repository as repo
-from nchat.messages.render import Refs, to_html
+from nchat.messages.render import Parsed, Refs
 
 # Texts longer than this (a batch's together) are rendered in a worker thread. The parser
 # takes up to ~17 µs a character on texts made to be slow (thousands of brackets or bare
@@ -45,12 +45,14 @@ async def resolve(
 ) -> Content:
     """The mentions and the HTML of a text the author writes in this channel. Users mentioned
     by name who are members are notified, and every user who exists is shown as a mention;
-    `#names` link the channels the author can see."""
-    parsed = mention_parser.parse(text)
+    `#names` link the channels the author can see. Names in code, links or escapes are
+    neither (render.parse), so an edit that puts a name in code takes its mention back."""
+    (read,) = await _parse([text])
+    parsed = read.mentions
     found = await repo.names(
         conn,
         usernames=list(parsed.usernames),
-        channel_names=list(mention_parser.channel_names(text)),
+        channel_names=list(read.channel_names),
         authors=[author.id],
         channel_id=channel_id,
     )
@@ -68,7 +70,7 @@ async def resolve(
         "channel": parsed.channel,
         "here": parsed.here,
     }
-    (html,) = await _render([(text, _refs(found, author.id, author.role))])
+    (html,) = await _render([(read, _refs(found, author.id, author.role))])
     return Content(payload, sorted(notified), html)
 
 
@@ -84,14 +86,24 @@ def _refs(found: repo.Names, author: uuid.UUID, role: str) -> Refs:
     )
 
 
-async def _render(items: list[tuple[str, Refs]]) -> list[str]:
-    if sum(len(text) for text, _ in items) > OFF_LOOP_CHARS:
+async def _parse(texts: list[str]) -> list[Parsed]:
+    if sum(map(len, texts)) > OFF_LOOP_CHARS:
+        return await asyncio.to_thread(_parse_all, texts)
+    return _parse_all(texts)
+
+
+def _parse_all(texts: list[str]) -> list[Parsed]:
+    return [render.parse(text) for text in texts]
+
+
+async def _render(items: list[tuple[Parsed, Refs]]) -> list[str]:
+    if sum(len(parsed.text) for parsed, _ in items) > OFF_LOOP_CHARS:
         return await asyncio.to_thread(_render_all, items)
     return _render_all(items)
 
 
-def _render_all(items: list[tuple[str, Refs]]) -> list[str]:
-    return [to_html(text, refs) for text, refs in items]
+def _render_all(items: list[tuple[Parsed, Refs]]) -> list[str]:
+    return [render.html(parsed, refs) for parsed, refs in items]
 
 
 # -- rows written before html was stored ----------------------------------------------------
@@ -102,18 +114,22 @@ async def html_of(conn: AsyncConnection, rows: Sequence[RowMapping]) -> dict[uui
     with one lookup for the names of them all."""
     if not rows:
         return {}
+    parsed = await _parse([row["text"] for row in rows])
     usernames: set[str] = set()
     channel_names: set[str] = set()
-    for row in rows:
-        usernames.update(mention_parser.parse(row["text"]).usernames)
-        channel_names.update(mention_parser.channel_names(row["text"]))
+    for read in parsed:
+        usernames.update(read.mentions.usernames)
+        channel_names.update(read.channel_names)
     found = await repo.names(
         conn,
         usernames=sorted(usernames),
         channel_names=sorted(channel_names),
         authors=sorted({row["user_id"] for row in rows}),
     )
-    items = [(row["text"], _refs(found, row["user_id"], row["author_role"])) for row in rows]
+    items = [
+        (read, _refs(found, row["user_id"], row["author_role"]))
+        for row, read in zip(rows, parsed, strict=True)
+    ]
     rendered = await _render(items)
     return {row["id"]: html for row, html in zip(rows, rendered, strict=True)}
 

@@ -30,8 +30,13 @@ class PinChanged(BaseModel):
 
 
 class ReadUpdated(BaseModel):
+    """Sent to the reader alone, so their other devices take the counts as they are after
+    the read instead of asking for them."""
+
     channel_id: uuid.UUID
     last_read_id: uuid.UUID | None
+    unread_count: int
+    mention_count: int
 
 
 register(MessageOut, "message.created", "message.updated")

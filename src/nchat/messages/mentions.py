@@ -1,9 +1,11 @@
-"""Server-side parsing of the names in a message: `@username`, `@channel`, `@here`, and
-`#channel` (the renderer links those that exist)."""
+"""The names in a message: `@username`, `@channel`, `@here`, and `#channel`, and the mentions
+they make. Which of a text's names count is the renderer's to say (render.parse: none in
+code, links or escapes); `parse` here reads every name in a raw text."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # An @ not preceded by a word character (so e-mail addresses are not mentions), then a
@@ -22,13 +24,22 @@ class ParsedMentions:
     here: bool
 
 
+NONE = ParsedMentions((), False, False)
+
+
 def parse(text: str) -> ParsedMentions:
+    """The mentions of every @name in a raw text, code included."""
+    if "@" not in text:
+        return NONE
+    return of_names(match.group(1) for match in MENTION_RE.finditer(text))
+
+
+def of_names(found: Iterable[str]) -> ParsedMentions:
+    """The mentions that these @names (as MENTION_RE finds them) make."""
     names: list[str] = []
     channel = here = False
-    if "@" not in text:
-        return ParsedMentions((), False, False)
-    for match in MENTION_RE.finditer(text):
-        name = match.group(1).lower().rstrip(".")
+    for raw in found:
+        name = raw.lower().rstrip(".")
         if name in ("channel", "all", "everyone"):
             channel = True
         elif name == "here":

@@ -8,24 +8,31 @@ found in plain text; raw HTML is shown as text. Then `@username` of a user, `@ch
 `@here`, `@all`, `#channel` of a channel the author can see, and `:shortcode:` emoji, never
 inside code or (for names) inside a link. Whatever the parser made then goes through an
 allow-list sanitiser (nh3): the few tags and attributes below, links only to http, https and
-mailto, each opening in a new tab without a referrer."""
+mailto, each opening in a new tab without a referrer.
+
+The names a text makes mentions of come from the same parse (`parse`): a name in code, in a
+link or escaped is shown as typed and mentions nobody, as Slack, Mattermost and Zulip do."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
+from typing import Any
 
 import emoji
 import nh3
 import structlog
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from markdown_it.utils import OptionsDict
 
-from nchat.messages.mentions import CHANNEL_RE, MENTION_RE, SPECIAL
+from nchat.messages import mentions
+from nchat.messages.mentions import CHANNEL_RE, MENTION_RE, SPECIAL, ParsedMentions
 
 logger = structlog.get_logger("nchat.messages.render")
 
@@ -64,7 +71,8 @@ def _parser() -> MarkdownIt:
     md.validateLink = _safe_link  # type: ignore[method-assign]
     # Before text_join: escaped characters (`\@ada`) and entities are still tokens of their
     # own then, so they never start a mention.
-    md.core.ruler.before("text_join", "nchat_refs", _refs_rule)
+    md.core.ruler.before("text_join", "nchat_names", _names_rule)
+    md.add_render_rule(NAME, _render_name)
     return md
 
 
@@ -76,8 +84,13 @@ _SHORTCODE = re.compile(r"(?<!\w):[^\s:]{1,64}:(?!\w)")
 _ALIGN = re.compile(r"text-align:(left|center|right)")
 
 
-def _refs_rule(state: StateCore) -> None:
-    refs: Refs = state.env.get("refs", NO_REFS)
+# A name the text may hold (`@ada`, `@here`, `#general`): a token of its own, made when the
+# text is parsed, whatever the names stand for. What it stands for is known at render time
+# (`Refs`, in the renderer's env); a name that stands for nothing renders as its text.
+NAME = "nchat_name"
+
+
+def _names_rule(state: StateCore) -> None:
     for block in state.tokens:
         if block.type in ("th_open", "td_open") and "style" in block.attrs:
             # Alignment as an attribute: style attributes never leave the sanitiser.
@@ -88,6 +101,8 @@ def _refs_rule(state: StateCore) -> None:
             continue
         children: list[Token] = []
         links = 0
+        # Only `text` tokens: code spans, fenced and indented code are tokens of other types,
+        # so a name in code is never a name.
         for token in block.children:
             if token.type == "link_open":
                 links += 1
@@ -98,7 +113,7 @@ def _refs_rule(state: StateCore) -> None:
                 and ("@" in token.content or "#" in token.content)
                 and not links
             ):
-                children.extend(_split(token.content, refs))
+                children.extend(_split(token.content))
             elif token.type == "text" and ":" in token.content:
                 token.content = _emojize(token.content)
                 children.append(token)
@@ -107,8 +122,8 @@ def _refs_rule(state: StateCore) -> None:
         block.children = children
 
 
-def _split(text: str, refs: Refs) -> list[Token]:
-    """A text token as text, mention and channel tokens."""
+def _split(text: str) -> list[Token]:
+    """A text token as text and name tokens."""
     out: list[Token] = []
     start = 0
     for found in _CANDIDATE.finditer(text):
@@ -116,25 +131,46 @@ def _split(text: str, refs: Refs) -> list[Token]:
         if user is not None:
             name = user.lower().rstrip(".")
             end = found.start() + 1 + len(name)
-            if name in SPECIAL:
-                attrs = {"class": "mention mention-group", "data-mention": name}
-            elif name in refs.users:
-                attrs = {"class": "mention", "data-user-id": str(refs.users[name])}
-            else:
-                continue
+            kind = "group" if name in SPECIAL else "user"
         else:
             name = channel.lower()
-            if name not in refs.channels:
-                continue
             end = found.end()
-            attrs = {"class": "channel", "data-channel-id": str(refs.channels[name])}
+            kind = "channel"
         out.extend(_text(text[start : found.start()]))
-        out.append(Token("span_open", "span", 1, attrs=dict(attrs)))
-        out.append(Token("text", "", 0, content=text[found.start() : end]))
-        out.append(Token("span_close", "span", -1))
+        typed = text[found.start() : end]
+        out.append(Token(NAME, "", 0, content=typed, info=kind, meta={"name": name}))
         start = end
     out.extend(_text(text[start:]))
     return out
+
+
+def _render_name(
+    _renderer: object, tokens: list[Token], idx: int, _options: OptionsDict, env: dict[str, Any]
+) -> str:
+    token = tokens[idx]
+    refs: Refs = env.get("refs", NO_REFS)
+    name = token.meta["name"]
+    text = escapeHtml(token.content)
+    if token.info == "group":
+        attrs = f'class="mention mention-group" data-mention="{name}"'
+    elif token.info == "user" and name in refs.users:
+        attrs = f'class="mention" data-user-id="{refs.users[name]}"'
+    elif token.info == "channel" and name in refs.channels:
+        attrs = f'class="channel" data-channel-id="{refs.channels[name]}"'
+    else:
+        return text
+    return f"<span {attrs}>{text}</span>"
+
+
+def _names(tokens: list[Token]) -> tuple[list[str], list[str]]:
+    """The @names and the #names of a parsed text, in order, as typed (lower-case)."""
+    users: list[str] = []
+    channels: list[str] = []
+    for block in tokens:
+        for token in block.children or ():
+            if token.type == NAME:
+                (channels if token.info == "channel" else users).append(token.meta["name"])
+    return users, channels
 
 
 def _text(content: str) -> list[Token]:
@@ -208,16 +244,51 @@ _PLAIN = re.compile(
 )
 
 
-def to_html(text: str, refs: Refs = NO_REFS) -> str:
-    """The message's HTML: block elements (a plain text is one <p>; an empty one, none)."""
-    if _PLAIN.fullmatch(text):
-        return f"<p>{text}</p>"
+@dataclass(frozen=True)
+class Parsed:
+    """A text parsed once: the mentions it makes and the channels it names, outside code,
+    links and escapes, and its tokens, which `html` renders once the names are looked up.
+    No tokens: a plain text (no parser needed), or one the parser failed on."""
+
+    text: str
+    tokens: list[Token] | None
+    mentions: ParsedMentions = mentions.NONE
+    channel_names: tuple[str, ...] = ()
+    failed: bool = False
+
+
+def parse(text: str) -> Parsed:
+    """The text's tokens and the names they hold; what they stand for is looked up next."""
+    if _PLAIN.fullmatch(text):  # no `@` or `#` in it: no names
+        return Parsed(text, None)
     try:
-        return markdown_html(text, refs)
+        tokens = _MD.parse(text, {})
     except Exception:  # a fault of the parser's must not refuse a message: it is shown as text
-        logger.exception("message rendering failed", length=len(text))
-        lines = html.escape(text.strip(), quote=False).replace("\n", "<br>\n")
-        return f"<p>{lines}</p>" if lines else ""
+        logger.exception("message parsing failed", length=len(text))
+        return Parsed(text, None, failed=True)
+    users, channels = _names(tokens)
+    return Parsed(text, tokens, mentions.of_names(users), tuple(dict.fromkeys(channels)))
+
+
+def html(parsed: Parsed, refs: Refs = NO_REFS) -> str:
+    """The message's HTML: block elements (a plain text is one <p>; an empty one, none)."""
+    if parsed.tokens is None:
+        return _as_text(parsed.text) if parsed.failed else f"<p>{parsed.text}</p>"
+    try:
+        return sanitise(_MD.renderer.render(parsed.tokens, _MD.options, {"refs": refs})).strip()
+    except Exception:
+        logger.exception("message rendering failed", length=len(parsed.text))
+        return _as_text(parsed.text)
+
+
+def _as_text(text: str) -> str:
+    lines = escape(text.strip(), quote=False).replace("\n", "<br>\n")
+    return f"<p>{lines}</p>" if lines else ""
+
+
+def to_html(text: str, refs: Refs = NO_REFS) -> str:
+    """The message's HTML, parsed and rendered in one go."""
+    return html(parse(text), refs)
 
 
 def markdown_html(text: str, refs: Refs = NO_REFS) -> str:

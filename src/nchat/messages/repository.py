@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,6 +62,13 @@ async def rows_by_id(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[RowMap
 
 async def get_for_update(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
     query = sa.select(messages).where(msg.id == message_id).with_for_update()
+    row: RowMapping | None = (await conn.execute(query)).mappings().first()
+    return row
+
+
+async def thread_root(conn: AsyncConnection, message_id: uuid.UUID) -> RowMapping | None:
+    """What a thread check needs of a message: its channel, its thread, whether deleted."""
+    query = sa.select(msg.channel_id, msg.thread_id, msg.deleted_at).where(msg.id == message_id)
     row: RowMapping | None = (await conn.execute(query)).mappings().first()
     return row
 
@@ -400,18 +408,25 @@ def _still_member(user_id: uuid.UUID) -> Any:
 
 
 async def bookmarked_page(
-    conn: AsyncConnection, user_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    *,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[RowMapping]:
-    """Saved messages, newest saved first, skipping those the user can no longer see."""
+    """Saved messages, newest saved first (ties by message id), each with its `saved_at`,
+    skipping those the user can no longer see. `before`: the (saved_at, message id) of the
+    last one of the page before (the (user_id, created_at) index walks it backwards)."""
     b = bookmarks.c
     query = (
         message_rows()
+        .add_columns(b.created_at.label("saved_at"))
         .join(bookmarks, sa.and_(b.message_id == msg.id, b.user_id == user_id))
         .where(msg.deleted_at.is_(None), _still_member(user_id))
     )
     if before is not None:
-        query = query.where(msg.id < before)
-    query = query.order_by(msg.id.desc()).limit(limit)
+        query = query.where(sa.tuple_(b.created_at, b.message_id) < sa.tuple_(*before))
+    query = query.order_by(b.created_at.desc(), b.message_id.desc()).limit(limit)
     return list((await conn.execute(query)).mappings().all())
 
 

@@ -75,6 +75,12 @@ class PageQuery(CleanModel):
     limit: int = Field(default=50, ge=1, le=200)
 
 
+class SavedQuery(CleanModel):
+    # The page after the one whose next_cursor this is (saved time and message id).
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class ThreadQuery(CleanModel):
     after: uuid.UUID | None = None
     limit: int = Field(default=100, ge=1, le=200)
@@ -132,6 +138,12 @@ class MessageOut(BaseModel):
 class MessageList(BaseModel):
     messages: list[MessageOut]
     has_more: bool
+
+
+class SavedList(MessageList):
+    """Saved messages, newest saved first; `next_cursor` asks for the page after."""
+
+    next_cursor: str | None
 
 
 class ThreadOut(BaseModel):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nchat import cursors
 from nchat.auth import rbac
 from nchat.auth.deps import Principal
 from nchat.channels import repository as channels_repo
@@ -34,6 +35,7 @@ from nchat.messages.schemas import (
     MessageList,
     MessageOut,
     ReadOut,
+    SavedList,
     ThreadOut,
     UserBrief,
     Version,
@@ -248,14 +250,29 @@ async def _post(
         root = None
         if body.thread_id is not None:
             root = await repo.get_for_update(conn, body.thread_id)
-            if root is None or root["channel_id"] != access.id:
-                raise NotFound("No such thread in this channel", code="thread_not_found")
-            if root["thread_id"] is not None:
-                raise BadRequest("Reply to the thread's root message", code="thread_not_root")
-            if root["deleted_at"] is not None:
-                raise Conflict("The thread's root message was deleted", code="thread_deleted")
+            check_root(root, access.id)
         attached = await files.reserve(conn, body.file_ids, principal) if body.file_ids else []
         return await _insert(conn, body, access, principal, content, root=root, attached=attached)
+
+
+def check_root(root: RowMapping | None, channel_id: uuid.UUID) -> None:
+    """`root` (a message row, or None for no message) starts a live thread of the channel."""
+    if root is None or root["channel_id"] != channel_id:
+        raise NotFound("No such thread in this channel", code="thread_not_found")
+    if root["thread_id"] is not None:
+        raise BadRequest(
+            "That message is a reply, not a thread's root",
+            code="thread_not_root",
+            details={"root_id": str(root["thread_id"])},
+        )
+    if root["deleted_at"] is not None:
+        raise Conflict("The thread's root message was deleted", code="thread_deleted")
+
+
+async def check_thread(conn: AsyncConnection, root_id: uuid.UUID, channel_id: uuid.UUID) -> None:
+    """For a signal about a thread (typing) from a member of the channel, who may see all
+    its messages: one primary-key read of three columns, as signals are frequent."""
+    check_root(await repo.thread_root(conn, root_id), channel_id)
 
 
 async def _not_written(conn: AsyncConnection, body: MessageCreate, principal: Principal) -> Sent:
@@ -518,12 +535,35 @@ async def mentions_page(
 
 
 async def bookmarks_page(
-    conn: AsyncConnection, principal: Principal, *, before: uuid.UUID | None, limit: int
-) -> MessageList:
+    conn: AsyncConnection, principal: Principal, *, cursor: str | None, limit: int
+) -> SavedList:
+    """Saved messages, newest saved first. The cursor holds when the last one of the page
+    was saved and its id: a message saved or unsaved meanwhile moves no other across it."""
+    before = _saved_key(cursor) if cursor else None
     rows = await repo.bookmarked_page(conn, principal.id, before=before, limit=limit + 1)
-    return MessageList(
-        messages=await render(conn, rows[:limit], principal), has_more=len(rows) > limit
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return SavedList(
+        messages=await render(conn, rows, principal),
+        has_more=more,
+        next_cursor=(
+            cursors.encode_text(f"{last['saved_at'].isoformat()} {last['id']}") if last else None
+        ),
     )
+
+
+def _saved_key(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (saved time, message id) a bookmarks cursor holds; a forged one is a 400."""
+    try:
+        saved_at, message_id = cursors.decode_text(cursor).split(" ")
+        at = datetime.fromisoformat(saved_at)
+        if at.tzinfo is None:
+            raise ValueError("no time zone")
+        # In UTC here: an instant past year 9999 there would fail in the driver instead.
+        return at.astimezone(UTC), uuid.UUID(message_id)
+    except (ValueError, OverflowError):
+        raise cursors.invalid_cursor() from None
 
 
 async def pins_page(
@@ -620,21 +660,23 @@ async def do_mark_read(
         raise NotFound("No such message in this channel", code="message_not_found")
     marker = await channels_repo.set_read_marker(conn, access.id, principal.id, message_id)
     assert access.membership is not None
-    if marker != access.membership["last_read_id"]:
-        # Only the reader's own devices learn where they stopped reading.
-        await log.emit(
-            conn,
-            "read.updated",
-            ReadUpdated(channel_id=access.id, last_read_id=marker),
-            channel_id=access.id,
-            actor_id=principal.id,
-            target_user_id=principal.id,
-        )
     view = await channels_repo.channel_view(conn, access.id, principal.id, see_public=False)
     assert view is not None
-    return ReadOut(
+    read = ReadOut(
         channel_id=access.id,
         last_read_id=marker,
         unread_count=view["unread_count"] or 0,
         mention_count=view["mention_count"] or 0,
     )
+    if marker != access.membership["last_read_id"]:
+        # Only the reader's own devices learn where they stopped reading, with the counts
+        # that follow, so none has to ask for them.
+        await log.emit(
+            conn,
+            "read.updated",
+            ReadUpdated(**read.model_dump()),
+            channel_id=access.id,
+            actor_id=principal.id,
+            target_user_id=principal.id,
+        )
+    return read

@@ -12,7 +12,6 @@ from nchat.auth.deps import AppSettings, CurrentUser
 from nchat.config import Settings
 from nchat.db.transaction import Conn
 from nchat.errors import ValidationFailed
-from nchat.notifications import repository as repo
 from nchat.notifications import service, unsubscribe
 from nchat.notifications.runtime import VAPID_PUBLIC_KEY
 from nchat.notifications.schemas import (
@@ -142,7 +141,7 @@ async def unsubscribe_now(
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0][:2048]
     user_id = _user_of(settings, token)
-    if user_id is None or not await repo.stop_emails(conn, user_id):
+    if user_id is None or not await service.do_stop_emails(conn, user_id):
         return _page("Link not valid", "This unsubscribe link is not valid.", status=400)
     return _page(
         "Unsubscribed",

@@ -16,6 +16,7 @@ from nchat.channels import service as channels
 from nchat.config import Settings
 from nchat.errors import Forbidden, NotFound, ValidationFailed
 from nchat.notifications import endpoints
+from nchat.notifications import events as _events  # noqa: F401  (registers the event data)
 from nchat.notifications import repository as repo
 from nchat.notifications.outcome import Platform
 from nchat.notifications.schemas import (
@@ -28,6 +29,7 @@ from nchat.notifications.schemas import (
     Preferences,
     PreferencesUpdate,
 )
+from nchat.realtime import log
 
 MAX_DEVICES = 20
 P256_POINT_BYTES = 65  # uncompressed: 0x04, x, y
@@ -135,9 +137,39 @@ async def do_update_preferences(
             dnd_end=body.dnd.end,
             dnd_timezone=body.dnd.timezone,
         )
-    if values:
-        await repo.put_settings(conn, principal.id, values)
-    return await get_preferences(conn, principal)
+    before = await get_preferences(conn, principal)
+    if not values:
+        return before
+    await repo.put_settings(conn, principal.id, values)
+    after = await get_preferences(conn, principal)
+    await _preferences_changed(conn, principal.id, before, after)
+    return after
+
+
+async def do_stop_emails(conn: AsyncConnection, user_id: uuid.UUID) -> bool:
+    """Email off for a person (an unsubscribe link); False when there is no such person."""
+    before = _preferences(await repo.get_settings(conn, user_id))
+    if not await repo.stop_emails(conn, user_id):
+        return False
+    after = _preferences(await repo.get_settings(conn, user_id))
+    await _preferences_changed(conn, user_id, before, after)
+    return True
+
+
+async def _preferences_changed(
+    conn: AsyncConnection, user_id: uuid.UUID, before: Preferences, after: Preferences
+) -> None:
+    # Only the person's own sockets hear it (target_user_id), and only when something
+    # changed: a save that repeats the settings tells nobody.
+    if after != before:
+        await log.emit(
+            conn,
+            "notification_preferences.updated",
+            after,
+            channel_id=None,
+            actor_id=user_id,
+            target_user_id=user_id,
+        )
 
 
 def _preferences(row: RowMapping | None) -> Preferences:
@@ -189,8 +221,20 @@ async def do_update_channel_preferences(
     body: ChannelPreferencesUpdate,
 ) -> ChannelPreferences:
     """Only members have preferences for a channel; anyone else gets its 404."""
-    await get_channel_preferences(conn, principal, channel_id)
+    before = await get_channel_preferences(conn, principal, channel_id)
     values = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    if values:
-        await repo.put_channel_settings(conn, principal.id, channel_id, values)
-    return await get_channel_preferences(conn, principal, channel_id)
+    if not values:
+        return before
+    await repo.put_channel_settings(conn, principal.id, channel_id, values)
+    after = await get_channel_preferences(conn, principal, channel_id)
+    if after != before:
+        # The person's other clients mark the channel (un)muted at once.
+        await log.emit(
+            conn,
+            "channel_notification_preferences.updated",
+            after,
+            channel_id=channel_id,
+            actor_id=principal.id,
+            target_user_id=principal.id,
+        )
+    return after

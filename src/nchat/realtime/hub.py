@@ -356,7 +356,7 @@ class Hub:
 
     def _signal_receivers(self, signal: dict[str, Any]) -> list[Subscriber]:
         """A presence change goes to the sockets watching that user and to the user's own;
-        typing to the channel's sockets."""
+        typing to the channel's sockets (a thread's too: the frame names the thread)."""
         frame = signal["frame"]
         if frame.get("type") == "presence":
             user_id = uuid.UUID(frame["user_id"])

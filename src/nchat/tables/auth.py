@@ -68,3 +68,21 @@ login_failures = sa.Table(
     sa.Index("ix_nchat_login_failures_account_created_at", "account", "created_at"),
     sa.Index("ix_nchat_login_failures_ip_created_at", "ip", "created_at"),
 )
+
+# Addresses (IPv4, or an IPv6 /64) an account has signed in from: failures from elsewhere do
+# not lock them out (decision 0060).
+login_addresses = sa.Table(
+    "nchat_login_addresses",
+    metadata,
+    sa.Column(
+        "user_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("nchat_users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column(
+        "last_success_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Index("ix_nchat_login_addresses_last_success_at", "last_success_at"),
+)

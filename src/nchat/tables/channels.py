@@ -71,6 +71,9 @@ channels = sa.Table(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("archived_at", sa.DateTime(timezone=True)),
+    # Set when an admin deletes the channel for good: it has lost its members and readers
+    # then, and a job empties it in batches and removes the row (admin_channels/purge.py).
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(
         "type IN ('public', 'private', 'direct', 'group', 'announcement')", name="type_valid"
     ),
@@ -90,6 +93,12 @@ channels = sa.Table(
         "dm_key",
         unique=True,
         postgresql_where=sa.text("dm_key IS NOT NULL"),
+    ),
+    # The few channels being deleted, for the job that finishes them.
+    sa.Index(
+        "ix_nchat_channels_deleted_at",
+        "deleted_at",
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
     ),
 )
 

@@ -134,7 +134,9 @@ async def do_change_password(
     # Checked first: a weak new password is refused without spending an attempt.
     check_password_strength(new_password, min_length=settings.password_min_length)
     account = ratelimit.account_key(principal.id, "")
-    await ratelimit.check_login_allowed(conn, account=account, ip=ip, settings=settings)
+    await ratelimit.check_login_allowed(
+        conn, account=account, user_id=principal.id, ip=ip, settings=settings
+    )
     # Locked: of two changes at once, the second is checked against the first's password.
     row = await repository.get_by_id(conn, principal.id, lock=True)
     if row is None or not await verify_password(row["password_hash"], current_password):
@@ -142,7 +144,7 @@ async def do_change_password(
         raise Forbidden(
             "The current password is incorrect", code="wrong_password", keep_writes=True
         )
-    await ratelimit.clear_account_failures(conn, account=account)
+    await ratelimit.clear_failures(conn, account=account, ip=ip)
     hashed = await hash_password(new_password)
     await repository.update(conn, principal.id, {"password_hash": hashed})
     ended = await repository.revoke_other_sessions(

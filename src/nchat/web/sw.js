@@ -1,7 +1,8 @@
 // nchat's service worker, served at /sw.js so its scope is the whole client. It shows the
-// pushes the server sends (Web Push, encrypted to this browser) and opens the conversation
-// when one is clicked. It has no fetch handler: pages load exactly as they would without
-// it, and it needs nothing from the network (its policy lets it load nothing).
+// pushes the server sends (Web Push, encrypted to this browser), opens the conversation
+// when one is clicked, and keeps a renewed subscription going. It has no fetch handler:
+// pages load exactly as they would without it, and it needs nothing from the network (its
+// policy lets it load nothing).
 
 self.addEventListener("install", () => self.skipWaiting());
 
@@ -27,6 +28,28 @@ self.addEventListener("push", (event) => {
       : undefined;
   event.waitUntil(Promise.all([shown, badge]));
 });
+
+// The browser renewed (or dropped) the push subscription: the endpoint the server has
+// reaches no one now. The worker holds no token to tell the server, so it makes sure a
+// subscription with the same server key exists and tells the open pages, which register it
+// (push-renewal.js); a page opened later sees the change itself (decision 0061).
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(renewed(event.oldSubscription, event.newSubscription));
+});
+
+async function renewed(old, fresh) {
+  const manager = self.registration.pushManager;
+  const key = old?.options?.applicationServerKey;
+  if (!fresh && !(await manager.getSubscription()) && key) {
+    try {
+      await manager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    } catch {
+      // Permission gone, or no push service now: a page subscribes at its next start.
+    }
+  }
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) client.postMessage({ type: "pushsubscriptionchange" });
+}
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();

@@ -57,8 +57,13 @@ export function prefsOf(id) {
 
 // Mute or unmute a channel, or set its level; the server's answer is kept.
 export async function changePrefs(id, changes) {
-  const saved = await call(`/api/channels/${id}/notification-preferences`, { method: "PUT", body: changes });
-  channelPrefs.value = new Map(channelPrefs.value).set(id, saved);
+  setPrefs(await call(`/api/channels/${id}/notification-preferences`, { method: "PUT", body: changes }));
+}
+
+// A channel's settings as the server has them now: its answer here, or the event that
+// tells every client of the user (a change made on another device).
+export function setPrefs(prefs) {
+  channelPrefs.value = new Map(channelPrefs.value).set(prefs.channel_id, prefs);
 }
 
 export function putChannel(channel) {
@@ -144,8 +149,8 @@ function mentionsMe(message, me) {
 }
 
 // A new message in a channel the user is not reading right now: it counts as unread (and as
-// a mention) unless it is their own, a thread reply, or already in the counts the list
-// came with (its time is not past the channel's newest).
+// a mention, as every message of a DM does) unless it is their own, a thread reply, or
+// already in the counts the list came with (its time is not past the channel's newest).
 export function countIncoming(message) {
   const channel = channels.value?.get(message.channel_id);
   if (!channel?.is_member || message.thread_id) return;
@@ -156,7 +161,9 @@ export function countIncoming(message) {
   const fields = { last_message_at: message.created_at };
   if (message.user.id !== me) {
     fields.unread_count = (channel.unread_count ?? 0) + 1;
-    if (mentionsMe(message, me)) fields.mention_count = (channel.mention_count ?? 0) + 1;
+    if (isDirect(channel) || mentionsMe(message, me)) {
+      fields.mention_count = (channel.mention_count ?? 0) + 1;
+    }
   }
   patchChannel(channel.id, fields);
 }
@@ -197,11 +204,25 @@ export async function markRead(channelId, messageId) {
   }
 }
 
-// Another device (or tab) moved the marker: take it, and the counts that follow from it.
-export function readElsewhere(channelId, lastReadId) {
-  batch(() => {
-    patchChannel(channelId, { last_read_id: lastReadId });
-    refreshSoon(channelId);
+// Another device (or tab) moved the marker: take it and the counts the event brings as they
+// were after that read. An event older than the marker known here (replayed after a
+// reconnect) changes nothing; one from an older server, without counts, asks for them.
+export function readElsewhere(read) {
+  const channel = channels.value?.get(read.channel_id);
+  if (!channel) return;
+  const known = channel.last_read_id;
+  if (known && read.last_read_id && compareIds(read.last_read_id, known) < 0) return;
+  if (read.unread_count === undefined) {
+    batch(() => {
+      patchChannel(read.channel_id, { last_read_id: read.last_read_id });
+      refreshSoon(read.channel_id);
+    });
+    return;
+  }
+  patchChannel(read.channel_id, {
+    last_read_id: read.last_read_id,
+    unread_count: read.unread_count,
+    mention_count: read.mention_count,
   });
 }
 

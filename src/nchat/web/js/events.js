@@ -9,6 +9,7 @@ import {
   patchChannel,
   readElsewhere,
   refreshSoon,
+  setPrefs,
 } from "./channels.js";
 import { learn } from "./people.js";
 import { confirm } from "./outbox.js";
@@ -101,7 +102,9 @@ export function applyEvent(event) {
       if (data.user_id === me) patchChannel(data.channel_id, { channel_role: data.role });
       return;
     case "read.updated":
-      return readElsewhere(data.channel_id, data.last_read_id);
+      return readElsewhere(data);
+    case "channel_notification_preferences.updated":
+      return setPrefs(data); // muted or not, on another device: the list follows
     case "user.updated":
       return userUpdated(data, me);
     case "config.updated":
@@ -127,7 +130,7 @@ export async function configUpdated() {
 }
 
 function created(message, me) {
-  stoppedTyping(message.channel_id, message.user.id);
+  stoppedTyping(message.thread_id ?? message.channel_id, message.user.id);
   if (message.thread_id) {
     confirm(message); // to the open thread; the root's message.updated brings the reply count
     return;

@@ -1,6 +1,7 @@
 // The signed-in chat's lifecycle: the socket first (its hello fixes the cursor), then the
 // channel list and the open channel. Events that arrive before the list are kept and
 // applied after it; they are safe to apply on top of it (events.js).
+import { watchReading } from "./badge.js";
 import { loadChannels } from "./channels.js";
 import { applyMaintenance } from "./maintenance.js";
 import { applyEvent } from "./events.js";
@@ -8,6 +9,7 @@ import { batch, effect } from "./lib/html.js";
 import { defaultChannelId, openRoute, routeOf, showChannel } from "./navigation.js";
 import { clearOutbox, flush, restoreOutbox } from "./outbox.js";
 import { clearPresence, onPresence, onPresenceState, watchPartners } from "./presence.js";
+import { watchPushRenewal } from "./push-renewal.js";
 import { startRealtime, stopRealtime } from "./realtime.js";
 import { forgetTimelines, readNewest, refreshNewest, reloadTimeline } from "./timeline.js";
 import { clearTyping, onTyping } from "./typing.js";
@@ -33,11 +35,14 @@ let loadTimer = null;
 let reconcileTimer = null;
 let dropped = false; // the socket went away (not merely to renew its token) since the last hello
 let stopWatching = null;
+let stopReading = null;
+let stopRenewal = null;
 
 export function startChat() {
   held = [];
   restoreOutbox();
   startRealtime({ onHello, onEvent, onFrame, onResync, onDown });
+  stopRenewal = watchPushRenewal();
   firstLoad();
 }
 
@@ -48,6 +53,10 @@ export function stopChat() {
   dropped = false;
   stopWatching?.();
   stopWatching = null;
+  stopReading?.();
+  stopReading = null;
+  stopRenewal?.();
+  stopRenewal = null;
   held = null;
   clearOutbox();
   clearUploads();
@@ -80,6 +89,7 @@ async function firstLoad() {
   held = null;
   for (const event of early) applyEvent(event);
   stopWatching = effect(() => watchPartners());
+  stopReading ??= watchReading();
   await openRoute(routeOf(), "replace");
 }
 

@@ -69,7 +69,7 @@ export const uploads = signal([]);
 export const connection = signal("idle");
 // Whether the browser thinks it has a network at all.
 export const browserOnline = signal(navigator.onLine);
-// Channel id -> Map(user id -> ms when the signal runs out).
+// Channel id, or a thread's root id -> Map(user id -> ms when the signal runs out).
 export const typing = signal(new Map());
 // User id -> "online" | "away" | "dnd" | "offline".
 export const presence = signal(new Map());

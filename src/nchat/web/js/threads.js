@@ -298,7 +298,9 @@ function finishList(gen, page, { append = false } = {}) {
   if (!list || list.gen !== gen) return;
   learn(page.messages.map((m) => m.user));
   const messages = append ? [...list.messages, ...page.messages] : page.messages;
-  panelList.value = { ...list, messages, hasMore: page.has_more, loading: null, error: null };
+  // The saved list pages by its cursor (when the last one was saved), the others not at all.
+  const next = page.next_cursor ?? null;
+  panelList.value = { ...list, messages, hasMore: page.has_more, next, loading: null, error: null };
 }
 
 function failList(gen, error) {
@@ -328,12 +330,12 @@ export async function showSaved() {
 
 export async function loadMoreSaved() {
   const list = panelList.value;
-  if (list?.kind !== "saved" || list.loading || !list.hasMore) return;
+  if (list?.kind !== "saved" || list.loading || !list.hasMore || !list.next) return;
   const gen = list.gen;
   panelList.value = { ...list, loading: "more" };
   try {
     const page = await call(
-      withQuery("/api/bookmarks", { before: list.messages.at(-1)?.id, limit: SAVED_PAGE }),
+      withQuery("/api/bookmarks", { cursor: list.next, limit: SAVED_PAGE }),
     );
     markSaved(page.messages.map((m) => m.id), true);
     finishList(gen, page, { append: true });

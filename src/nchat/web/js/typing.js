@@ -1,7 +1,9 @@
 // "X is typing…": the socket's typing signal, sent while the user writes (at most every few
 // seconds; the server relays it to the channel's other sockets, where it lasts a few
 // seconds unless repeated), and the signals of others, kept until they run out or the
-// person's message arrives.
+// person's message arrives. A signal is for a channel or for one of its threads (named by
+// its root message's id): kept under that id, the channel's indicator and a thread's each
+// show their own.
 import { sendFrame } from "./realtime.js";
 import { typing } from "./store.js";
 
@@ -10,62 +12,67 @@ import { typing } from "./store.js";
 // 3 s sends when they are over (the trailing edge), so a new burst of typing shows soon.
 const SEND_EVERY_MS = 3000;
 
-const lastSent = new Map(); // channel id -> ms
-const trailing = new Map(); // channel id -> timeout of the send at the end of the interval
-const timers = new Map(); // "channel user" -> timeout
+const lastSent = new Map(); // channel or thread id -> ms
+const trailing = new Map(); // channel or thread id -> timeout of the send at the interval's end
+const timers = new Map(); // "channel-or-thread user" -> timeout
 
-export function notifyTyping(channelId) {
-  const wait = (lastSent.get(channelId) ?? 0) + SEND_EVERY_MS - Date.now();
+export function notifyTyping(channelId, threadId = null) {
+  const where = threadId ?? channelId;
+  const wait = (lastSent.get(where) ?? 0) + SEND_EVERY_MS - Date.now();
   if (wait <= 0) {
-    if (sendFrame({ type: "typing", channel_id: channelId })) lastSent.set(channelId, Date.now());
-  } else if (!trailing.has(channelId)) {
+    if (sendFrame({ type: "typing", channel_id: channelId, thread_id: threadId })) {
+      lastSent.set(where, Date.now());
+    }
+  } else if (!trailing.has(where)) {
     trailing.set(
-      channelId,
+      where,
       setTimeout(() => {
-        trailing.delete(channelId);
-        notifyTyping(channelId);
+        trailing.delete(where);
+        notifyTyping(channelId, threadId);
       }, wait),
     );
   }
 }
 
 // Sent (or cleared): no signal is owed for what was typed before.
-export function doneTyping(channelId) {
-  clearTimeout(trailing.get(channelId));
-  trailing.delete(channelId);
+export function doneTyping(where) {
+  clearTimeout(trailing.get(where));
+  trailing.delete(where);
 }
 
-function set(channelId, userId, until) {
+function set(where, userId, until) {
   const next = new Map(typing.value);
-  const inChannel = new Map(next.get(channelId) ?? []);
-  if (until === null) inChannel.delete(userId);
-  else inChannel.set(userId, until);
-  if (inChannel.size) next.set(channelId, inChannel);
-  else next.delete(channelId);
+  const inPlace = new Map(next.get(where) ?? []);
+  if (until === null) inPlace.delete(userId);
+  else inPlace.set(userId, until);
+  if (inPlace.size) next.set(where, inPlace);
+  else next.delete(where);
   typing.value = next;
 }
 
 export function onTyping(frame) {
-  const { channel_id: channelId, user_id: userId } = frame;
+  const { user_id: userId } = frame;
+  const where = frame.thread_id ?? frame.channel_id;
   const ms = (frame.expires_in ?? 6) * 1000;
-  const key = `${channelId} ${userId}`;
+  const key = `${where} ${userId}`;
   clearTimeout(timers.get(key));
   timers.set(
     key,
     setTimeout(() => {
       timers.delete(key);
-      set(channelId, userId, null);
+      set(where, userId, null);
     }, ms),
   );
-  set(channelId, userId, Date.now() + ms);
+  set(where, userId, Date.now() + ms);
 }
 
-export function stoppedTyping(channelId, userId) {
-  const key = `${channelId} ${userId}`;
+// `where`: the channel's id, or the thread's root id (a reply was sent).
+export function stoppedTyping(where, userId) {
+  const key = `${where} ${userId}`;
   if (!timers.has(key)) return;
   clearTimeout(timers.get(key));
   timers.delete(key);
-  set(channelId, userId, null);
+  set(where, userId, null);
 }
 
 export function clearTyping() {

@@ -18,7 +18,7 @@ function FilesButton() {
 
 export function ChannelHeader({ channel, me }) {
   const unreadElsewhere = [...(channels.value?.values() ?? [])].some(
-    (c) => c.id !== channel?.id && c.is_member && (c.mention_count || (isDirect(c) && c.unread_count)),
+    (c) => c.id !== channel?.id && c.is_member && c.mention_count,
   );
   const open = sidebarOpen.value;
   return html`

@@ -2,8 +2,8 @@
 // Enter sends, Shift+Enter starts a new line, Up in an empty composer edits the user's last
 // message (reply). The draft and the files picked are kept per channel (per thread); a send
 // shows at once and is confirmed by the server (outbox.js); typing is signalled to the
-// others, for the channel (the server's typing signal names no thread). `@`, `#` and `:`
-// offer completions (autocomplete.js).
+// others, for the channel or the thread. `@`, `#` and `:` offer completions
+// (autocomplete.js).
 import { loadDraft, saveDraft } from "../drafts.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { send } from "../outbox.js";
@@ -44,7 +44,7 @@ export function Composer({ channel, label, threadId = null, autofocus = true }) 
   function change(value) {
     setText(value);
     saveDraft(place, value);
-    if (value.trim()) notifyTyping(channel.id);
+    if (value.trim()) notifyTyping(channel.id, threadId);
   }
 
   function submit() {
@@ -53,7 +53,7 @@ export function Composer({ channel, label, threadId = null, autofocus = true }) 
     if ((!body && !files.ready) || body.length > MAX_TEXT || files.uploading) return;
     if (!threadId) jumpToLatest(channel.id);
     send(channel.id, body, takeReady(place), { threadId });
-    doneTyping(channel.id);
+    doneTyping(threadId ?? channel.id);
     change("");
   }
 

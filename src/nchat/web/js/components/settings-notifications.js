@@ -2,8 +2,9 @@
 // notifies (the level), what a push shows, missed messages by email and a daily
 // do-not-disturb schedule; this browser's notifications (on, off, blocked, not supported);
 // and the devices pushes go to, each removable.
+import { listen } from "../events.js";
 import { fullTime } from "../format.js";
-import { html, useEffect, useId, useState } from "../lib/html.js";
+import { html, useEffect, useId, useRef, useState } from "../lib/html.js";
 import {
   browserState,
   deviceId,
@@ -106,21 +107,42 @@ function Schedule({ dnd, error }) {
   </fieldset>`;
 }
 
+// Whether two answers of the preferences API say the same (key order aside: events come
+// through the log's JSON, which keeps its own order).
+function samePrefs(a, b) {
+  const flat = (p) => [p.level, p.push_content, p.email, p.dnd.enabled, p.dnd.start, p.dnd.end, p.dnd.timezone];
+  return JSON.stringify(flat(a)) === JSON.stringify(flat(b));
+}
+
 function PreferencesSection() {
   const [prefs, setPrefs] = useState(null);
   const [loadError, setLoadError] = useState(null);
+  // The fields keep what the person types; a change saved on another device draws them
+  // anew (a new key) with the server's values. This form's own save changes nothing there.
+  const [version, setVersion] = useState(0);
+  const shown = useRef(null);
+  const show = (value) => {
+    shown.current = value;
+    setPrefs(value);
+  };
   useEffect(() => {
-    loadPreferences().then(setPrefs, setLoadError);
+    loadPreferences().then(show, setLoadError);
+    return listen((event) => {
+      if (event.type !== "notification_preferences.updated") return;
+      if (shown.current && samePrefs(shown.current, event.data)) return;
+      show(event.data);
+      setVersion((v) => v + 1);
+    });
   }, []);
   const { busy, saved, fields, general, onSubmit } = useSave(async (values) => {
-    setPrefs(await savePreferences(body(values)));
+    show(await savePreferences(body(values)));
   });
   const scheduleError = fields.dnd ?? fields["dnd.start"] ?? fields["dnd.end"] ?? fields["dnd.timezone"];
   return html`<${Section} title="Notifications">
     <${FormError} error=${loadError} />
     ${prefs === null
       ? !loadError && html`<p class="muted" role="status">Loading…</p>`
-      : html`<form onSubmit=${onSubmit} aria-busy=${busy}>
+      : html`<form key=${version} onSubmit=${onSubmit} aria-busy=${busy}>
           <${FormError} error=${general} />
           <${Choices} legend="Notify me about" name="level" options=${LEVELS} initial=${prefs.level} />
           <${Choices} legend="A notification shows" name="push_content" options=${CONTENTS}

@@ -44,8 +44,9 @@ function ChannelLink({ channel, me, current }) {
   const direct = isDirect(channel);
   const unread = channel.unread_count ?? 0;
   const mentions = channel.mention_count ?? 0;
-  // DMs count every unread message (each is addressed to the user); channels count mentions.
-  const badge = direct ? unread : mentions;
+  // The server counts a DM's every unread message as a mention (each is addressed to the
+  // user), so one badge fits both.
+  const badge = mentions;
   const people = direct ? partners(channel, me) : [];
   const title = channelTitle(channel, me);
   const status = channel.type === "direct" && people[0] ? presence.value.get(people[0].id) : null;
@@ -53,7 +54,7 @@ function ChannelLink({ channel, me, current }) {
   const described = [
     muted ? "muted" : null,
     unread ? plural(unread, "unread message") : null,
-    mentions ? plural(mentions, "mention") : null,
+    mentions && !direct ? plural(mentions, "mention") : null,
   ].filter(Boolean);
   return html`
     <li>

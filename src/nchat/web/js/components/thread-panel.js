@@ -1,5 +1,6 @@
 // A thread in the side panel: its first message, the replies (later pages on demand), the
-// replies not confirmed yet, and the composer (composer.js) for one more, files included.
+// replies not confirmed yet, who is typing in it, and the composer (composer.js) for one
+// more, files included.
 // Everything in it changes live (threads.js); a reply shows at once and is confirmed by the
 // server (outbox.js). `target`: a reply to point out once loaded (a message link's).
 import { channelLabel, plural } from "../format.js";
@@ -18,6 +19,7 @@ import { Composer } from "./composer.js";
 import { MessageItem } from "./message.js";
 import { PendingMessages } from "./pending-message.js";
 import { PanelFrame } from "./side-panel.js";
+import { TypingIndicator } from "./typing-indicator.js";
 
 const MODERATORS = new Set(["moderator", "admin", "owner"]);
 const GROUP_MS = 5 * 60 * 1000;
@@ -139,6 +141,7 @@ export function ThreadPanel({ rootId, root = null, replying = false, target = nu
           <button type="button" class="small" onClick=${retryThread}>Try again</button>
         </div>`}
       </div>
+      ${channel && html`<${TypingIndicator} channelId=${channel.id} threadId=${rootId} me=${me.id} />`}
       ${!channel || shown?.deleted_at
         ? null
         : canReply

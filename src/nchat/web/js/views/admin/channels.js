@@ -43,7 +43,8 @@ export const channelActions = {
   unarchive: (id) => act(id, "unarchive"),
   visibility: (id, isPrivate) => act(id, "visibility", { private: isPrivate }),
   owner: (id, userId) => act(id, "owner", { user_id: userId }),
-  remove: (id) => call(`/api/admin/channels/${id}`, { method: "DELETE" }),
+  // 202 {status: "deleting"}: gone from every list at once (its contents go in the background).
+  remove: (id) => call(`/api/admin/channels/${id}`, { method: "DELETE" }).then(() => null),
 };
 
 // "#general", or who a DM is between.
