@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -53,6 +54,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         embedded = _started.pop()
         embedded.stop()
         shutil.rmtree(embedded.data_dir, ignore_errors=True)
+
+
+# Live delivery shows an event once every older write transaction in the whole server has
+# ended (the event log's horizon), other test databases' included: one left open anywhere
+# stalls every stream. A failed test's report names those open the longest.
+_OLDEST_WRITERS = """
+    SELECT pid, datname, application_name, state, now() - xact_start AS open_for,
+           left(query, 200) AS query
+    FROM pg_stat_activity
+    WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+    ORDER BY xact_start LIMIT 5
+"""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if report.failed and os.environ.get(SERVER_ENV):
+        report.sections.append(("open write transactions in the test server", _writers()))
+    return report
+
+
+def _writers() -> str:
+    try:
+        with psycopg.connect(os.environ[SERVER_ENV], connect_timeout=5) as conn:
+            rows = conn.execute(_OLDEST_WRITERS).fetchall()
+    except psycopg.Error as exc:
+        return f"(not read: {exc})"
+    return "\n".join(" | ".join(str(v) for v in row) for row in rows) or "(none)"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
