@@ -3,19 +3,19 @@
 // counts unread mentions and direct messages, as the pushes' `badge` does, and is cleared at
 // zero; the notifications the service worker showed for messages now read are closed.
 // Browsers without the Badging API or notifications are left alone.
-import { compareIds, isDirect } from "./format.js";
+import { compareIds } from "./format.js";
 import { effect } from "./lib/html.js";
 import { channels } from "./store.js";
 
 let badge = null; // what this page last set, so an unchanged count calls nothing
 let markers = new Map(); // channel id -> the read marker last looked at
 
-// Unread mentions, and every unread message of a DM: what the server's badge counts.
+// Unread mentions, which in a DM are its every unread message (the server counts them so):
+// what the pushes' badge counts.
 export function unreadTotal(map) {
   let total = 0;
   for (const channel of map?.values() ?? []) {
-    if (!channel.is_member) continue;
-    total += (isDirect(channel) ? channel.unread_count : channel.mention_count) ?? 0;
+    if (channel.is_member) total += channel.mention_count ?? 0;
   }
   return total;
 }

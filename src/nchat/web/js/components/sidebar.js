@@ -43,10 +43,8 @@ function PresenceDot({ status }) {
 function ChannelLink({ channel, me, current }) {
   const direct = isDirect(channel);
   const unread = channel.unread_count ?? 0;
+  // A DM's every unread message counts as a mention (the server's rule): one badge for both.
   const mentions = channel.mention_count ?? 0;
-  // The server counts a DM's every unread message as a mention (each is addressed to the
-  // user), so one badge fits both.
-  const badge = mentions;
   const people = direct ? partners(channel, me) : [];
   const title = channelTitle(channel, me);
   const status = channel.type === "direct" && people[0] ? presence.value.get(people[0].id) : null;
@@ -73,7 +71,7 @@ function ChannelLink({ channel, me, current }) {
         ${muted && html`<span class="muted-mark" title="Muted"><${Icon} name="muted" /></span>`}
         ${channel.type === "private" && html`<span class="visually-hidden">(private)</span>`}
         ${described.length > 0 && html`<span class="visually-hidden">, ${described.join(", ")}</span>`}
-        ${badge > 0 && html`<span class="badge" aria-hidden="true">${badge}</span>`}
+        ${mentions > 0 && html`<span class="badge" aria-hidden="true">${mentions}</span>`}
       </a>
     </li>
   `;
